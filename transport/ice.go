@@ -1,0 +1,95 @@
+package transport
+
+import (
+	"crypto/rand"
+	"net/netip"
+	"strings"
+
+	"github.com/pion/stun/v4"
+)
+
+const iceChars = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = iceChars[int(b[i])%len(iceChars)]
+	}
+	return string(b)
+}
+
+// newICEParameters returns fresh ICE-lite credentials: a 16-character
+// username fragment and a 32-character password, as mediasoup.
+func newICEParameters() ICEParameters {
+	return ICEParameters{UsernameFragment: randomString(16), Password: randomString(32), ICELite: true}
+}
+
+// handleSTUN answers an ICE Binding request addressed to one of our
+// transports. Like mediasoup's IceServer, it requires FINGERPRINT, USERNAME
+// and MESSAGE-INTEGRITY, ignores role conflicts, and makes the request's
+// source a valid tuple; the first valid tuple (or one nominated with
+// USE-CANDIDATE) becomes the selected one.
+func (n *Network) handleSTUN(pkt []byte, addr netip.AddrPort) {
+	if !stun.IsMessage(pkt) {
+		return
+	}
+	m := &stun.Message{Raw: append([]byte(nil), pkt...)}
+	if err := m.Decode(); err != nil {
+		return
+	}
+	if m.Type != stun.BindingRequest {
+		return // indications and responses are ignored
+	}
+	var user stun.Username
+	if err := user.GetFrom(m); err != nil {
+		n.stunError(m, addr, stun.CodeBadRequest, "")
+		return
+	}
+	local, _, ok := strings.Cut(user.String(), ":")
+	if !ok {
+		n.stunError(m, addr, stun.CodeBadRequest, "")
+		return
+	}
+	t := n.transportByUfrag(local)
+	if t == nil {
+		return
+	}
+	pwd := t.icePassword()
+	if err := stun.Fingerprint.Check(m); err != nil {
+		n.stunError(m, addr, stun.CodeBadRequest, pwd)
+		return
+	}
+	if err := stun.NewShortTermIntegrity(pwd).Check(m); err != nil {
+		n.stunError(m, addr, stun.CodeUnauthorized, pwd)
+		return
+	}
+	resp, err := stun.Build(
+		stun.NewTransactionIDSetter(m.TransactionID),
+		stun.BindingSuccess,
+		&stun.XORMappedAddress{IP: addr.Addr().AsSlice(), Port: int(addr.Port())},
+		stun.NewShortTermIntegrity(pwd),
+		stun.Fingerprint,
+	)
+	if err != nil {
+		return
+	}
+	_ = n.writeTo(resp.Raw, addr)
+	_, useCandidate := m.Attributes.Get(stun.AttrUseCandidate)
+	t.onValidTuple(addr, useCandidate)
+}
+
+func (n *Network) stunError(m *stun.Message, addr netip.AddrPort, code stun.ErrorCode, pwd string) {
+	setters := []stun.Setter{
+		stun.NewTransactionIDSetter(m.TransactionID),
+		stun.NewType(stun.MethodBinding, stun.ClassErrorResponse),
+		code,
+	}
+	if pwd != "" {
+		setters = append(setters, stun.NewShortTermIntegrity(pwd))
+	}
+	setters = append(setters, stun.Fingerprint)
+	if resp, err := stun.Build(setters...); err == nil {
+		_ = n.writeTo(resp.Raw, addr)
+	}
+}

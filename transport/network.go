@@ -1,0 +1,235 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// Config configures a Network.
+type Config struct {
+	// ListenIP is the IP the UDP socket binds to. Default 0.0.0.0.
+	ListenIP string
+	// Port is the UDP port shared by all transports; 0 picks a free one.
+	Port int
+	// AnnouncedIP is the IP put in ICE candidates. Default: ListenIP, or
+	// 127.0.0.1 when ListenIP is unspecified.
+	AnnouncedIP string
+	// Logger receives transport logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Network owns the shared UDP socket, the DTLS certificate and the routing
+// of incoming packets to transports (by ICE username for STUN, then by
+// remote address).
+type Network struct {
+	conn        *net.UDPConn
+	cert        *Certificate
+	announcedIP netip.Addr
+	port        int
+	log         *slog.Logger
+
+	mu      sync.RWMutex
+	byUfrag map[string]*WebRTCTransport
+	byAddr  map[netip.AddrPort]*WebRTCTransport
+	closed  bool
+
+	done    chan struct{}
+	packets atomic.Uint64
+}
+
+// NewNetwork binds the shared UDP socket and starts its read loop.
+func NewNetwork(cfg Config) (*Network, error) {
+	if cfg.ListenIP == "" {
+		cfg.ListenIP = "0.0.0.0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	listen, err := netip.ParseAddr(cfg.ListenIP)
+	if err != nil {
+		return nil, fmt.Errorf("rtc listen IP %q: %w", cfg.ListenIP, err)
+	}
+	announced := listen
+	if cfg.AnnouncedIP != "" {
+		if announced, err = netip.ParseAddr(cfg.AnnouncedIP); err != nil {
+			return nil, fmt.Errorf("announced IP %q: %w", cfg.AnnouncedIP, err)
+		}
+	} else if listen.IsUnspecified() {
+		announced = netip.MustParseAddr("127.0.0.1")
+	}
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(cfg.Port))))
+	if err != nil {
+		return nil, fmt.Errorf("could not open any IP:port: %w", err)
+	}
+	_ = conn.SetReadBuffer(4 << 20)
+	_ = conn.SetWriteBuffer(4 << 20)
+	cert, err := NewCertificate()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	n := &Network{
+		conn:        conn,
+		cert:        cert,
+		announcedIP: announced.Unmap(),
+		port:        conn.LocalAddr().(*net.UDPAddr).Port,
+		log:         cfg.Logger,
+		byUfrag:     map[string]*WebRTCTransport{},
+		byAddr:      map[netip.AddrPort]*WebRTCTransport{},
+		done:        make(chan struct{}),
+	}
+	go n.readLoop()
+	return n, nil
+}
+
+// Port returns the bound UDP port.
+func (n *Network) Port() int { return n.port }
+
+// Certificate returns the DTLS certificate of the network.
+func (n *Network) Certificate() *Certificate { return n.cert }
+
+// Close closes every transport and the socket, and waits for the read loop
+// to end. Safe to call twice.
+func (n *Network) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	ts := make([]*WebRTCTransport, 0, len(n.byUfrag))
+	for _, t := range n.byUfrag {
+		ts = append(ts, t)
+	}
+	n.mu.Unlock()
+	for _, t := range ts {
+		t.closeWith(errors.New("network closed"))
+	}
+	err := n.conn.Close()
+	<-n.done
+	return err
+}
+
+// NewWebRTCTransport creates a transport with fresh ICE credentials on the
+// shared socket. l receives its packets and state changes.
+func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener) (*WebRTCTransport, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, errors.New("network closed")
+	}
+	t := newWebRTCTransport(ctx, n, l)
+	for n.byUfrag[t.ice.UsernameFragment] != nil {
+		t.ice = newICEParameters()
+	}
+	n.byUfrag[t.ice.UsernameFragment] = t
+	return t, nil
+}
+
+// candidates returns the host candidates every transport announces.
+func (n *Network) candidates() []ICECandidate {
+	family := "ipv4"
+	if n.announcedIP.Is6() {
+		family = "ipv6"
+	}
+	return []ICECandidate{{
+		Family:     family,
+		Foundation: "udpcandidate",
+		IP:         n.announcedIP.String(),
+		Port:       n.port,
+		Priority:   candidatePriority(false),
+		Protocol:   "udp",
+		Type:       "host",
+	}}
+}
+
+// candidatePriority is mediasoup's host priority: 2^24*64 + 2^8*localPref + 255
+// with localPref 20000, +5000 for a preferred protocol.
+func candidatePriority(preferredProtocol bool) uint32 {
+	localPref := uint32(20000)
+	if preferredProtocol {
+		localPref += 5000
+	}
+	return 64<<24 + localPref<<8 + 255
+}
+
+func (n *Network) unregister(t *WebRTCTransport) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.byUfrag[t.ice.UsernameFragment] == t {
+		delete(n.byUfrag, t.ice.UsernameFragment)
+	}
+	for a, tt := range n.byAddr {
+		if tt == t {
+			delete(n.byAddr, a)
+		}
+	}
+}
+
+func (n *Network) bindAddr(t *WebRTCTransport, addr netip.AddrPort) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closed && !t.isClosed() {
+		n.byAddr[addr] = t
+	}
+}
+
+func (n *Network) transportByAddr(addr netip.AddrPort) *WebRTCTransport {
+	n.mu.RLock()
+	t := n.byAddr[addr]
+	n.mu.RUnlock()
+	return t
+}
+
+func (n *Network) transportByUfrag(ufrag string) *WebRTCTransport {
+	n.mu.RLock()
+	t := n.byUfrag[ufrag]
+	n.mu.RUnlock()
+	return t
+}
+
+func (n *Network) writeTo(b []byte, addr netip.AddrPort) error {
+	_, err := n.conn.WriteToUDPAddrPort(b, addr)
+	return err
+}
+
+// readLoop reads every datagram of the shared socket and demultiplexes it
+// (RFC 7983): STUN to the ICE responder, DTLS to the transport's DTLS
+// connection, SRTP/SRTCP to the transport's decrypt path.
+func (n *Network) readLoop() {
+	defer close(n.done)
+	buf := make([]byte, 1500+64)
+	for {
+		nr, addr, err := n.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		n.packets.Add(1)
+		if nr == 0 {
+			continue
+		}
+		pkt := buf[:nr]
+		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+		switch b := pkt[0]; {
+		case b < 4:
+			n.handleSTUN(pkt, addr)
+		case b >= 20 && b < 64:
+			if t := n.transportByAddr(addr); t != nil {
+				t.handleDTLS(pkt, addr)
+			}
+		case b >= 128 && b < 192:
+			if t := n.transportByAddr(addr); t != nil {
+				t.handleSRTP(pkt, addr)
+			}
+		}
+	}
+}

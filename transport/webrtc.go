@@ -1,0 +1,459 @@
+package transport
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// ErrNotConnected is returned when writing before DTLS is connected.
+var ErrNotConnected = errors.New("transport not connected")
+
+// ErrClosed is returned by operations on a closed transport.
+var ErrClosed = errors.New("transport closed")
+
+// dtlsHandshakeTimeout bounds a DTLS handshake.
+const dtlsHandshakeTimeout = 30 * time.Second
+
+// WebRTCTransport is one ICE-lite + DTLS + SRTP transport on the Network's
+// shared socket: mediasoup's WebRtcTransport.
+type WebRTCTransport struct {
+	net    *Network
+	l      Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu          sync.Mutex
+	ice         ICEParameters
+	remoteDTLS  *DTLSParameters
+	localRole   string
+	dtlsStarted bool
+	dtls        *dtls.Conn
+	dtlsState   string
+
+	selected atomic.Pointer[netip.AddrPort]
+	pconn    *dtlsPacketConn
+	closed   atomic.Bool
+	done     chan struct{}
+
+	// Read path, used only by the network's read goroutine.
+	recvCtx atomic.Pointer[srtp.Context]
+	rtpHdr  rtp.Header
+	rtcpHdr rtcp.Header
+	rtcpBuf []byte
+
+	// Write path.
+	sendMu   sync.Mutex
+	sendCtx  *srtp.Context
+	sendBuf  []byte
+	sendHdr  rtp.Header
+	sendRTCP rtcp.Header
+
+	bytesReceived atomic.Uint64
+	bytesSent     atomic.Uint64
+}
+
+func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTransport {
+	ctx, cancel := context.WithCancel(ctx)
+	t := &WebRTCTransport{
+		net:       n,
+		l:         l,
+		ctx:       ctx,
+		cancel:    cancel,
+		ice:       newICEParameters(),
+		localRole: RoleAuto,
+		dtlsState: "new",
+		done:      make(chan struct{}),
+		rtcpBuf:   make([]byte, 1500),
+		sendBuf:   make([]byte, 0, 1600),
+	}
+	t.pconn = newDTLSPacketConn(t)
+	go func() {
+		select {
+		case <-ctx.Done():
+			t.closeWith(ctx.Err())
+		case <-t.done:
+		}
+	}()
+	return t
+}
+
+// ICEParameters returns the current local ICE credentials.
+func (t *WebRTCTransport) ICEParameters() ICEParameters {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ice
+}
+
+// ICECandidates returns the local host candidates.
+func (t *WebRTCTransport) ICECandidates() []ICECandidate { return t.net.candidates() }
+
+// LocalDTLSParameters returns the local DTLS role ("auto" until the remote
+// parameters are known) and the certificate fingerprints.
+func (t *WebRTCTransport) LocalDTLSParameters() DTLSParameters {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return DTLSParameters{Role: t.localRole, Fingerprints: t.net.cert.Fingerprints()}
+}
+
+// DTLSState returns "new", "connecting", "connected", "failed" or "closed".
+func (t *WebRTCTransport) DTLSState() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dtlsState
+}
+
+// Connected reports whether DTLS is connected and SRTP ready.
+func (t *WebRTCTransport) Connected() bool { return t.recvCtx.Load() != nil }
+
+// BytesReceived and BytesSent count every byte on the wire.
+func (t *WebRTCTransport) BytesReceived() uint64 { return t.bytesReceived.Load() }
+
+// BytesSent counts every byte sent on the wire.
+func (t *WebRTCTransport) BytesSent() uint64 { return t.bytesSent.Load() }
+
+// SelectedTuple returns the remote address media flows with, if any.
+func (t *WebRTCTransport) SelectedTuple() (netip.AddrPort, bool) { return t.selectedTuple() }
+
+// SetRemoteDTLSParameters sets the client's DTLS parameters and fixes the
+// local role as mediasoup does: remote "client" makes us "server"; remote
+// "server" or "auto" makes us "client". It returns the local role. Setting
+// them twice is an error.
+func (t *WebRTCTransport) SetRemoteDTLSParameters(p DTLSParameters) (string, error) {
+	if t.isClosed() {
+		return "", ErrClosed
+	}
+	if len(p.Fingerprints) == 0 {
+		return "", errors.New("missing dtlsParameters.fingerprints")
+	}
+	t.mu.Lock()
+	if t.remoteDTLS != nil {
+		t.mu.Unlock()
+		return "", errors.New("Transport already has remote DTLS parameters")
+	}
+	switch p.Role {
+	case RoleClient:
+		t.localRole = RoleServer
+	case RoleServer, RoleAuto, "":
+		t.localRole = RoleClient
+	default:
+		t.mu.Unlock()
+		return "", fmt.Errorf("invalid dtlsParameters.role %q", p.Role)
+	}
+	cp := p
+	cp.Fingerprints = append([]Fingerprint(nil), p.Fingerprints...)
+	t.remoteDTLS = &cp
+	role := t.localRole
+	t.mu.Unlock()
+	t.maybeStartDTLS()
+	return role, nil
+}
+
+// RestartICE replaces the local ICE credentials; DTLS is kept.
+func (t *WebRTCTransport) RestartICE() (ICEParameters, error) {
+	if t.isClosed() {
+		return ICEParameters{}, ErrClosed
+	}
+	n := t.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.ice.UsernameFragment
+	fresh := newICEParameters()
+	for n.byUfrag[fresh.UsernameFragment] != nil {
+		fresh = newICEParameters()
+	}
+	delete(n.byUfrag, old)
+	n.byUfrag[fresh.UsernameFragment] = t
+	t.ice = fresh
+	return fresh, nil
+}
+
+// Close closes the transport. The Listener's OnClosed is not called for a
+// Close by the owner. Safe to call twice.
+func (t *WebRTCTransport) Close() error {
+	t.shutdown()
+	return nil
+}
+
+// Done is closed once the transport is closed.
+func (t *WebRTCTransport) Done() <-chan struct{} { return t.done }
+
+func (t *WebRTCTransport) isClosed() bool { return t.closed.Load() }
+
+func (t *WebRTCTransport) icePassword() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ice.Password
+}
+
+func (t *WebRTCTransport) selectedTuple() (netip.AddrPort, bool) {
+	p := t.selected.Load()
+	if p == nil {
+		return netip.AddrPort{}, false
+	}
+	return *p, true
+}
+
+func (t *WebRTCTransport) remoteNetAddr() net.Addr {
+	a, _ := t.selectedTuple()
+	return net.UDPAddrFromAddrPort(a)
+}
+
+// closeWith closes the transport because of err and tells the listener.
+func (t *WebRTCTransport) closeWith(err error) {
+	if t.shutdown() {
+		t.l.OnClosed(t, err)
+	}
+}
+
+// shutdown closes everything once; it reports whether this call did it.
+func (t *WebRTCTransport) shutdown() bool {
+	if !t.closed.CompareAndSwap(false, true) {
+		return false
+	}
+	close(t.done)
+	t.cancel()
+	t.net.unregister(t)
+	t.pconn.Close()
+	t.mu.Lock()
+	conn := t.dtls
+	t.dtlsState = "closed"
+	t.mu.Unlock()
+	if conn != nil {
+		go conn.Close() // sends close_notify; must not block the caller
+	}
+	return true
+}
+
+// onValidTuple records a tuple that passed an ICE check.
+func (t *WebRTCTransport) onValidTuple(addr netip.AddrPort, nominated bool) {
+	if t.isClosed() {
+		return
+	}
+	t.net.bindAddr(t, addr)
+	if cur := t.selected.Load(); cur == nil || nominated {
+		a := addr
+		t.selected.Store(&a)
+	}
+	t.maybeStartDTLS()
+}
+
+// useTuple makes a valid tuple that carries DTLS or media the selected one
+// (mediasoup's tolerance of aggressive nomination).
+func (t *WebRTCTransport) useTuple(addr netip.AddrPort) {
+	if cur := t.selected.Load(); cur == nil || *cur != addr {
+		a := addr
+		t.selected.Store(&a)
+	}
+}
+
+func (t *WebRTCTransport) handleDTLS(pkt []byte, addr netip.AddrPort) {
+	t.bytesReceived.Add(uint64(len(pkt)))
+	t.useTuple(addr)
+	t.pconn.push(pkt)
+}
+
+func (t *WebRTCTransport) maybeStartDTLS() {
+	t.mu.Lock()
+	if t.dtlsStarted || t.remoteDTLS == nil || t.selected.Load() == nil || t.isClosed() {
+		t.mu.Unlock()
+		return
+	}
+	t.dtlsStarted = true
+	t.dtlsState = "connecting"
+	remote := *t.remoteDTLS
+	role := t.localRole
+	t.mu.Unlock()
+	go t.runDTLS(role, remote)
+}
+
+func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters) {
+	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return errors.New("no remote certificate")
+		}
+		return verifyFingerprint(raw[0], remote.Fingerprints)
+	}
+	shared := []dtls.Option{
+		dtls.WithCertificates(t.net.cert.tls),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithVerifyPeerCertificate(verify),
+	}
+	var (
+		conn *dtls.Conn
+		err  error
+	)
+	raddr := t.remoteNetAddr()
+	if role == RoleClient {
+		opts := make([]dtls.ClientOption, 0, len(shared))
+		for _, o := range shared {
+			opts = append(opts, o)
+		}
+		conn, err = dtls.ClientWithOptions(t.pconn, raddr, opts...)
+	} else {
+		opts := make([]dtls.ServerOption, 0, len(shared)+1)
+		for _, o := range shared {
+			opts = append(opts, o)
+		}
+		opts = append(opts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
+		conn, err = dtls.ServerWithOptions(t.pconn, raddr, opts...)
+	}
+	if err == nil {
+		t.mu.Lock()
+		t.dtls = conn
+		t.mu.Unlock()
+		ctx, cancel := context.WithTimeout(t.ctx, dtlsHandshakeTimeout)
+		err = conn.HandshakeContext(ctx)
+		cancel()
+	}
+	if err == nil {
+		err = t.startSRTP(conn, role == RoleClient)
+	}
+	if err != nil {
+		t.mu.Lock()
+		t.dtlsState = "failed"
+		t.mu.Unlock()
+		t.closeWith(fmt.Errorf("dtls: %w", err))
+		return
+	}
+	t.mu.Lock()
+	t.dtlsState = "connected"
+	t.mu.Unlock()
+	t.l.OnConnected(t)
+	// Read application data until the peer closes DTLS (close_notify) or
+	// the transport closes; DataChannels are not supported and ignored.
+	buf := make([]byte, 1500)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			if !t.isClosed() {
+				t.closeWith(fmt.Errorf("dtls closed by remote: %w", err))
+			}
+			return
+		}
+	}
+}
+
+func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
+	p, ok := conn.SelectedSRTPProtectionProfile()
+	if !ok {
+		return errors.New("no SRTP protection profile negotiated")
+	}
+	var profile srtp.ProtectionProfile
+	switch p {
+	case dtls.SRTP_AEAD_AES_128_GCM:
+		profile = srtp.ProtectionProfileAeadAes128Gcm
+	case dtls.SRTP_AES128_CM_HMAC_SHA1_80:
+		profile = srtp.ProtectionProfileAes128CmHmacSha1_80
+	default:
+		return fmt.Errorf("unsupported SRTP protection profile %v", p)
+	}
+	state, ok := conn.ConnectionState()
+	if !ok {
+		return errors.New("no DTLS connection state")
+	}
+	cfg := &srtp.Config{Profile: profile}
+	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
+		return fmt.Errorf("extract SRTP keys: %w", err)
+	}
+	send, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	if err != nil {
+		return fmt.Errorf("SRTP send context: %w", err)
+	}
+	recv, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
+		srtp.SRTPReplayProtection(256), srtp.SRTCPReplayProtection(256))
+	if err != nil {
+		return fmt.Errorf("SRTP receive context: %w", err)
+	}
+	t.sendMu.Lock()
+	t.sendCtx = send
+	t.sendMu.Unlock()
+	t.recvCtx.Store(recv)
+	return nil
+}
+
+// isRTCP tells RTCP from RTP on a muxed port (RFC 5761).
+func isRTCP(pkt []byte) bool { return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 }
+
+func (t *WebRTCTransport) handleSRTP(pkt []byte, addr netip.AddrPort) {
+	t.bytesReceived.Add(uint64(len(pkt)))
+	ctx := t.recvCtx.Load()
+	if ctx == nil || t.isClosed() {
+		return
+	}
+	t.useTuple(addr)
+	if isRTCP(pkt) {
+		out, err := ctx.DecryptRTCP(t.rtcpBuf, pkt, &t.rtcpHdr)
+		if err != nil {
+			return
+		}
+		t.l.OnRTCP(t, out)
+		return
+	}
+	out, err := ctx.DecryptRTP(pkt, pkt, &t.rtpHdr)
+	if err != nil {
+		return
+	}
+	t.l.OnRTP(t, out)
+}
+
+// WriteRTP encrypts a plain RTP packet and sends it to the selected tuple.
+// pkt is not modified. Safe for concurrent use.
+func (t *WebRTCTransport) WriteRTP(pkt []byte) error {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	if t.sendCtx == nil {
+		return ErrNotConnected
+	}
+	out, err := t.sendCtx.EncryptRTP(t.sendBuf[:0], pkt, &t.sendHdr)
+	if err != nil {
+		return fmt.Errorf("encrypt RTP: %w", err)
+	}
+	t.sendBuf = out[:0]
+	return t.send(out)
+}
+
+// WriteRTCP encrypts a plain compound RTCP packet and sends it. Safe for
+// concurrent use.
+func (t *WebRTCTransport) WriteRTCP(pkt []byte) error {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	if t.sendCtx == nil {
+		return ErrNotConnected
+	}
+	out, err := t.sendCtx.EncryptRTCP(t.sendBuf[:0], pkt, &t.sendRTCP)
+	if err != nil {
+		return fmt.Errorf("encrypt RTCP: %w", err)
+	}
+	t.sendBuf = out[:0]
+	return t.send(out)
+}
+
+func (t *WebRTCTransport) send(b []byte) error {
+	if t.isClosed() {
+		return ErrClosed
+	}
+	addr, ok := t.selectedTuple()
+	if !ok {
+		return ErrNotConnected
+	}
+	if err := t.net.writeTo(b, addr); err != nil {
+		return err
+	}
+	t.bytesSent.Add(uint64(len(b)))
+	return nil
+}
