@@ -1,0 +1,80 @@
+package protocol
+
+// IceSelectedTuple is the transport's selected ICE tuple.
+type IceSelectedTuple struct {
+	LocalIP    string `json:"localIP"`
+	LocalPort  int    `json:"localPort"`
+	Protocol   string `json:"protocol"`
+	RemoteIP   string `json:"remoteIP"`
+	RemotePort int    `json:"remotePort"`
+}
+
+// AvailableBw is a REMB estimate with the SSRCs it covers.
+type AvailableBw struct {
+	Bitrate    uint64   `json:"bitrate"`
+	MaxBitrate *uint64  `json:"maxBitrate,omitempty"`
+	SSRCs      []uint32 `json:"ssrcs"`
+}
+
+// TransportStat is the "transport" stats object.
+type TransportStat struct {
+	Type                  string            `json:"type"`
+	ID                    uint32            `json:"id"`
+	Timestamp             int64             `json:"timestamp"`
+	BytesReceived         uint64            `json:"bytesReceived"`
+	BytesSent             uint64            `json:"bytesSent"`
+	IceSelectedTuple      *IceSelectedTuple `json:"iceSelectedTuple,omitempty"`
+	DtlsState             string            `json:"dtlsState"`
+	IceConnectionState    string            `json:"iceConnectionState"`
+	LocalAvailableSendBw  *AvailableBw      `json:"localAvailableSendBw,omitempty"`
+	RemoteAvailableSendBw *AvailableBw      `json:"remoteAvailableSendBw,omitempty"`
+}
+
+// InboundRTPStat is an "inbound-rtp" stats object.
+type InboundRTPStat struct {
+	Type             string  `json:"type"`
+	ID               string  `json:"id"`
+	Timestamp        int64   `json:"timestamp"`
+	SSRC             uint32  `json:"ssrc"`
+	Kind             string  `json:"kind"`
+	MediaType        string  `json:"mediaType"`
+	MimeType         string  `json:"mimeType"`
+	Bitrate          uint64  `json:"bitrate"`
+	ByteCount        uint64  `json:"byteCount"`
+	PacketCount      uint64  `json:"packetCount"`
+	PacketsLost      uint64  `json:"packetsLost"`
+	PacketsDiscarded uint64  `json:"packetsDiscarded"`
+	PacketsRepaired  uint64  `json:"packetsRepaired"`
+	FractionLost     float64 `json:"fractionLost"`
+	Jitter           uint32  `json:"jitter"`
+	NackCount        uint64  `json:"nackCount"`
+	PliCount         uint64  `json:"pliCount"`
+	FirCount         uint64  `json:"firCount"`
+	SliCount         uint64  `json:"sliCount"`
+	TransportID      uint32  `json:"transportId,omitempty"`
+}
+
+// OutboundRTPStat is an "outbound-rtp" stats object.
+type OutboundRTPStat struct {
+	Type             string  `json:"type"`
+	ID               string  `json:"id"`
+	Timestamp        int64   `json:"timestamp"`
+	SSRC             uint32  `json:"ssrc"`
+	Kind             string  `json:"kind"`
+	MediaType        string  `json:"mediaType"`
+	MimeType         string  `json:"mimeType"`
+	Bitrate          uint64  `json:"bitrate"`
+	ByteCount        uint64  `json:"byteCount"`
+	PacketCount      uint64  `json:"packetCount"`
+	PacketsLost      uint64  `json:"packetsLost"`
+	PacketsDiscarded uint64  `json:"packetsDiscarded"`
+	PacketsRepaired  uint64  `json:"packetsRepaired"`
+	FractionLost     float64 `json:"fractionLost"`
+	NackCount        uint64  `json:"nackCount"`
+	PliCount         uint64  `json:"pliCount"`
+	FirCount         uint64  `json:"firCount"`
+	SliCount         uint64  `json:"sliCount"`
+	RoundTripTime    float64 `json:"roundTripTime"`
+	TransportID      uint32  `json:"transportId"`
+	InboundRTPID     string  `json:"inboundRtpId"`
+}
