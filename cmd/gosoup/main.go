@@ -1,0 +1,101 @@
+// Command gosoup runs the gosoup SFU: the protoo WebSocket signaling and
+// the demo page on one HTTP address, media on one UDP port.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu"
+	"github.com/gosoup/gosoup/signaling"
+	"github.com/gosoup/gosoup/transport"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gosoup:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("gosoup", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:3443", "HTTP address for the signaling WebSocket and the demo page")
+	webDir := fs.String("web", "web/dist", "directory of the built demo page (empty: no page)")
+	rtcIP := fs.String("rtc-listen-ip", "0.0.0.0", "IP the media UDP socket binds to")
+	rtcPort := fs.Int("rtc-port", 40000, "UDP port shared by all transports (0: any free port)")
+	announced := fs.String("announced-ip", "127.0.0.1", "IP announced in ICE candidates (a LAN address to reach other machines)")
+	fullExt := fs.Bool("full-header-extensions", false, "advertise mediasoup 2.6.19's full header-extension list (breaks video-first sending in current Chrome)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	cfg := sfu.Config{
+		RTC:    transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced},
+		Logger: log,
+	}
+	if *fullExt {
+		cfg.HeaderExtensions = rtpparams.FullHeaderExtensions()
+	}
+	srv, err := sfu.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	sig := signaling.NewServer(srv, log)
+	defer sig.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	var files http.Handler = http.NotFoundHandler()
+	if *webDir != "" {
+		if _, err := os.Stat(*webDir); err != nil {
+			log.Warn("demo page directory missing; build it with scripts/run.sh", "dir", *webDir)
+		}
+		files = http.FileServer(http.Dir(*webDir))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if signaling.IsUpgrade(r) {
+			sig.ServeHTTP(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+	hs := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("gosoup listening", "http", "http://"+*listen+"/", "rtcPort", srv.RTCPort(), "announcedIP", *announced)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdownCtx)
+	return nil
+}

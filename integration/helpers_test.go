@@ -1,0 +1,117 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/gosoup/gosoup/client"
+	"github.com/gosoup/gosoup/sfu"
+	"github.com/gosoup/gosoup/signaling"
+	"github.com/gosoup/gosoup/transport"
+)
+
+// gosoup is a server under test.
+type gosoup struct {
+	SFU *sfu.Server
+	URL string // ws://127.0.0.1:port
+}
+
+func startGosoup(t *testing.T) *gosoup {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := sfu.NewServer(sfu.Config{
+		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0, AnnouncedIP: "127.0.0.1"},
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signaling.NewServer(srv, log)
+	hs := httptest.NewServer(sig)
+	t.Cleanup(func() {
+		hs.Close()
+		sig.Close()
+		srv.Close()
+	})
+	return &gosoup{SFU: srv, URL: "ws://" + strings.TrimPrefix(hs.URL, "http://")}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func join(ctx context.Context, t *testing.T, g *gosoup, room, name string) *client.Peer {
+	t.Helper()
+	p, err := client.Connect(ctx, g.URL, room, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Join(ctx, map[string]any{"displayName": name}, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// vp8Source sends synthetic VP8 packets (a key frame every keyEvery
+// packets) every interval until stopped.
+type vp8Source struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startVP8(p *client.Producer, interval time.Duration, keyEvery int) *vp8Source {
+	s := &vp8Source{stop: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tk := time.NewTicker(interval)
+		defer tk.Stop()
+		seq := uint16(65500) // wraps early on purpose
+		ts := uint32(1000)
+		for i := 0; ; i++ {
+			select {
+			case <-s.stop:
+				return
+			case <-tk.C:
+			}
+			payload := make([]byte, 200)
+			payload[0] = 0x10 // S=1, PID=0
+			payload[1] = 0x01 // inter frame
+			if i%keyEvery == 0 {
+				payload[1] = 0x00 // key frame
+			}
+			_ = p.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: true}, Payload: payload})
+			seq++
+			ts += 3000
+		}
+	}()
+	return s
+}
+
+func (s *vp8Source) Stop() {
+	close(s.stop)
+	s.wg.Wait()
+}
+
+func mustJSON(t *testing.T, raw json.RawMessage, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+}

@@ -1,0 +1,276 @@
+package rtpparams
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
+
+// RandomID returns a random integer in [10000000, 99999999], mediasoup's
+// utils.randomNumber, used for consumer ids and SSRCs.
+func RandomID() uint32 { return 10000000 + rand.Uint32N(90000000) }
+
+// IsRTX reports whether the codec is an RTX codec.
+func (c CodecParameters) IsRTX() bool { return strings.EqualFold(c.Name, "rtx") }
+
+// HasFeedback reports whether the codec lists an rtcp-fb entry.
+func (c CodecParameters) HasFeedback(typ, param string) bool {
+	for _, f := range c.RTCPFeedback {
+		if f.Type == typ && f.Parameter == param {
+			return true
+		}
+	}
+	return false
+}
+
+// MediaCodec returns the first non-RTX codec.
+func (p Parameters) MediaCodec() (CodecParameters, bool) {
+	for _, c := range p.Codecs {
+		if !c.IsRTX() {
+			return c, true
+		}
+	}
+	return CodecParameters{}, false
+}
+
+// RTXPayloadType returns the payload type of the RTX codec whose apt is
+// mediaPT.
+func (p Parameters) RTXPayloadType(mediaPT int) (int, bool) {
+	for _, c := range p.Codecs {
+		if c.IsRTX() {
+			if apt, ok := number(c.Parameters["apt"]); ok && int(apt) == mediaPT {
+				return c.PayloadType, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// ProducerMapping is spec §8.1: pairs [producer value, room value].
+type ProducerMapping struct {
+	CodecPayloadTypes  [][2]int
+	HeaderExtensionIDs [][2]int
+}
+
+var validProfiles = map[string]bool{"low": true, "medium": true, "high": true}
+
+// MapProducer validates producer parameters for kind against the room and
+// maps payload types and header extension ids to the room's (spec §2.5,
+// §8.1, §9). The caller prefixes errors with "wrong RTP parameters: Error: "
+// as mediasoup's Node layer does. Header extensions the room does not
+// offer are dropped silently (not rejected): with the reduced default list
+// Chrome still sends toffset, video-orientation and mid, and rejecting them
+// would make producing impossible.
+func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, error) {
+	var m ProducerMapping
+	if len(p.Codecs) == 0 {
+		return m, errors.New("empty rtpParameters.codecs")
+	}
+	mediaCount := 0
+	for _, c := range p.Codecs {
+		if c.IsRTX() {
+			continue
+		}
+		mediaCount++
+		if c.PayloadType < 0 || c.PayloadType > 127 {
+			return m, fmt.Errorf("invalid codec payloadType [name:%s, payloadType:%d]", c.Name, c.PayloadType)
+		}
+		codecKind := kind
+		if i := strings.IndexByte(c.MimeType, '/'); i > 0 {
+			codecKind = Kind(strings.ToLower(c.MimeType[:i]))
+		}
+		if codecKind != kind {
+			return m, fmt.Errorf("codec kind mismatch [name:%s, kind:%s]", c.Name, kind)
+		}
+		matched := false
+		for _, rc := range room.Codecs {
+			if rc.Name == "rtx" {
+				continue
+			}
+			if codecsMatch(kind, c.Name, c.ClockRate, c.Channels, c.Parameters,
+				rc.Kind, rc.Name, rc.ClockRate, rc.Channels, rc.Parameters) {
+				m.CodecPayloadTypes = append(m.CodecPayloadTypes, [2]int{c.PayloadType, rc.PreferredPayloadType})
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return m, fmt.Errorf("unsupported codec [name:%s, payloadType:%d]", c.Name, c.PayloadType)
+		}
+	}
+	if mediaCount == 0 {
+		return m, errors.New("no media codec in rtpParameters.codecs")
+	}
+	for _, c := range p.Codecs {
+		if !c.IsRTX() {
+			continue
+		}
+		apt, ok := number(c.Parameters["apt"])
+		if !ok {
+			return m, fmt.Errorf("missing apt in RTX codec [payloadType:%d]", c.PayloadType)
+		}
+		roomMedia := -1
+		for _, pair := range m.CodecPayloadTypes {
+			if pair[0] == int(apt) {
+				roomMedia = pair[1]
+			}
+		}
+		found := false
+		for _, rc := range room.Codecs {
+			if rc.Name == "rtx" {
+				if rapt, ok := number(rc.Parameters["apt"]); ok && int(rapt) == roomMedia {
+					m.CodecPayloadTypes = append(m.CodecPayloadTypes, [2]int{c.PayloadType, rc.PreferredPayloadType})
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return m, fmt.Errorf("no RTX codec found in capabilities [apt:%d]", int(apt))
+		}
+	}
+	for _, e := range p.HeaderExtensions {
+		if e.ID < 1 || e.ID > 255 {
+			return m, fmt.Errorf("invalid header extension id [uri:%q, id:%d]", e.URI, e.ID)
+		}
+		for _, re := range room.HeaderExtensions {
+			if re.URI == e.URI && (re.Kind == "" || re.Kind == kind) {
+				m.HeaderExtensionIDs = append(m.HeaderExtensionIDs, [2]int{e.ID, re.PreferredID})
+				break
+			}
+		}
+	}
+	if len(p.Encodings) == 0 {
+		return m, errors.New("empty rtpParameters.encodings")
+	}
+	if len(p.Encodings) == 1 {
+		if pr := p.Encodings[0].Profile; pr != "" && pr != "default" {
+			return m, errors.New("invalid single encoding with non default profile")
+		}
+	} else {
+		seen := map[string]bool{}
+		for _, e := range p.Encodings {
+			if !validProfiles[e.Profile] {
+				return m, fmt.Errorf("invalid encoding.profile %q", e.Profile)
+			}
+			if seen[e.Profile] {
+				return m, errors.New("duplicated encoding.profile")
+			}
+			seen[e.Profile] = true
+		}
+	}
+	return m, nil
+}
+
+// ConsumableParameters re-expresses producer parameters in room terms
+// (spec §8.2): room codecs each followed by the room RTX codec, extensions
+// with room ids minus mid, encodings and rtcp copied.
+func ConsumableParameters(kind Kind, p Parameters, room Capabilities, m ProducerMapping) Parameters {
+	out := Parameters{Codecs: []CodecParameters{}, HeaderExtensions: []HeaderExtensionParameters{}}
+	for _, c := range p.Codecs {
+		if c.IsRTX() {
+			continue
+		}
+		roomPT := -1
+		for _, pair := range m.CodecPayloadTypes {
+			if pair[0] == c.PayloadType {
+				roomPT = pair[1]
+				break
+			}
+		}
+		for _, rc := range room.Codecs {
+			if rc.PreferredPayloadType != roomPT || rc.Name == "rtx" {
+				continue
+			}
+			out.Codecs = append(out.Codecs, CodecParameters{
+				Name: rc.Name, MimeType: rc.MimeType, ClockRate: rc.ClockRate, PayloadType: rc.PreferredPayloadType,
+				Channels: rc.Channels, RTCPFeedback: rc.RTCPFeedback, Parameters: copyParams(rc.Parameters),
+			})
+			for _, rx := range room.Codecs {
+				if apt, ok := number(rx.Parameters["apt"]); rx.Name == "rtx" && ok && int(apt) == roomPT {
+					out.Codecs = append(out.Codecs, CodecParameters{
+						Name: rx.Name, MimeType: rx.MimeType, ClockRate: rx.ClockRate, PayloadType: rx.PreferredPayloadType,
+						Parameters: copyParams(rx.Parameters),
+					})
+				}
+			}
+			break
+		}
+	}
+	for _, e := range p.HeaderExtensions {
+		if e.URI == URIMid {
+			continue
+		}
+		for _, pair := range m.HeaderExtensionIDs {
+			if pair[0] == e.ID {
+				out.HeaderExtensions = append(out.HeaderExtensions, HeaderExtensionParameters{URI: e.URI, ID: pair[1]})
+				break
+			}
+		}
+	}
+	out.Encodings = append([]EncodingParameters(nil), p.Encodings...)
+	if p.RTCP != nil {
+		r := *p.RTCP
+		out.RTCP = &r
+	}
+	return out
+}
+
+// ConsumerParameters is spec §8.3: the consumable parameters a peer with
+// capabilities caps can receive, with one encoding on fresh random SSRCs.
+// ok is false when the peer can receive none of the media codecs; such a
+// consumer is "unsupported" (mediasoup creates it but the client cannot
+// receive it; gosoup does not create it).
+func ConsumerParameters(consumable Parameters, caps Capabilities) (Parameters, bool) {
+	out := Parameters{Codecs: []CodecParameters{}, HeaderExtensions: []HeaderExtensionParameters{}}
+	keptMedia := map[int]bool{}
+	for _, c := range consumable.Codecs {
+		for _, cc := range caps.Codecs {
+			if cc.PreferredPayloadType != c.PayloadType {
+				continue
+			}
+			if c.IsRTX() {
+				if apt, ok := number(c.Parameters["apt"]); !ok || !keptMedia[int(apt)] {
+					break
+				}
+			} else {
+				keptMedia[c.PayloadType] = true
+			}
+			nc := c
+			nc.Parameters = copyParams(c.Parameters)
+			nc.RTCPFeedback = nil
+			if cc.RTCPFeedback != nil {
+				nc.RTCPFeedback = append([]RTCPFeedback{}, cc.RTCPFeedback...)
+			} else if !c.IsRTX() {
+				nc.RTCPFeedback = []RTCPFeedback{}
+			}
+			out.Codecs = append(out.Codecs, nc)
+			break
+		}
+	}
+	if len(out.Codecs) == 0 || out.Codecs[0].IsRTX() {
+		return out, false
+	}
+	for _, e := range consumable.HeaderExtensions {
+		for _, ce := range caps.HeaderExtensions {
+			if ce.PreferredID == e.ID && ce.URI == e.URI {
+				out.HeaderExtensions = append(out.HeaderExtensions, e)
+				break
+			}
+		}
+	}
+	enc := EncodingParameters{SSRC: RandomID()}
+	for _, c := range out.Codecs {
+		if c.IsRTX() {
+			enc.RTX = &RTXParameters{SSRC: RandomID()}
+			break
+		}
+	}
+	out.Encodings = []EncodingParameters{enc}
+	if consumable.RTCP != nil {
+		r := *consumable.RTCP
+		out.RTCP = &r
+	}
+	return out, true
+}

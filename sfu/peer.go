@@ -1,0 +1,250 @@
+package sfu
+
+import (
+	"encoding/json"
+	"log/slog"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/rtpparams"
+)
+
+// Peer is a participant of a Room: one mediasoup-client Room on the other
+// side. Its fields are guarded by the room lock.
+type Peer struct {
+	room    *Room
+	name    string
+	caps    rtpparams.Capabilities
+	spy     bool
+	appData json.RawMessage
+	notify  Notifier
+	log     *slog.Logger
+
+	closed     bool
+	transports map[uint32]*Transport
+	producers  []*Producer
+	consumers  map[uint32]*Consumer
+}
+
+func newPeer(r *Room, name string, caps rtpparams.Capabilities, spy bool, appData json.RawMessage, n Notifier) *Peer {
+	return &Peer{
+		room:       r,
+		name:       name,
+		caps:       caps,
+		spy:        spy,
+		appData:    appData,
+		notify:     n,
+		log:        r.log.With("peer", name),
+		transports: map[uint32]*Transport{},
+		consumers:  map[uint32]*Consumer{},
+	}
+}
+
+// Name returns the peer name.
+func (p *Peer) Name() string { return p.name }
+
+// Spy reports whether the peer is a spy (invisible, receive only).
+func (p *Peer) Spy() bool { return p.spy }
+
+// AppData returns the peer's appData as sent at join.
+func (p *Peer) AppData() json.RawMessage { return p.appData }
+
+// Room returns the peer's room.
+func (p *Peer) Room() *Room { return p.room }
+
+// Closed reports whether the peer is closed.
+func (p *Peer) Closed() bool {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.closed
+}
+
+// Producers returns the peer's producers.
+func (p *Peer) Producers() []*Producer {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.producerList()
+}
+
+func (p *Peer) producerList() []*Producer { return append([]*Producer(nil), p.producers...) }
+
+// Consumers returns the peer's consumers.
+func (p *Peer) Consumers() []*Consumer {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	out := make([]*Consumer, 0, len(p.consumers))
+	for _, c := range p.consumers {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Transports returns the peer's transports.
+func (p *Peer) Transports() []*Transport {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	out := make([]*Transport, 0, len(p.transports))
+	for _, t := range p.transports {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Close closes the peer from the server side: the client gets "closed"
+// (with appData), the others "peerClosed". Safe to call twice.
+func (p *Peer) Close(appData json.RawMessage) {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	p.closeLocked(appData, true)
+}
+
+// closeLocked closes the peer; notifySelf sends "closed" to its client
+// (server-side close) and not for a client "leave".
+func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
+	if p.closed {
+		return
+	}
+	if notifySelf {
+		p.notify(protocol.Closed{AppData: appData})
+	}
+	p.closed = true
+	for _, c := range p.consumers {
+		c.closeLocked(false)
+	}
+	for _, prod := range p.producerList() {
+		prod.closeLocked(false, false)
+	}
+	for _, t := range p.transports {
+		t.closeLocked(false)
+	}
+	p.room.removePeerLocked(p, appData)
+	p.log.Info("peer closed")
+}
+
+// ReceiveRequest handles a request targeted at the peer and returns the
+// response body.
+func (p *Peer) ReceiveRequest(m *protocol.Message) (any, error) {
+	req, err := protocol.DecodeRequest(m)
+	if err != nil {
+		return nil, err
+	}
+	r := p.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.closed || r.closed {
+		return nil, protocol.NewInvalidStateError("Room closed")
+	}
+	switch req := req.(type) {
+	case *protocol.CreateTransportRequest:
+		return p.createTransportLocked(req)
+	case *protocol.RestartTransportRequest:
+		t := p.transports[req.ID]
+		if t == nil {
+			return nil, protocol.NewError("Transport not found")
+		}
+		ice, err := t.wt.RestartICE()
+		if err != nil {
+			return nil, protocol.NewError("%s", err.Error())
+		}
+		return protocol.RestartTransportResponse{IceParameters: iceParameters(ice)}, nil
+	case *protocol.CreateProducerRequest:
+		if err := p.createProducerLocked(req); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	case *protocol.EnableConsumerRequest:
+		return p.enableConsumerLocked(req)
+	default:
+		return nil, protocol.NewError("unknown request method %q", m.Method)
+	}
+}
+
+// ReceiveNotification handles a notification from the client. Errors are
+// returned for logging only: the protocol never reports them.
+func (p *Peer) ReceiveNotification(m *protocol.Message) error {
+	n, err := protocol.DecodeNotification(m)
+	if err != nil {
+		return err
+	}
+	r := p.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.closed || r.closed {
+		return protocol.NewInvalidStateError("Room closed")
+	}
+	switch n := n.(type) {
+	case *protocol.LeaveNotification:
+		p.closeLocked(n.AppData, false)
+		return nil
+	case *protocol.UpdateTransportNotification:
+		t := p.transports[n.ID]
+		if t == nil {
+			return protocol.NewError("Transport not found")
+		}
+		return t.updateLocked(n)
+	case *protocol.CloseTransportNotification:
+		t := p.transports[n.ID]
+		if t == nil {
+			return protocol.NewError("Transport not found")
+		}
+		t.closeLocked(false)
+		return nil
+	case *protocol.PauseProducerNotification:
+		prod := p.producerByID(n.ID)
+		if prod == nil {
+			return protocol.NewError("Producer not found")
+		}
+		prod.setRemotelyPausedLocked(true)
+		return nil
+	case *protocol.ResumeProducerNotification:
+		prod := p.producerByID(n.ID)
+		if prod == nil {
+			return protocol.NewError("Producer not found")
+		}
+		prod.setRemotelyPausedLocked(false)
+		return nil
+	case *protocol.CloseProducerNotification:
+		if prod := p.producerByID(n.ID); prod != nil {
+			prod.closeLocked(false, true)
+		}
+		return nil // unknown ids are ignored silently, as mediasoup
+	case *protocol.PauseConsumerNotification:
+		c := p.consumers[n.ID]
+		if c == nil {
+			return protocol.NewError("Consumer not found")
+		}
+		c.remotelyPaused = true
+		c.updateActiveLocked()
+		return nil
+	case *protocol.ResumeConsumerNotification:
+		c := p.consumers[n.ID]
+		if c == nil {
+			return protocol.NewError("Consumer not found")
+		}
+		c.remotelyPaused = false
+		c.updateActiveLocked()
+		return nil
+	case *protocol.SetConsumerPreferredProfileNotification:
+		c := p.consumers[n.ID]
+		if c == nil {
+			return protocol.NewError("Consumer not found")
+		}
+		c.preferredProfile = n.Profile
+		return nil
+	case *protocol.UpdateProducerNotification:
+		if p.producerByID(n.ID) == nil {
+			return protocol.NewError("Producer not found")
+		}
+		return nil // accepted; SSRC changes only come from Plan-B clients
+	default:
+		return protocol.NewError("notification %q is not supported yet", m.Method)
+	}
+}
+
+func (p *Peer) producerByID(id uint32) *Producer {
+	for _, prod := range p.producers {
+		if prod.id == id {
+			return prod
+		}
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package sfu
+
+import (
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/rtpparams"
+)
+
+// Producer is a track a peer sends. The media plane reads its consumer list
+// through an atomic copy-on-write pointer.
+type Producer struct {
+	id            uint32
+	peer          *Peer
+	transport     *Transport
+	kind          string
+	rtpParameters rtpparams.Parameters
+	consumable    rtpparams.Parameters
+	appData       json.RawMessage
+
+	// Guarded by the room lock.
+	locallyPaused  bool
+	remotelyPaused bool
+	closed         bool
+
+	ssrcs     []uint32 // every SSRC routed to this producer
+	mediaSSRC uint32   // the stream forwarded to consumers
+	clockRate uint32
+	keyFrames keyFrameDetector
+	ptMap     [128]int16
+	extMap    [256]uint8
+
+	paused    atomic.Bool
+	consumers atomic.Pointer[[]*Consumer]
+
+	// Media plane only (the network read goroutine).
+	scratch [1600]byte
+	recv    receiveStats
+
+	lastKeyFrameRequest atomic.Int64
+}
+
+// ID returns the producer id chosen by the client.
+func (p *Producer) ID() uint32 { return p.id }
+
+// Kind returns "audio" or "video".
+func (p *Producer) Kind() string { return p.kind }
+
+// Peer returns the owner.
+func (p *Producer) Peer() *Peer { return p.peer }
+
+// RTPParameters returns the parameters the client sends with.
+func (p *Producer) RTPParameters() rtpparams.Parameters { return p.rtpParameters }
+
+// Paused reports whether the producer is paused (by its client or the
+// server).
+func (p *Producer) Paused() bool { return p.paused.Load() }
+
+// RequestKeyFrame asks the sender for a key frame (PLI).
+func (p *Producer) RequestKeyFrame() { p.requestKeyFrame(true) }
+
+// Pause pauses the producer from the server side: the owner gets
+// "producerPaused", consumers "consumerPaused".
+func (p *Producer) Pause(appData json.RawMessage) {
+	r := p.peer.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.closed || p.locallyPaused {
+		return
+	}
+	p.locallyPaused = true
+	p.peer.notify(protocol.ProducerPaused{ID: p.id, PeerName: p.peer.name, AppData: appData})
+	p.updatePausedLocked()
+}
+
+// Resume resumes a producer paused from the server side.
+func (p *Producer) Resume(appData json.RawMessage) {
+	r := p.peer.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.closed || !p.locallyPaused {
+		return
+	}
+	p.locallyPaused = false
+	p.peer.notify(protocol.ProducerResumed{ID: p.id, PeerName: p.peer.name, AppData: appData})
+	p.updatePausedLocked()
+}
+
+// Close closes the producer from the server side: the owner gets
+// "producerClosed", consumers "consumerClosed".
+func (p *Producer) Close() {
+	r := p.peer.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.closeLocked(true, true)
+}
+
+func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) error {
+	r := peer.room
+	if peer.spy {
+		return protocol.NewError("spy peers cannot create producers")
+	}
+	if req.Kind != rtpparams.KindAudio && req.Kind != rtpparams.KindVideo {
+		return protocol.NewTypeError("unsupported kind: %s", req.Kind)
+	}
+	t := peer.transports[req.TransportID]
+	if t == nil {
+		return protocol.NewTypeError("WebRtcTransport not found")
+	}
+	if t.direction != "send" {
+		return protocol.NewError("cannot produce on a recv transport")
+	}
+	if r.producers[req.ID] != nil {
+		return protocol.NewError("a Producer with same producerId already exists")
+	}
+	m, err := rtpparams.MapProducer(req.Kind, req.RTPParameters, r.caps)
+	if err != nil {
+		return protocol.NewError("wrong RTP parameters: Error: %s", err.Error())
+	}
+	prod := &Producer{
+		id:            req.ID,
+		peer:          peer,
+		transport:     t,
+		kind:          req.Kind,
+		rtpParameters: req.RTPParameters,
+		consumable:    rtpparams.ConsumableParameters(req.Kind, req.RTPParameters, r.caps, m),
+		appData:       req.AppData,
+	}
+	for i := range prod.ptMap {
+		prod.ptMap[i] = -1
+	}
+	for _, pair := range m.CodecPayloadTypes {
+		if pair[0] >= 0 && pair[0] < 128 {
+			prod.ptMap[pair[0]] = int16(pair[1])
+		}
+	}
+	for _, pair := range m.HeaderExtensionIDs {
+		if pair[0] > 0 && pair[0] < 256 && pair[1] > 0 && pair[1] < 256 {
+			prod.extMap[pair[0]] = uint8(pair[1])
+		}
+	}
+	if codec, ok := req.RTPParameters.MediaCodec(); ok {
+		prod.clockRate = uint32(codec.ClockRate)
+		prod.keyFrames = keyFrameDetectorFor(strings.ToLower(codec.MimeType))
+	}
+	routed := *t.producersBySSRC.Load()
+	for i, enc := range req.RTPParameters.Encodings {
+		if enc.SSRC == 0 {
+			return protocol.NewError("gosoup needs SSRCs in rtpParameters.encodings (RID-only simulcast is not supported yet)")
+		}
+		for _, s := range []uint32{enc.SSRC, rtxSSRC(enc)} {
+			if s == 0 {
+				continue
+			}
+			if routed[s] != nil {
+				return protocol.NewError("ssrc already exists in RTP listener [ssrc:%d]", s)
+			}
+			prod.ssrcs = append(prod.ssrcs, s)
+		}
+		if i == 0 {
+			prod.mediaSSRC = enc.SSRC
+		}
+	}
+	prod.consumers.Store(&[]*Consumer{})
+	prod.remotelyPaused = req.Paused
+	prod.paused.Store(req.Paused)
+	t.addProducerSSRCs(prod)
+	peer.producers = append(peer.producers, prod)
+	r.producers[prod.id] = prod
+	for _, other := range r.peers {
+		if other == peer || other.closed {
+			continue
+		}
+		if c := other.newConsumerLocked(prod); c != nil {
+			other.notify(protocol.NewConsumer(c.data()))
+		}
+	}
+	peer.log.Debug("producer created", "producer", prod.id, "kind", prod.kind)
+	return nil
+}
+
+func rtxSSRC(e rtpparams.EncodingParameters) uint32 {
+	if e.RTX == nil {
+		return 0
+	}
+	return e.RTX.SSRC
+}
+
+func (p *Producer) addConsumer(c *Consumer) {
+	old := *p.consumers.Load()
+	next := make([]*Consumer, 0, len(old)+1)
+	next = append(append(next, old...), c)
+	p.consumers.Store(&next)
+}
+
+func (p *Producer) removeConsumer(c *Consumer) {
+	old := *p.consumers.Load()
+	next := make([]*Consumer, 0, len(old))
+	for _, x := range old {
+		if x != c {
+			next = append(next, x)
+		}
+	}
+	p.consumers.Store(&next)
+}
+
+func (p *Producer) setRemotelyPausedLocked(paused bool) {
+	if p.remotelyPaused == paused {
+		return
+	}
+	p.remotelyPaused = paused
+	p.updatePausedLocked()
+}
+
+// updatePausedLocked applies the producer's paused state to its consumers
+// (spec §10): enabled consumers that the server has not paused are told.
+func (p *Producer) updatePausedLocked() {
+	paused := p.locallyPaused || p.remotelyPaused
+	if p.paused.Load() == paused {
+		return
+	}
+	p.paused.Store(paused)
+	for _, c := range *p.consumers.Load() {
+		c.setSourcePausedLocked(paused)
+	}
+	if !paused {
+		p.requestKeyFrame(true)
+	}
+}
+
+// closeLocked closes the producer. notifyOwner sends "producerClosed" to
+// the owner (server-side close); notifyConsumers sends "consumerClosed" to
+// the consumers' owners.
+func (p *Producer) closeLocked(notifyOwner, notifyConsumers bool) {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	peer := p.peer
+	r := peer.room
+	p.transport.removeProducerSSRCs(p)
+	for i, x := range peer.producers {
+		if x == p {
+			peer.producers = append(peer.producers[:i], peer.producers[i+1:]...)
+			break
+		}
+	}
+	if r.producers[p.id] == p {
+		delete(r.producers, p.id)
+	}
+	for _, c := range *p.consumers.Load() {
+		c.closeLocked(notifyConsumers)
+	}
+	if notifyOwner && !peer.closed && !p.transport.closed {
+		peer.notify(protocol.ProducerClosed{ID: p.id, PeerName: peer.name})
+	}
+}
+
+// requestKeyFrame sends a PLI to the sender, at most once per 500 ms
+// unless forced.
+func (p *Producer) requestKeyFrame(force bool) {
+	if p.kind != rtpparams.KindVideo {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := p.lastKeyFrameRequest.Load()
+	if !force && now-last < int64(500*time.Millisecond) {
+		return
+	}
+	if !p.lastKeyFrameRequest.CompareAndSwap(last, now) {
+		return
+	}
+	pli := make([]byte, 12)
+	pli[0], pli[1], pli[3] = 0x81, 206, 2
+	putUint32(pli[4:], 1)
+	putUint32(pli[8:], p.mediaSSRC)
+	_ = p.transport.wt.WriteRTCP(pli)
+}

@@ -1,0 +1,194 @@
+package sfu
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/rtpparams"
+)
+
+// Notifier delivers a server notification (a protocol notification struct)
+// to one client. It must not block: the signaling layer queues.
+type Notifier func(notification any)
+
+// Room is a mediasoup Room: peers that see each other and consume each
+// other's producers. Every control-plane change of a room runs under its
+// lock, so joins, leaves and closes have one order.
+type Room struct {
+	id     string
+	server *Server
+	caps   rtpparams.Capabilities
+	log    *slog.Logger
+
+	mu         sync.Mutex
+	peers      []*Peer
+	transports map[uint32]*Transport
+	producers  map[uint32]*Producer
+	closed     bool
+	onClose    []func()
+}
+
+func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error) {
+	caps, err := rtpparams.NewRoomCapabilities(codecs, s.cfg.HeaderExtensions)
+	if err != nil {
+		return nil, fmt.Errorf("room capabilities: %w", err)
+	}
+	return &Room{
+		id:         id,
+		server:     s,
+		caps:       caps,
+		log:        s.log.With("room", id),
+		transports: map[uint32]*Transport{},
+		producers:  map[uint32]*Producer{},
+	}, nil
+}
+
+// ID returns the room id.
+func (r *Room) ID() string { return r.id }
+
+// Capabilities returns the room's RTP capabilities.
+func (r *Room) Capabilities() rtpparams.Capabilities { return r.caps }
+
+// Closed reports whether the room is closed.
+func (r *Room) Closed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// Peers returns the room's peers in join order.
+func (r *Room) Peers() []*Peer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Peer(nil), r.peers...)
+}
+
+// PeerByName returns the peer with this name, or nil.
+func (r *Room) PeerByName(name string) *Peer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.peerLocked(name)
+}
+
+func (r *Room) peerLocked(name string) *Peer {
+	for _, p := range r.peers {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// OnClose registers f to run (once, without the room lock) when the room
+// closes.
+func (r *Room) OnClose(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onClose = append(r.onClose, f)
+}
+
+// ReceiveRequest handles a request targeted at the room: queryRoom or join.
+// For join, notify receives the new peer's notifications from then on, and
+// the new Peer is returned with the response.
+func (r *Room) ReceiveRequest(m *protocol.Message, notify Notifier) (any, *Peer, error) {
+	req, err := protocol.DecodeRequest(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch req := req.(type) {
+	case *protocol.QueryRoomRequest:
+		if r.Closed() {
+			return nil, nil, protocol.NewInvalidStateError("Room closed")
+		}
+		return protocol.QueryRoomResponse{RTPCapabilities: r.caps, MandatoryCodecPayloadTypes: []int{}}, nil, nil
+	case *protocol.JoinRequest:
+		return r.join(req, notify)
+	default:
+		return nil, nil, protocol.NewError("unknown request method %q", m.Method)
+	}
+}
+
+func (r *Room) join(req *protocol.JoinRequest, notify Notifier) (any, *Peer, error) {
+	if req.PeerName == "" {
+		return nil, nil, protocol.NewTypeError("peerName must be a string")
+	}
+	if err := rtpparams.ValidatePeerCapabilities(req.RTPCapabilities, r.caps); err != nil {
+		return nil, nil, protocol.NewError("%s", err.Error())
+	}
+	if notify == nil {
+		notify = func(any) {}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, nil, protocol.NewInvalidStateError("Room closed")
+	}
+	if r.peerLocked(req.PeerName) != nil {
+		return nil, nil, protocol.NewError("duplicated Peer [peerName:%q]", req.PeerName)
+	}
+	p := newPeer(r, req.PeerName, req.RTPCapabilities, req.Spy, req.AppData, notify)
+	resp := protocol.JoinResponse{Peers: []protocol.PeerData{}}
+	for _, other := range r.peers {
+		var consumers []protocol.ConsumerData
+		for _, prod := range other.producerList() {
+			if c := p.newConsumerLocked(prod); c != nil {
+				consumers = append(consumers, c.data())
+			}
+		}
+		if other.spy {
+			continue
+		}
+		if consumers == nil {
+			consumers = []protocol.ConsumerData{}
+		}
+		resp.Peers = append(resp.Peers, protocol.PeerData{Consumers: consumers, Name: other.name, AppData: other.appData})
+	}
+	if !p.spy {
+		for _, other := range r.peers {
+			other.notify(protocol.NewPeer{Name: p.name, Consumers: []protocol.ConsumerData{}, AppData: p.appData})
+		}
+	}
+	r.peers = append(r.peers, p)
+	r.log.Info("peer joined", "peer", p.name, "spy", p.spy)
+	return resp, p, nil
+}
+
+// removePeerLocked takes a closed peer out of the room and tells the others.
+func (r *Room) removePeerLocked(p *Peer, appData json.RawMessage) {
+	for i, q := range r.peers {
+		if q == p {
+			r.peers = append(r.peers[:i], r.peers[i+1:]...)
+			break
+		}
+	}
+	if !p.spy {
+		for _, other := range r.peers {
+			other.notify(protocol.PeerClosed{Name: p.name, AppData: appData})
+		}
+	}
+}
+
+// Close closes every peer (each gets "closed") and the room. Safe to call
+// twice.
+func (r *Room) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	for len(r.peers) > 0 {
+		r.peers[0].closeLocked(nil, true)
+	}
+	r.closed = true
+	fns := r.onClose
+	r.onClose = nil
+	r.mu.Unlock()
+	r.server.forgetRoom(r)
+	r.log.Info("room closed")
+	for _, f := range fns {
+		f()
+	}
+}

@@ -1,0 +1,128 @@
+// Package sfu is gosoup's public Go API: a Go-shaped mirror of mediasoup
+// v2's Node API. A Server owns the media network and its Rooms; a Room
+// holds Peers; a Peer owns Transports, Producers and Consumers. Requests
+// and notifications of the mediasoup v2 protocol enter through
+// Room.ReceiveRequest, Peer.ReceiveRequest and Peer.ReceiveNotification;
+// notifications for a client leave through the Notifier given at join.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/transport"
+)
+
+// Config configures a Server. The zero value works: UDP on 0.0.0.0 with a
+// random port, candidates announcing 127.0.0.1, the default room codecs
+// and the reduced header-extension list.
+type Config struct {
+	// RTC configures the shared UDP socket for media.
+	RTC transport.Config
+	// MediaCodecs are the room codecs; default rtpparams.DefaultMediaCodecs().
+	MediaCodecs []rtpparams.MediaCodec
+	// HeaderExtensions are the room header extensions; default
+	// rtpparams.DefaultHeaderExtensions() (use FullHeaderExtensions for
+	// mediasoup 2.6.19's list).
+	HeaderExtensions []rtpparams.HeaderExtensionCapability
+	// Logger receives logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server owns the media network and the rooms.
+type Server struct {
+	cfg Config
+	net *transport.Network
+	log *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// NewServer opens the media network.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MediaCodecs == nil {
+		cfg.MediaCodecs = rtpparams.DefaultMediaCodecs()
+	}
+	if cfg.HeaderExtensions == nil {
+		cfg.HeaderExtensions = rtpparams.DefaultHeaderExtensions()
+	}
+	if _, err := rtpparams.NewRoomCapabilities(cfg.MediaCodecs, cfg.HeaderExtensions); err != nil {
+		return nil, fmt.Errorf("room codecs: %w", err)
+	}
+	if cfg.RTC.Logger == nil {
+		cfg.RTC.Logger = cfg.Logger
+	}
+	n, err := transport.NewNetwork(cfg.RTC)
+	if err != nil {
+		return nil, fmt.Errorf("open media network: %w", err)
+	}
+	return &Server{cfg: cfg, net: n, log: cfg.Logger, rooms: map[string]*Room{}}, nil
+}
+
+// RTCPort returns the UDP port media flows on.
+func (s *Server) RTCPort() int { return s.net.Port() }
+
+// Room returns the open room with this id, creating it with the server's
+// codecs if there is none.
+func (s *Server) Room(id string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("server closed")
+	}
+	if r := s.rooms[id]; r != nil {
+		return r, nil
+	}
+	r, err := s.newRoom(id, s.cfg.MediaCodecs)
+	if err != nil {
+		return nil, err
+	}
+	s.rooms[id] = r
+	return r, nil
+}
+
+// Rooms returns the open rooms.
+func (s *Server) Rooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (s *Server) forgetRoom(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+}
+
+// Close closes every room and the media network. Safe to call twice.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.Close()
+	}
+	return s.net.Close()
+}

@@ -1,0 +1,275 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/transport"
+)
+
+// Transport is a peer's WebRtcTransport: the sfu side of a
+// transport.WebRTCTransport, routing its packets to producers and
+// consumers.
+type Transport struct {
+	id        uint32
+	peer      *Peer
+	direction string
+	appData   json.RawMessage
+	wt        *transport.WebRTCTransport
+	closed    bool // guarded by the room lock
+
+	// Copy-on-write routing tables read by the media plane without locks.
+	producersBySSRC atomic.Pointer[map[uint32]*Producer]
+	consumersBySSRC atomic.Pointer[map[uint32]*Consumer]
+}
+
+// ID returns the transport id chosen by the client.
+func (t *Transport) ID() uint32 { return t.id }
+
+// Direction returns "send" or "recv".
+func (t *Transport) Direction() string { return t.direction }
+
+// Peer returns the owner.
+func (t *Transport) Peer() *Peer { return t.peer }
+
+// WebRTC returns the underlying network transport (ICE/DTLS state, byte
+// counters).
+func (t *Transport) WebRTC() *transport.WebRTCTransport { return t.wt }
+
+// Close closes the transport from the server side: the client gets
+// "transportClosed". Safe to call twice.
+func (t *Transport) Close() {
+	r := t.peer.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t.closeLocked(true)
+}
+
+func iceParameters(p transport.ICEParameters) protocol.IceParameters {
+	return protocol.IceParameters{UsernameFragment: p.UsernameFragment, Password: p.Password, IceLite: p.ICELite}
+}
+
+func dtlsParameters(p transport.DTLSParameters) protocol.DtlsParameters {
+	out := protocol.DtlsParameters{Role: p.Role, Fingerprints: make([]protocol.DtlsFingerprint, 0, len(p.Fingerprints))}
+	for _, f := range p.Fingerprints {
+		out.Fingerprints = append(out.Fingerprints, protocol.DtlsFingerprint{Algorithm: f.Algorithm, Value: f.Value})
+	}
+	return out
+}
+
+func toTransportDTLS(p *protocol.DtlsParameters) transport.DTLSParameters {
+	out := transport.DTLSParameters{Role: p.Role}
+	for _, f := range p.Fingerprints {
+		out.Fingerprints = append(out.Fingerprints, transport.Fingerprint{Algorithm: f.Algorithm, Value: f.Value})
+	}
+	return out
+}
+
+func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any, error) {
+	r := p.room
+	if req.Direction != "send" && req.Direction != "recv" {
+		return nil, protocol.NewTypeError("invalid direction %q", req.Direction)
+	}
+	if req.Direction == "send" && p.spy {
+		return nil, protocol.NewError("spy peers cannot create send transports")
+	}
+	if r.transports[req.ID] != nil {
+		return nil, protocol.NewError("a Transport with same transportId already exists")
+	}
+	if req.PlainRtpParameters != nil {
+		return nil, protocol.NewError("PlainRtpTransport is not supported by gosoup yet")
+	}
+	if err := checkTransportOptions(req.Options); err != nil {
+		return nil, err
+	}
+	t := &Transport{id: req.ID, peer: p, direction: req.Direction, appData: req.AppData}
+	t.producersBySSRC.Store(&map[uint32]*Producer{})
+	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
+	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t)
+	if err != nil {
+		return nil, protocol.NewError("could not create transport: %s", err.Error())
+	}
+	t.wt = wt
+	if req.DtlsParameters != nil {
+		if _, err := wt.SetRemoteDTLSParameters(toTransportDTLS(req.DtlsParameters)); err != nil {
+			wt.Close()
+			return nil, protocol.NewError("%s", err.Error())
+		}
+	}
+	r.transports[t.id] = t
+	p.transports[t.id] = t
+	go t.rtcpLoop()
+	cands := wt.ICECandidates()
+	resp := protocol.CreateTransportResponse{
+		IceParameters:  iceParameters(wt.ICEParameters()),
+		IceCandidates:  make([]protocol.IceCandidate, 0, len(cands)),
+		DtlsParameters: dtlsParameters(wt.LocalDTLSParameters()),
+	}
+	for _, c := range cands {
+		resp.IceCandidates = append(resp.IceCandidates, protocol.IceCandidate{
+			Family: c.Family, Foundation: c.Foundation, IP: c.IP, Port: c.Port,
+			Priority: c.Priority, Protocol: c.Protocol, Type: c.Type, TCPType: c.TCPType,
+		})
+	}
+	p.log.Debug("transport created", "transport", t.id, "direction", t.direction)
+	return resp, nil
+}
+
+// checkTransportOptions refuses what gosoup cannot serve yet instead of
+// silently ignoring it.
+func checkTransportOptions(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var o struct {
+		UDP *bool `json:"udp"`
+		TCP *bool `json:"tcp"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return protocol.NewTypeError("invalid options")
+	}
+	if o.UDP != nil && !*o.UDP {
+		return protocol.NewError("could not open any IP:port (gosoup serves UDP only; ICE-TCP is not built yet)")
+	}
+	return nil
+}
+
+func (t *Transport) updateLocked(n *protocol.UpdateTransportNotification) error {
+	if n.DtlsParameters == nil {
+		return protocol.NewTypeError("missing dtlsParameters")
+	}
+	if _, err := t.wt.SetRemoteDTLSParameters(toTransportDTLS(n.DtlsParameters)); err != nil {
+		t.closeLocked(true)
+		return protocol.NewError("%s", err.Error())
+	}
+	return nil
+}
+
+// closeLocked closes the transport, its producers and detaches the
+// consumers enabled on it. notifyOwner sends "transportClosed" (server-side
+// or network close; not for the client's own closeTransport).
+func (t *Transport) closeLocked(notifyOwner bool) {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	p := t.peer
+	r := p.room
+	delete(r.transports, t.id)
+	delete(p.transports, t.id)
+	t.wt.Close()
+	for _, prod := range p.producerList() {
+		if prod.transport == t {
+			prod.closeLocked(false, true)
+		}
+	}
+	for _, c := range p.consumers {
+		if c.transport.Load() == t {
+			c.disableLocked()
+		}
+	}
+	if notifyOwner && !p.closed {
+		p.notify(protocol.TransportClosed{ID: t.id})
+	}
+}
+
+func (t *Transport) addProducerSSRCs(prod *Producer) {
+	m := copyMap(*t.producersBySSRC.Load())
+	for _, s := range prod.ssrcs {
+		m[s] = prod
+	}
+	t.producersBySSRC.Store(&m)
+}
+
+func (t *Transport) removeProducerSSRCs(prod *Producer) {
+	m := copyMap(*t.producersBySSRC.Load())
+	for s, p := range m {
+		if p == prod {
+			delete(m, s)
+		}
+	}
+	t.producersBySSRC.Store(&m)
+}
+
+func (t *Transport) addConsumer(c *Consumer) {
+	m := copyMap(*t.consumersBySSRC.Load())
+	m[c.ssrc] = c
+	t.consumersBySSRC.Store(&m)
+}
+
+func (t *Transport) removeConsumer(c *Consumer) {
+	m := copyMap(*t.consumersBySSRC.Load())
+	if m[c.ssrc] == c {
+		delete(m, c.ssrc)
+	}
+	t.consumersBySSRC.Store(&m)
+}
+
+func copyMap[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// OnRTP routes a producer's packet by SSRC (transport.Listener).
+func (t *Transport) OnRTP(_ *transport.WebRTCTransport, pkt []byte) {
+	if len(pkt) < 12 {
+		return
+	}
+	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+	if prod := (*t.producersBySSRC.Load())[ssrc]; prod != nil {
+		prod.receiveRTP(pkt, ssrc)
+	}
+}
+
+// OnRTCP handles feedback and reports (transport.Listener).
+func (t *Transport) OnRTCP(_ *transport.WebRTCTransport, pkt []byte) {
+	t.handleRTCP(pkt)
+}
+
+// OnConnected asks for a key frame for every active consumer on the
+// transport (transport.Listener).
+func (t *Transport) OnConnected(_ *transport.WebRTCTransport) {
+	t.peer.log.Debug("transport connected", "transport", t.id)
+	for _, c := range *t.consumersBySSRC.Load() {
+		if c.active.Load() {
+			c.resync.Store(true)
+			c.producer.requestKeyFrame(true)
+		}
+	}
+}
+
+// OnClosed closes the sfu transport when the network side died
+// (transport.Listener); the owner gets "transportClosed".
+func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.peer.log.Info("transport closed", "transport", t.id, "reason", err)
+	}
+	r := t.peer.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t.closeLocked(true)
+}
+
+// rtcpLoop sends sender reports for consumers and receiver reports for
+// producers every second until the transport closes.
+func (t *Transport) rtcpLoop() {
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.wt.Done():
+			return
+		case now := <-tk.C:
+			if t.wt.Connected() {
+				t.sendReports(now)
+			}
+		}
+	}
+}

@@ -1,0 +1,276 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/sfu"
+)
+
+// session is one protoo WebSocket: it routes mediasoup requests and
+// notifications to the room or the peer and writes the answers and the
+// peer's notifications, in order, from one writer goroutine.
+type session struct {
+	srv      *Server
+	conn     *websocket.Conn
+	room     *sfu.Room
+	peerName string
+	log      *slog.Logger
+
+	out       chan []byte
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu   sync.Mutex
+	peer *sfu.Peer
+}
+
+func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string) *session {
+	return &session{
+		srv:      s,
+		conn:     conn,
+		room:     room,
+		peerName: peerName,
+		log:      s.log.With("room", room.ID(), "peer", peerName),
+		out:      make(chan []byte, sendQueue),
+		done:     make(chan struct{}),
+	}
+}
+
+// mediaPeer returns the session's open mediasoup peer, or nil before join
+// and after the peer closed (so the client may join again).
+func (s *session) mediaPeer() *sfu.Peer {
+	s.mu.Lock()
+	p := s.peer
+	s.mu.Unlock()
+	if p != nil && p.Closed() {
+		return nil
+	}
+	return p
+}
+
+// close ends the session; the reader and writer goroutines return.
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		_ = s.conn.SetReadDeadline(time.Now())
+	})
+}
+
+// send queues a message without blocking; a client too slow to drain its
+// queue is disconnected.
+func (s *session) send(b []byte) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	select {
+	case s.out <- b:
+	default:
+		s.log.Warn("signaling queue full, disconnecting slow client")
+		s.close()
+	}
+}
+
+// notify is the sfu.Notifier of the session's peer.
+func (s *session) notify(n any) {
+	b, err := notification("mediasoup-notification", n)
+	if err != nil {
+		s.log.Error("encode notification", "err", err)
+		return
+	}
+	s.send(b)
+}
+
+func (s *session) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.writeLoop(ctx)
+	}()
+	s.readLoop()
+	s.close()
+	wg.Wait()
+	s.conn.Close()
+}
+
+func (s *session) writeLoop(ctx context.Context) {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case b := <-s.out:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				s.close()
+				return
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				s.close()
+				return
+			}
+		case <-ctx.Done():
+			s.goodbye()
+			s.close()
+			return
+		case <-s.done:
+			s.goodbye()
+			return
+		}
+	}
+}
+
+func (s *session) goodbye() {
+	_ = s.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(closeByServer, "closed by protoo-server"), time.Now().Add(time.Second))
+}
+
+func (s *session) readLoop() {
+	s.conn.SetReadLimit(MaxFrameSize)
+	_ = s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+	})
+	for {
+		typ, b, err := s.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		_ = s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		if typ != websocket.TextMessage {
+			continue
+		}
+		f, err := ParseFrame(b)
+		if err != nil {
+			s.log.Debug("ignoring invalid protoo message")
+			continue
+		}
+		switch {
+		case f.Request:
+			s.handleRequest(f)
+		case f.Notification:
+			s.handleNotification(f)
+		}
+	}
+}
+
+func (s *session) handleRequest(f *Frame) {
+	id := *f.ID
+	var (
+		data any
+		code int
+		err  error
+	)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic in request handler", "method", f.Method, "panic", r)
+				code, err = 500, fmt.Errorf("Error: internal error")
+			}
+		}()
+		data, code, err = s.dispatch(f)
+	}()
+	if err != nil {
+		s.send(errorResponse(id, code, err.Error()))
+		return
+	}
+	b, merr := successResponse(id, data)
+	if merr != nil {
+		s.send(errorResponse(id, 500, "Error: cannot encode response"))
+		return
+	}
+	s.send(b)
+}
+
+// dispatch runs one protoo request and returns the data or the protoo
+// error code and error.
+func (s *session) dispatch(f *Frame) (any, int, error) {
+	switch f.Method {
+	case "mediasoup-request":
+	default:
+		return nil, 400, fmt.Errorf("unknown request.method %q", f.Method)
+	}
+	m, err := protocol.DecodeMessage(f.Data)
+	if err != nil {
+		return nil, 500, err
+	}
+	if m.Notification {
+		return nil, 500, protocol.NewError("a mediasoup request must not be a notification")
+	}
+	switch m.Method {
+	case "queryRoom", "join":
+		if m.Method == "join" {
+			if s.mediaPeer() != nil {
+				return nil, 500, errors.New("already have a mediasoup Peer")
+			}
+			var j struct {
+				PeerName json.RawMessage `json:"peerName"`
+			}
+			_ = json.Unmarshal(m.Raw, &j)
+			var name string
+			if json.Unmarshal(j.PeerName, &name) == nil && name != s.peerName {
+				return nil, 403, errors.New("that is not your corresponding mediasoup Peer name")
+			}
+		}
+		resp, peer, err := s.room.ReceiveRequest(m, s.notify)
+		if err != nil {
+			return nil, 500, err
+		}
+		if peer != nil {
+			s.mu.Lock()
+			s.peer = peer
+			s.mu.Unlock()
+		}
+		return resp, 0, nil
+	}
+	peer := s.mediaPeer()
+	if peer == nil {
+		return nil, 400, errors.New("no mediasoup Peer")
+	}
+	resp, err := peer.ReceiveRequest(m)
+	if err != nil {
+		return nil, 500, err
+	}
+	return resp, 0, nil
+}
+
+func (s *session) handleNotification(f *Frame) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in notification handler", "method", f.Method, "panic", r)
+		}
+	}()
+	if f.Method != "mediasoup-notification" {
+		s.log.Debug("ignoring protoo notification", "method", f.Method)
+		return
+	}
+	peer := s.mediaPeer()
+	if peer == nil {
+		s.log.Debug("notification before join, ignored")
+		return
+	}
+	m, err := protocol.DecodeMessage(f.Data)
+	if err != nil {
+		s.log.Info("bad mediasoup notification", "err", err)
+		return
+	}
+	if err := peer.ReceiveNotification(m); err != nil {
+		s.log.Info("mediasoup notification failed", "method", m.Method, "err", err)
+	}
+}
