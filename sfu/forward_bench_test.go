@@ -29,7 +29,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
 	go func() {
 		buf := make([]byte, 2048)
 		for {
-			if _, _, err := sink.ReadFromUDP(buf); err != nil {
+			if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
 				return
 			}
 		}
@@ -46,6 +46,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
 	p.consumers.Store(&[]*Consumer{})
 	receiver := &Peer{name: "bob", notify: func(any) {}}
 	profile := "default"
+	var wts []*transport.WebRTCTransport
 	for i := 0; i < n; i++ {
 		t := &Transport{peer: receiver}
 		wt, err := srv.net.NewConnectedForTest(t, sinkAddr)
@@ -53,6 +54,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
 			tb.Fatal(err)
 		}
 		t.wt = wt
+		wts = append(wts, wt)
 		c := &Consumer{peer: receiver, producer: p, kind: "video", ssrc: uint32(5000 + i), payloadType: 101}
 		c.send.clockRate = 90000
 		c.effective.Store(&profile)
@@ -68,7 +70,13 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
 	putUint16(pkt[14:], 1)
 	pkt[16] = 2<<4 | 2
 	pkt[20], pkt[21] = 0x10, 0x00 // VP8 key frame
-	return p, pkt, func() { sink.Close(); srv.Close() }
+	return p, pkt, func() {
+		for _, wt := range wts {
+			wt.Close()
+		}
+		sink.Close()
+		srv.Close()
+	}
 }
 
 // BenchmarkForward measures the whole per-packet path: rewrite, per
