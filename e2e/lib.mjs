@@ -1,0 +1,95 @@
+// Shared helpers: build and start gosoup (or use GOSOUP_URL), launch
+// Debian's Chromium with fake camera and microphone, open harness pages.
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const artifacts = path.join(repo, 'e2e', 'artifacts');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitHttp(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { const r = await fetch(url); if (r.ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server did not answer at ${url}`);
+}
+
+// startServer returns {http, ws, stop}. With GOSOUP_URL set (http://host:port
+// of a running gosoup) it uses that server.
+export async function startServer() {
+  if (process.env.GOSOUP_URL) {
+    const http = process.env.GOSOUP_URL.replace(/\/$/, '');
+    return { http, ws: http.replace(/^http/, 'ws'), stop: async () => {} };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'gosoup-e2e-'));
+  const bin = path.join(dir, 'gosoup');
+  execFileSync('go', ['build', '-o', bin, './cmd/gosoup'], { cwd: repo, stdio: 'inherit' });
+  const port = await freePort();
+  const proc = spawn(bin, [
+    '--listen', `127.0.0.1:${port}`, '--web', path.join(repo, 'web', 'dist'),
+    '--rtc-listen-ip', '127.0.0.1', '--rtc-port', '0', '--announced-ip', '127.0.0.1',
+    '--log-level', process.env.GOSOUP_LOG || 'warn'
+  ], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const http = `http://127.0.0.1:${port}`;
+  await waitHttp(`${http}/healthz`, 20000);
+  return {
+    http,
+    ws: `ws://127.0.0.1:${port}`,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => { proc.once('exit', r); setTimeout(r, 5000); });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required'
+    ]
+  });
+}
+
+// openHarness opens the test harness page of the server under test.
+export async function openHarness(browser, server, name) {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`[${name}] page error: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') console.log(`[${name}] console: ${msg.text()}`); });
+  await page.goto(`${server.http}/harness.html`);
+  await page.waitForFunction(() => window.harness !== undefined);
+  return page;
+}
+
+// waitFor polls fn in the page until it returns a truthy value.
+export async function waitFor(page, fn, arg, timeout = 20000) {
+  const handle = await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  return handle.jsonValue();
+}
+
+export function stats(page) { return page.evaluate(() => window.harness.stats()); }
+export function events(page) { return page.evaluate(() => window.harness.events()); }
+
+export function roomId(tag) { return `${tag}-${Math.random().toString(36).slice(2, 8)}`; }
+
+export function ensureArtifacts() { mkdirSync(artifacts, { recursive: true }); }

@@ -1,0 +1,143 @@
+// gosoup demo page: join a room with camera and microphone, see and hear
+// the others.
+import { openSession, serverUrl, mediasoupClient } from './session.js';
+
+const $ = (sel) => document.querySelector(sel);
+const params = new URLSearchParams(location.search);
+let roomId = params.get('roomId');
+if (!roomId) {
+  roomId = Math.random().toString(36).slice(2, 10);
+  params.set('roomId', roomId);
+  history.replaceState(null, '', `${location.pathname}?${params}`);
+}
+
+const state = { room: null, session: null, producers: {}, tiles: new Map(), stream: null };
+window.demo = state;
+
+function status(text) { $('#status').textContent = text; }
+
+function tileFor(key, label) {
+  let tile = state.tiles.get(key);
+  if (tile) return tile;
+  tile = document.createElement('figure');
+  tile.className = 'tile';
+  tile.dataset.peer = key;
+  tile.innerHTML = '<video autoplay playsinline></video><figcaption></figcaption>';
+  tile.querySelector('figcaption').textContent = label;
+  tile.stream = new MediaStream();
+  tile.querySelector('video').srcObject = tile.stream;
+  $('#tiles').appendChild(tile);
+  state.tiles.set(key, tile);
+  return tile;
+}
+
+function removeTile(key) {
+  const tile = state.tiles.get(key);
+  if (tile) { tile.remove(); state.tiles.delete(key); }
+}
+
+function displayName(peer) {
+  return (peer.appData && peer.appData.displayName) || peer.name;
+}
+
+function addConsumer(consumer, recvTransport) {
+  const peer = consumer.peer;
+  const tile = tileFor(peer.name, displayName(peer));
+  consumer.receive(recvTransport)
+    .then((track) => {
+      if (track.kind === 'audio') {
+        const audio = document.createElement('audio');
+        audio.autoplay = true;
+        audio.srcObject = new MediaStream([track]);
+        audio.dataset.consumer = consumer.id;
+        tile.appendChild(audio);
+      } else {
+        tile.stream.addTrack(track);
+        tile.querySelector('video').play().catch(() => {});
+      }
+    })
+    .catch((err) => console.warn('consumer.receive() failed', err));
+  consumer.on('pause', () => tile.classList.toggle(`paused-${consumer.kind}`, true));
+  consumer.on('resume', () => tile.classList.toggle(`paused-${consumer.kind}`, false));
+  consumer.on('close', () => {
+    if (consumer.track) tile.stream.removeTrack(consumer.track);
+    const a = tile.querySelector(`audio[data-consumer="${consumer.id}"]`);
+    if (a) a.remove();
+  });
+}
+
+function addPeer(peer, recvTransport) {
+  tileFor(peer.name, displayName(peer));
+  peer.on('newconsumer', (c) => addConsumer(c, recvTransport));
+  peer.on('close', () => removeTile(peer.name));
+  for (const c of peer.consumers) addConsumer(c, recvTransport);
+}
+
+async function join() {
+  const name = $('#name').value.trim() || 'guest';
+  localStorage.setItem('gosoup.displayName', name);
+  const peerName = `${name.replace(/[^\w-]/g, '').slice(0, 20) || 'guest'}-${Math.random().toString(36).slice(2, 6)}`;
+  $('#join').disabled = true;
+  status('connecting…');
+  try {
+    state.session = await openSession(serverUrl(roomId, peerName));
+    const room = state.room = state.session.room;
+    room.on('close', (originator) => { status(`disconnected (${originator})`); leaveUi(); });
+    const peers = await room.join(peerName, { displayName: name, device: mediasoupClient.getDeviceInfo() });
+    const recvTransport = room.createTransport('recv', { media: 'RECV' });
+    const sendTransport = room.createTransport('send', { media: 'SEND' });
+    room.on('newpeer', (peer) => addPeer(peer, recvTransport));
+    for (const peer of peers) addPeer(peer, recvTransport);
+    document.body.classList.add('joined');
+    status(`in room ${roomId}`);
+
+    const me = tileFor('me', `${name} (you)`);
+    me.classList.add('me');
+    try {
+      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    } catch (err) {
+      status(`in room ${roomId} — no camera/microphone: ${err.message}`);
+      return;
+    }
+    const video = state.stream.getVideoTracks()[0];
+    if (video) me.stream.addTrack(video);
+    me.querySelector('video').muted = true;
+    for (const track of state.stream.getTracks()) {
+      if (!room.canSend(track.kind)) continue;
+      const producer = room.createProducer(track.clone(), null, { source: track.kind === 'audio' ? 'mic' : 'webcam' });
+      state.producers[track.kind] = producer;
+      await producer.send(sendTransport);
+    }
+  } catch (err) {
+    console.error(err);
+    status(`could not join: ${err.message || err}`);
+    $('#join').disabled = false;
+  }
+}
+
+function toggle(kind, button, onLabel, offLabel) {
+  const producer = state.producers[kind];
+  if (!producer) return;
+  if (producer.paused) { producer.resume(); button.textContent = onLabel; button.classList.remove('off'); }
+  else { producer.pause(); button.textContent = offLabel; button.classList.add('off'); }
+  if (kind === 'video') tileFor('me').classList.toggle('paused-video', producer.paused);
+}
+
+function leaveUi() {
+  document.body.classList.remove('joined');
+  for (const key of [...state.tiles.keys()]) removeTile(key);
+  if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
+  $('#join').disabled = false;
+}
+
+$('#name').value = localStorage.getItem('gosoup.displayName') || '';
+$('#room').textContent = roomId;
+$('#join').addEventListener('click', join);
+$('#name').addEventListener('keydown', (e) => { if (e.key === 'Enter') join(); });
+$('#mic').addEventListener('click', (e) => toggle('audio', e.currentTarget, 'Mute', 'Unmute'));
+$('#cam').addEventListener('click', (e) => toggle('video', e.currentTarget, 'Camera off', 'Camera on'));
+$('#leave').addEventListener('click', () => { if (state.room) state.room.leave(); state.session.protoo.close(); leaveUi(); status('left the room'); });
+$('#copy').addEventListener('click', async () => {
+  try { await navigator.clipboard.writeText(location.href); status('room link copied'); }
+  catch { prompt('Share this link', location.href); }
+});

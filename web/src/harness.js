@@ -1,0 +1,103 @@
+// Test harness page for the browser end-to-end tests: a thin async API on
+// window.harness over the real mediasoup-client 2.4.12.
+import { openSession, serverUrl, mediasoupClient } from './session.js';
+
+const state = {
+  session: null,
+  room: null,
+  sendTransport: null,
+  recvTransport: null,
+  producers: {},
+  consumers: [],
+  events: [],
+  stream: null
+};
+
+function log(event, data) {
+  state.events.push({ t: Date.now(), event, ...data });
+}
+
+function watchConsumer(consumer) {
+  state.consumers.push(consumer);
+  log('newconsumer', { id: consumer.id, kind: consumer.kind, peer: consumer.peer.name });
+  consumer.on('pause', (originator) => log('consumer-pause', { id: consumer.id, kind: consumer.kind, originator }));
+  consumer.on('resume', (originator) => log('consumer-resume', { id: consumer.id, kind: consumer.kind, originator }));
+  consumer.on('close', (originator) => log('consumer-close', { id: consumer.id, kind: consumer.kind, originator }));
+  consumer.on('effectiveprofilechange', (profile) => log('effectiveprofile', { id: consumer.id, profile }));
+  consumer.receive(state.recvTransport)
+    .then((track) => {
+      log('consumer-track', { id: consumer.id, kind: consumer.kind });
+      const el = document.createElement(consumer.kind === 'video' ? 'video' : 'audio');
+      el.autoplay = true;
+      el.muted = true;
+      el.playsInline = true;
+      el.srcObject = new MediaStream([track]);
+      el.dataset.consumer = String(consumer.id);
+      document.body.appendChild(el);
+    })
+    .catch((err) => log('consumer-error', { id: consumer.id, error: String(err) }));
+}
+
+function watchPeer(peer) {
+  log('newpeer', { name: peer.name });
+  peer.on('close', (originator) => log('peer-close', { name: peer.name, originator }));
+  peer.on('newconsumer', watchConsumer);
+  for (const consumer of peer.consumers) watchConsumer(consumer);
+}
+
+window.harness = {
+  device: () => mediasoupClient.getDeviceInfo(),
+
+  async join(roomId, peerName, options = {}) {
+    state.session = await openSession(serverUrl(roomId, peerName), options.roomOptions || {});
+    const room = state.room = state.session.room;
+    room.on('newpeer', watchPeer);
+    room.on('close', (originator) => log('room-close', { originator }));
+    const peers = await room.join(peerName, { displayName: peerName, device: mediasoupClient.getDeviceInfo() });
+    state.recvTransport = room.createTransport('recv', { media: 'RECV' });
+    if (!options.spy) state.sendTransport = room.createTransport('send', { media: 'SEND' });
+    for (const peer of peers) watchPeer(peer);
+    log('joined', { peers: peers.map((p) => p.name) });
+    return peers.map((p) => p.name);
+  },
+
+  async produce(kind) {
+    if (!state.stream) {
+      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    }
+    const track = (kind === 'audio' ? state.stream.getAudioTracks() : state.stream.getVideoTracks())[0].clone();
+    const producer = state.room.createProducer(track, null, { source: kind === 'audio' ? 'mic' : 'webcam' });
+    await producer.send(state.sendTransport);
+    state.producers[kind] = producer;
+    return producer.id;
+  },
+
+  pauseProducer(kind) { state.producers[kind].pause(); },
+  resumeProducer(kind) { state.producers[kind].resume(); },
+  closeProducer(kind) { state.producers[kind].close(); delete state.producers[kind]; },
+  leave() { state.room.leave(); },
+  events: () => state.events,
+  consumers: () => state.consumers.map((c) => ({
+    id: c.id, kind: c.kind, peer: c.peer.name, paused: c.paused, closed: c.closed
+  })),
+
+  // Aggregated inbound-rtp stats of the receive transport's RTCPeerConnection.
+  async stats() {
+    const out = { framesDecoded: 0, videoPackets: 0, audioPackets: 0, audioSamples: 0 };
+    const handler = state.recvTransport && state.recvTransport._handler;
+    if (!handler || !handler._pc) return out;
+    const report = await handler._pc.getStats();
+    report.forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') {
+        out.framesDecoded += s.framesDecoded || 0;
+        out.videoPackets += s.packetsReceived || 0;
+      } else if (s.kind === 'audio') {
+        out.audioPackets += s.packetsReceived || 0;
+        out.audioSamples += s.totalSamplesReceived || 0;
+      }
+    });
+    return out;
+  }
+};
+document.title = 'gosoup harness ready';
