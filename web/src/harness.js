@@ -77,6 +77,7 @@ window.harness = {
   closeProducer(kind) { state.producers[kind].close(); delete state.producers[kind]; },
   leave() { state.room.leave(); },
   events: () => state.events,
+  trace: () => (state.session ? state.session.trace : []),
   consumers: () => state.consumers.map((c) => ({
     id: c.id, kind: c.kind, peer: c.peer.name, paused: c.paused, closed: c.closed
   })),

@@ -20,19 +20,28 @@ export function openSession(url, roomOptions = {}) {
   const protoo = new protooClient.Peer(transport);
   const room = new mediasoupClient.Room({
     requestTimeout: 12000,
-    transportOptions: { udp: true, tcp: false },
+    transportOptions: { tcp: false },
     ...roomOptions
   });
   const demoNotifications = [];
+  // trace records every mediasoup message like ../shared/reference traces.
+  const trace = [];
+  const record = (dir, type, method, data) =>
+    trace.push({ dir, type, method, data: JSON.parse(JSON.stringify(data === undefined ? {} : data)) });
 
   room.on('request', (request, callback, errback) => {
-    protoo.send('mediasoup-request', request).then(callback).catch(errback);
+    record('out', 'request', request.method, request);
+    protoo.send('mediasoup-request', request)
+      .then((data) => { record('in', 'response', request.method, data); callback(data); })
+      .catch((err) => { record('in', 'error', request.method, { error: String(err) }); errback(err); });
   });
   room.on('notify', (notification) => {
+    record('out', 'notification', notification.method, notification);
     protoo.notify('mediasoup-notification', notification).catch(() => {});
   });
   protoo.on('notification', (notification) => {
     if (notification.method === 'mediasoup-notification') {
+      record('in', 'notification', notification.data.method, notification.data);
       room.receiveNotification(notification.data);
     } else {
       demoNotifications.push(notification);
@@ -41,7 +50,7 @@ export function openSession(url, roomOptions = {}) {
   protoo.on('request', (request, accept, reject) => reject(400, 'not supported'));
 
   return new Promise((resolve, reject) => {
-    protoo.on('open', () => resolve({ protoo, room, demoNotifications }));
+    protoo.on('open', () => resolve({ protoo, room, demoNotifications, trace }));
     protoo.on('failed', () => reject(new Error('WebSocket connection failed')));
   });
 }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every gosoup test: go vet, unit and integration tests with the race
+# detector, and the browser end-to-end tests in Debian's Chromium.
+# Installs what a fresh Debian machine lacks (chromium via apt, npm packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian chromium"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+echo "== web: npm ci + build"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+echo "== e2e: npm ci"
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== gofmt / go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './*/node_modules/*'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 15m ./...
+
+echo "== browser end-to-end tests"
+(cd e2e && npm test)
+echo "== all tests passed"
