@@ -185,11 +185,24 @@ func (t *Transport) Close() error {
 	return err
 }
 
+// stopTimeout bounds closing a transport: pion's SRTP session can block
+// forever on a stream nobody accepts (an SSRC the server was not expected
+// to send), and a client must never hang its caller.
+const stopTimeout = 3 * time.Second
+
 func (t *Transport) close() {
 	t.closeOnce.Do(func() {
-		_ = t.dtls.Stop()
-		_ = t.ice.Stop()
-		_ = t.gatherer.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = t.ice.Stop()
+			_ = t.dtls.Stop()
+			_ = t.gatherer.Close()
+		}()
+		select {
+		case <-done:
+		case <-time.After(stopTimeout):
+		}
 	})
 }
 
