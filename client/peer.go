@@ -207,3 +207,11 @@ func (p *Peer) Close() error {
 	}
 	return p.conn.close()
 }
+
+// SendRaw writes raw bytes as one WebSocket text message (for hostile-input
+// tests).
+func (p *Peer) SendRaw(b []byte) error {
+	p.conn.writeMu.Lock()
+	defer p.conn.writeMu.Unlock()
+	return p.conn.ws.WriteMessage(1, b)
+}

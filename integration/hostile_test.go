@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosoup/gosoup/client"
+)
+
+// TestBadInputKeepsOthersFlowing: a hostile peer's malformed and
+// out-of-order requests get error answers naming the problem; its socket
+// keeps working and a victim's media keeps flowing.
+func TestBadInputKeepsOthersFlowing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	g := startGosoup(t)
+	alice := join(ctx, t, g, "h", "alice")
+	send, err := alice.CreateTransport(ctx, "send")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := send.Produce(ctx, "video", 0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := startVP8(prod, 10*time.Millisecond, 10)
+	defer src.Stop()
+	bob := join(ctx, t, g, "h", "bob")
+	recv, err := bob.CreateTransport(ctx, "recv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := recv.Consume(ctx, bob.JoinPeers[0].Consumers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	readSome := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if _, err := cons.ReadRTP(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatalf("victim media stopped: %v", err)
+			}
+		}
+	}
+	readSome(20)
+
+	eve, err := client.Connect(ctx, g.URL, "h", "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eve.Close()
+	// Before join.
+	if _, err := eve.Request(ctx, "createTransport", map[string]any{"id": 1, "direction": "send"}); !isErr(err, 400, "no mediasoup Peer") {
+		t.Fatalf("before join: %v", err)
+	}
+	if err := eve.Join(ctx, map[string]any{"displayName": "eve"}, false); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method string
+		data   map[string]any
+		code   int
+		reason string
+	}{
+		{"foo", nil, 500, `Error: unknown request method "foo"`},
+		{"createTransport", map[string]any{"id": "1", "direction": "send"}, 500, "TypeError: id must be a positive integer number"},
+		{"createTransport", map[string]any{"id": 1, "direction": "sideways"}, 500, `TypeError: direction must be "send" or "recv"`},
+		{"createProducer", map[string]any{"id": 5, "kind": "video", "transportId": 12345, "rtpParameters": map[string]any{}}, 500, "TypeError: WebRtcTransport not found"},
+		{"enableConsumer", map[string]any{"id": bob.JoinPeers[0].Consumers[0].ID, "transportId": recv.ID}, 500, "Error: Consumer not found"},
+		{"restartTransport", map[string]any{"id": send.ID}, 500, "Error: Transport not found"},
+		{"join", map[string]any{"peerName": "eve", "rtpCapabilities": map[string]any{}}, 500, "already have a mediasoup Peer"},
+		{"createTransport", map[string]any{"id": 77, "direction": "send", "options": map[string]any{"udp": false, "tcp": true}}, 500, "Error: could not open any IP:port"},
+	}
+	for _, c := range cases {
+		_, err := eve.Request(ctx, c.method, c.data)
+		if !isErr(err, c.code, c.reason) {
+			t.Errorf("%s %v: err = %v, want %d %q", c.method, c.data, err, c.code, c.reason)
+		}
+	}
+	if _, err := eve.RawRequest(ctx, "no-such-app-method", map[string]any{}); !isErr(err, 400, `unknown request.method "no-such-app-method"`) {
+		t.Errorf("app method: %v", err)
+	}
+	for _, raw := range []string{`{`, `[]`, `null`, `{"request":true}`, `{"request":true,"id":"x","method":"mediasoup-request"}`,
+		`{"notification":true,"method":"mediasoup-notification","data":{"method":"pauseProducer","notification":true,"id":"x"}}`,
+		`{"notification":true,"method":"mediasoup-notification","data":{"method":"closeProducer","notification":true,"id":` + itoa(prod.ID) + `}}`,
+		`{"notification":true,"method":"mediasoup-notification","data":[1,2,3]}`,
+		strings.Repeat("[", 5000)} {
+		if err := eve.SendRaw([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The socket still answers, the victim still receives.
+	if _, err := eve.Request(ctx, "queryRoom", nil); err != nil {
+		t.Fatalf("eve's socket broken: %v", err)
+	}
+	readSome(50)
+}
+
+func isErr(err error, code int, reasonPrefix string) bool {
+	var re *client.RequestError
+	return errors.As(err, &re) && re.Code == code && strings.HasPrefix(re.Reason, reasonPrefix)
+}
+
+func itoa(v uint32) string {
+	b := []byte{}
+	for {
+		b = append([]byte{byte('0' + v%10)}, b...)
+		v /= 10
+		if v == 0 {
+			return string(b)
+		}
+	}
+}
