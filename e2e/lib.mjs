@@ -81,10 +81,17 @@ export async function openHarness(browser, server, name) {
   return page;
 }
 
-// waitFor polls fn in the page until it returns a truthy value.
+// waitFor evaluates fn in the page every 100 ms (driven from Node, so page
+// timer throttling cannot stall it) until it returns a truthy value.
 export async function waitFor(page, fn, arg, timeout = 20000) {
-  const handle = await page.waitForFunction(fn, arg, { timeout, polling: 100 });
-  return handle.jsonValue();
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await page.evaluate(fn, arg);
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`waitFor timed out after ${timeout} ms: ${fn.toString().slice(0, 160)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export function stats(page) { return page.evaluate(() => window.harness.stats()); }

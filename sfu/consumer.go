@@ -33,6 +33,12 @@ type Consumer struct {
 	effective atomic.Pointer[string]
 
 	send sendState // media plane only
+
+	consumerFeedback
+	statsID    string
+	rate       rateMeter
+	statsTimer *statsTimer // room lock
+	done       chan struct{}
 }
 
 // ID returns the consumer id chosen by the server.
@@ -123,6 +129,8 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 		payloadType:      uint8(params.Codecs[0].PayloadType),
 		preferredProfile: "default",
 		sourcePaused:     prod.paused.Load(),
+		statsID:          statsID(),
+		done:             make(chan struct{}),
 	}
 	if params.RTCP != nil {
 		c.cname = params.RTCP.CNAME
@@ -229,6 +237,8 @@ func (c *Consumer) closeLocked(notify bool) {
 		return
 	}
 	c.closed = true
+	close(c.done)
+	c.statsTimer.Stop()
 	c.updateActiveLocked()
 	if t := c.transport.Load(); t != nil {
 		t.removeConsumer(c)

@@ -12,7 +12,7 @@ import (
 type receiveStats struct {
 	packets    atomic.Uint64
 	bytes      atomic.Uint64
-	baseSeq    uint32 // media plane only
+	baseSeq    atomic.Uint32
 	cycles     uint32 // media plane only
 	maxSeq     atomic.Uint32
 	started    bool // media plane only
@@ -28,7 +28,7 @@ func (s *receiveStats) update(seq uint16, size int) {
 	s.bytes.Add(uint64(size))
 	if !s.started {
 		s.started = true
-		s.baseSeq = uint32(seq)
+		s.baseSeq.Store(uint32(seq))
 		s.maxSeq.Store(uint32(seq))
 		return
 	}

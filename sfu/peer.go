@@ -230,6 +230,48 @@ func (p *Peer) ReceiveNotification(m *protocol.Message) error {
 		}
 		c.preferredProfile = n.Profile
 		return nil
+	case *protocol.EnableTransportStatsNotification:
+		t := p.transports[n.ID]
+		if t == nil {
+			return protocol.NewError("Transport not found")
+		}
+		t.enableStatsLocked(n.Interval)
+		return nil
+	case *protocol.DisableTransportStatsNotification:
+		t := p.transports[n.ID]
+		if t == nil {
+			return protocol.NewError("Transport not found")
+		}
+		t.statsTimer.Stop()
+		return nil
+	case *protocol.EnableProducerStatsNotification:
+		prod := p.producerByID(n.ID)
+		if prod == nil {
+			return protocol.NewError("Producer not found")
+		}
+		prod.enableStatsLocked(n.Interval)
+		return nil
+	case *protocol.DisableProducerStatsNotification:
+		prod := p.producerByID(n.ID)
+		if prod == nil {
+			return protocol.NewError("Producer not found")
+		}
+		prod.statsTimer.Stop()
+		return nil
+	case *protocol.EnableConsumerStatsNotification:
+		c := p.consumers[n.ID]
+		if c == nil {
+			return protocol.NewError("Consumer not found")
+		}
+		c.enableStatsLocked(n.Interval)
+		return nil
+	case *protocol.DisableConsumerStatsNotification:
+		c := p.consumers[n.ID]
+		if c == nil {
+			return protocol.NewError("Consumer not found")
+		}
+		c.statsTimer.Stop()
+		return nil
 	case *protocol.UpdateProducerNotification:
 		if p.producerByID(n.ID) == nil {
 			return protocol.NewError("Producer not found")

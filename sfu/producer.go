@@ -41,6 +41,11 @@ type Producer struct {
 	recv    receiveStats
 
 	lastKeyFrameRequest atomic.Int64
+	pliCount            atomic.Uint64
+	statsID             string
+	rate                rateMeter
+	statsTimer          *statsTimer // room lock
+	done                chan struct{}
 }
 
 // ID returns the producer id chosen by the client.
@@ -128,6 +133,8 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		rtpParameters: req.RTPParameters,
 		consumable:    rtpparams.ConsumableParameters(req.Kind, req.RTPParameters, r.caps, m),
 		appData:       req.AppData,
+		statsID:       statsID(),
+		done:          make(chan struct{}),
 	}
 	for i := range prod.ptMap {
 		prod.ptMap[i] = -1
@@ -239,6 +246,8 @@ func (p *Producer) closeLocked(notifyOwner, notifyConsumers bool) {
 		return
 	}
 	p.closed = true
+	close(p.done)
+	p.statsTimer.Stop()
 	peer := p.peer
 	r := peer.room
 	p.transport.removeProducerSSRCs(p)
@@ -273,6 +282,7 @@ func (p *Producer) requestKeyFrame(force bool) {
 	if !p.lastKeyFrameRequest.CompareAndSwap(last, now) {
 		return
 	}
+	p.pliCount.Add(1)
 	pli := make([]byte, 12)
 	pli[0], pli[1], pli[3] = 0x81, 206, 2
 	putUint32(pli[4:], 1)

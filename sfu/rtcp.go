@@ -17,13 +17,25 @@ func (t *Transport) handleRTCP(pkt []byte) {
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.PictureLossIndication:
-			if c := consumers[p.MediaSSRC]; c != nil && c.active.Load() {
-				c.producer.requestKeyFrame(false)
+			if c := consumers[p.MediaSSRC]; c != nil {
+				c.pliCount.Add(1)
+				if c.active.Load() {
+					c.producer.requestKeyFrame(false)
+				}
 			}
 		case *rtcp.FullIntraRequest:
 			for _, e := range p.FIR {
-				if c := consumers[e.SSRC]; c != nil && c.active.Load() {
-					c.producer.requestKeyFrame(false)
+				if c := consumers[e.SSRC]; c != nil {
+					c.firCount.Add(1)
+					if c.active.Load() {
+						c.producer.requestKeyFrame(false)
+					}
+				}
+			}
+		case *rtcp.ReceiverReport:
+			for _, r := range p.Reports {
+				if c := consumers[r.SSRC]; c != nil {
+					c.onReceptionReport(r, time.Now())
 				}
 			}
 		case *rtcp.SenderReport:
@@ -51,6 +63,7 @@ func (t *Transport) sendReports(now time.Time) {
 		if s.packets.Load() == 0 {
 			continue
 		}
+		c.lastSRNTP.Store(uint32(ntpTime(now) >> 16))
 		rtpTs := s.reportTs.Load()
 		if s.clockRate > 0 {
 			el := now.Sub(time.Unix(0, s.reportAt.Load()))
@@ -94,7 +107,7 @@ func (p *Producer) receiverReport(now time.Time) *rtcp.ReceiverReport {
 		return nil
 	}
 	maxSeq := s.maxSeq.Load()
-	expected := maxSeq - s.baseSeq + 1
+	expected := maxSeq - s.baseSeq.Load() + 1
 	lost := int64(expected) - int64(received)
 	if lost < 0 {
 		lost = 0
@@ -117,5 +130,20 @@ func (p *Producer) receiverReport(now time.Time) *rtcp.ReceiverReport {
 			SSRC: p.mediaSSRC, FractionLost: fraction, TotalLost: uint32(min(lost, 0x7fffff)),
 			LastSequenceNumber: maxSeq, LastSenderReport: lsr, Delay: dlsr,
 		}},
+	}
+}
+
+// onReceptionReport records what the receiver of a consumer reports: loss
+// and, from LSR/DLSR, the round-trip time.
+func (c *Consumer) onReceptionReport(r rtcp.ReceptionReport, now time.Time) {
+	c.remoteLost.Store(r.TotalLost)
+	c.remoteFraction.Store(uint32(r.FractionLost))
+	if r.LastSenderReport == 0 {
+		return
+	}
+	nowNTP := uint32(ntpTime(now) >> 16)
+	rtt := nowNTP - r.LastSenderReport - r.Delay // 1/65536 s
+	if int32(rtt) >= 0 {
+		c.rttMicros.Store(int64(rtt) * 1000000 / 65536)
 	}
 }

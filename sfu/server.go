@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/transport"
@@ -41,6 +42,8 @@ type Server struct {
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
+
+	started time.Time
 }
 
 // NewServer opens the media network.
@@ -64,8 +67,10 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open media network: %w", err)
 	}
-	return &Server{cfg: cfg, net: n, log: cfg.Logger, rooms: map[string]*Room{}}, nil
+	return &Server{cfg: cfg, net: n, log: cfg.Logger, rooms: map[string]*Room{}, started: time.Now()}, nil
 }
+
+func (s *Server) announcedIP() string { return s.net.AnnouncedIP() }
 
 // RTCPort returns the UDP port media flows on.
 func (s *Server) RTCPort() int { return s.net.Port() }

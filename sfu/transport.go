@@ -15,12 +15,13 @@ import (
 // transport.WebRTCTransport, routing its packets to producers and
 // consumers.
 type Transport struct {
-	id        uint32
-	peer      *Peer
-	direction string
-	appData   json.RawMessage
-	wt        *transport.WebRTCTransport
-	closed    bool // guarded by the room lock
+	id         uint32
+	peer       *Peer
+	direction  string
+	appData    json.RawMessage
+	wt         *transport.WebRTCTransport
+	closed     bool // guarded by the room lock
+	statsTimer *statsTimer
 
 	// Copy-on-write routing tables read by the media plane without locks.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
@@ -157,6 +158,7 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 		return
 	}
 	t.closed = true
+	t.statsTimer.Stop()
 	p := t.peer
 	r := p.room
 	delete(r.transports, t.id)

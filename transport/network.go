@@ -88,6 +88,9 @@ func NewNetwork(cfg Config) (*Network, error) {
 	return n, nil
 }
 
+// AnnouncedIP returns the IP announced in candidates.
+func (n *Network) AnnouncedIP() string { return n.announcedIP.String() }
+
 // Port returns the bound UDP port.
 func (n *Network) Port() int { return n.port }
 

@@ -76,6 +76,33 @@ window.harness = {
   resumeProducer(kind) { state.producers[kind].resume(); },
   closeProducer(kind) { state.producers[kind].close(); delete state.producers[kind]; },
   leave() { state.room.leave(); },
+
+  // enableStats turns on mediasoup stats for every transport, producer and
+  // consumer; the last report of each kind is kept in state.stats.
+  enableStats(interval = 1000) {
+    state.stats = state.stats || {};
+    const keep = (kind) => (stats) => { state.stats[kind] = stats; };
+    for (const t of [state.sendTransport, state.recvTransport]) {
+      if (!t) continue;
+      t.on('stats', keep(`transport-${t.direction}`));
+      t.enableStats(interval);
+    }
+    for (const [kind, p] of Object.entries(state.producers)) {
+      p.on('stats', keep(`producer-${kind}`));
+      p.enableStats(interval);
+    }
+    for (const c of state.consumers) {
+      if (c.closed) continue;
+      c.on('stats', keep(`consumer-${c.kind}`));
+      c.enableStats(interval);
+    }
+  },
+  lastStats: () => state.stats || {},
+  restartIce() { state.room.restartIce(); },
+  iceState: () => ({
+    send: state.sendTransport && state.sendTransport.connectionState,
+    recv: state.recvTransport && state.recvTransport.connectionState
+  }),
   events: () => state.events,
   trace: () => (state.session ? state.session.trace : []),
   consumers: () => state.consumers.map((c) => ({

@@ -1,0 +1,196 @@
+package sfu
+
+import (
+	"crypto/rand"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosoup/gosoup/protocol"
+)
+
+// minStatsInterval is the smallest stats period, as mediasoup clamps it.
+const minStatsInterval = time.Second
+
+// statsTimer calls a function periodically until stopped or done closes.
+type statsTimer struct {
+	stop chan struct{}
+	once sync.Once
+}
+
+func startStatsTimer(intervalMs int, done <-chan struct{}, fn func()) *statsTimer {
+	iv := max(time.Duration(intervalMs)*time.Millisecond, minStatsInterval)
+	s := &statsTimer{stop: make(chan struct{})}
+	go func() {
+		tk := time.NewTicker(iv)
+		defer tk.Stop()
+		for {
+			select {
+			case <-tk.C:
+				fn()
+			case <-s.stop:
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends the timer; safe on nil and twice.
+func (s *statsTimer) Stop() {
+	if s != nil {
+		s.once.Do(func() { close(s.stop) })
+	}
+}
+
+// statsID returns a random 16-character id, as the worker's stats ids.
+func statsID() string {
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = chars[int(b[i])%len(chars)]
+	}
+	return string(b)
+}
+
+// rateMeter turns a byte counter into a bitrate between two reads.
+type rateMeter struct {
+	mu    sync.Mutex
+	bytes uint64
+	at    time.Time
+}
+
+func (m *rateMeter) bitrate(bytes uint64, now time.Time) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var bps uint64
+	if !m.at.IsZero() && now.After(m.at) && bytes >= m.bytes {
+		bps = uint64(float64(bytes-m.bytes) * 8 / now.Sub(m.at).Seconds())
+	}
+	m.bytes, m.at = bytes, now
+	return bps
+}
+
+// uptimeMs is the stats timestamp: milliseconds since the server started.
+func (s *Server) uptimeMs() int64 { return time.Since(s.started).Milliseconds() }
+
+// Stats returns the transport's stats object (transportStats).
+func (t *Transport) Stats() protocol.TransportStat {
+	wt := t.wt
+	st := protocol.TransportStat{
+		Type:               "transport",
+		ID:                 t.id,
+		Timestamp:          t.peer.room.server.uptimeMs(),
+		BytesReceived:      wt.BytesReceived(),
+		BytesSent:          wt.BytesSent(),
+		DtlsState:          wt.DTLSState(),
+		IceConnectionState: "new",
+	}
+	if addr, ok := wt.SelectedTuple(); ok {
+		st.IceConnectionState = "completed"
+		st.IceSelectedTuple = &protocol.IceSelectedTuple{
+			LocalIP: t.peer.room.server.announcedIP(), LocalPort: t.peer.room.server.RTCPort(), Protocol: "udp",
+			RemoteIP: addr.Addr().String(), RemotePort: int(addr.Port()),
+		}
+	}
+	if wt.DTLSState() == "closed" {
+		st.IceConnectionState = "closed"
+	}
+	return st
+}
+
+func (p *Producer) mimeType() string {
+	if c, ok := p.rtpParameters.MediaCodec(); ok {
+		return c.MimeType
+	}
+	return ""
+}
+
+// inboundStat is the producer's forwarded stream as an inbound-rtp object.
+func (p *Producer) inboundStat(withTransport bool, now time.Time) protocol.InboundRTPStat {
+	s := &p.recv
+	received := s.packets.Load()
+	var lost uint64
+	if received > 0 {
+		expected := uint64(s.maxSeq.Load()-s.baseSeq.Load()) + 1
+		if expected > received {
+			lost = expected - received
+		}
+	}
+	st := protocol.InboundRTPStat{
+		Type: "inbound-rtp", ID: p.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: p.mediaSSRC,
+		Kind: p.kind, MediaType: p.kind, MimeType: p.mimeType(),
+		Bitrate: p.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
+		PacketsLost: lost, PliCount: p.pliCount.Load(), FirCount: 0,
+	}
+	if withTransport {
+		st.TransportID = p.transport.id
+	}
+	return st
+}
+
+// GetStats returns the producer's inbound-rtp stats.
+func (p *Producer) GetStats() []protocol.InboundRTPStat {
+	return []protocol.InboundRTPStat{p.inboundStat(true, time.Now())}
+}
+
+// GetStats returns the consumer's stats: the producer stream it forwards
+// and its own outbound-rtp stream.
+func (c *Consumer) GetStats() []any {
+	now := time.Now()
+	in := c.producer.inboundStat(false, now)
+	in.Bitrate = 0
+	out := protocol.OutboundRTPStat{
+		Type: "outbound-rtp", ID: c.statsID, Timestamp: c.peer.room.server.uptimeMs(), SSRC: c.ssrc,
+		Kind: c.kind, MediaType: c.kind, MimeType: strings.TrimSpace(c.rtpParameters.Codecs[0].MimeType),
+		Bitrate: c.rate.bitrate(c.send.bytes.Load(), now), ByteCount: c.send.bytes.Load(), PacketCount: c.send.packets.Load(),
+		PacketsLost: uint64(c.remoteLost.Load()), FractionLost: float64(c.remoteFraction.Load()) / 256,
+		PliCount: c.pliCount.Load(), FirCount: c.firCount.Load(),
+		RoundTripTime: float64(c.rttMicros.Load()) / 1000, InboundRTPID: in.ID,
+	}
+	if t := c.transport.Load(); t != nil {
+		out.TransportID = t.id
+	}
+	return []any{in, out}
+}
+
+// consumerFeedback holds what a consumer's receiver reported by RTCP.
+type consumerFeedback struct {
+	remoteLost     atomic.Uint32
+	remoteFraction atomic.Uint32
+	rttMicros      atomic.Int64
+	pliCount       atomic.Uint64
+	firCount       atomic.Uint64
+	lastSRNTP      atomic.Uint32 // middle 32 bits of our last SR
+}
+
+func (t *Transport) enableStatsLocked(interval int) {
+	t.statsTimer.Stop()
+	t.statsTimer = startStatsTimer(interval, t.wt.Done(), func() {
+		t.peer.notify(protocol.TransportStats{ID: t.id, Stats: []protocol.TransportStat{t.Stats()}})
+	})
+}
+
+func (p *Producer) enableStatsLocked(interval int) {
+	p.statsTimer.Stop()
+	p.statsTimer = startStatsTimer(interval, p.done, func() {
+		if p.paused.Load() {
+			return // mediasoup skips producer stats while paused
+		}
+		p.peer.notify(protocol.ProducerStats{ID: p.id, Stats: p.GetStats()})
+	})
+}
+
+func (c *Consumer) enableStatsLocked(interval int) {
+	c.statsTimer.Stop()
+	c.statsTimer = startStatsTimer(interval, c.done, func() {
+		if !c.active.Load() {
+			return // skipped while not enabled or paused
+		}
+		c.peer.notify(protocol.ConsumerStats{ID: c.id, PeerName: c.producer.peer.name, Stats: c.GetStats()})
+	})
+}
