@@ -99,6 +99,32 @@ func (c *Consumer) Resume(appData json.RawMessage) {
 	c.updateActiveLocked()
 }
 
+// PreferredProfile returns the consumer's preferred simulcast profile.
+func (c *Consumer) PreferredProfile() string {
+	c.peer.room.mu.Lock()
+	defer c.peer.room.mu.Unlock()
+	return c.preferredProfile
+}
+
+// SetPreferredProfile sets the preferred profile from the server side; the
+// client gets "consumerPreferredProfileSet".
+func (c *Consumer) SetPreferredProfile(profile string) error {
+	switch profile {
+	case "default", "low", "medium", "high":
+	default:
+		return protocol.NewTypeError("invalid profile %q", profile)
+	}
+	r := c.peer.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.closed {
+		return protocol.NewInvalidStateError("Consumer closed")
+	}
+	c.preferredProfile = profile
+	c.peer.notify(protocol.ConsumerPreferredProfileSet{ID: c.id, PeerName: c.producer.peer.name, Profile: profile})
+	return nil
+}
+
 // Close closes the consumer from the server side; its client gets
 // "consumerClosed".
 func (c *Consumer) Close() {

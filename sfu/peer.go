@@ -48,6 +48,35 @@ func (p *Peer) Spy() bool { return p.spy }
 // AppData returns the peer's appData as sent at join.
 func (p *Peer) AppData() json.RawMessage { return p.appData }
 
+// SetAppData replaces the peer's appData (e.g. the demo's display name
+// change). Later join responses and newPeer carry the new value.
+func (p *Peer) SetAppData(appData json.RawMessage) {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	p.appData = appData
+}
+
+// ConsumerByID returns the peer's consumer with this id, or nil.
+func (p *Peer) ConsumerByID(id uint32) *Consumer {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.consumers[id]
+}
+
+// ProducerByID returns the peer's producer with this id, or nil.
+func (p *Peer) ProducerByID(id uint32) *Producer {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.producerByID(id)
+}
+
+// TransportByID returns the peer's transport with this id, or nil.
+func (p *Peer) TransportByID(id uint32) *Transport {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.transports[id]
+}
+
 // Room returns the peer's room.
 func (p *Peer) Room() *Room { return p.room }
 

@@ -121,6 +121,9 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	if r.producers[req.ID] != nil {
 		return protocol.NewError("a Producer with same producerId already exists")
 	}
+	if max := r.server.cfg.Limits.ProducersPerPeer; len(peer.producers) >= max {
+		return protocol.NewError("too many producers (limit %d per peer)", max)
+	}
 	m, err := rtpparams.MapProducer(req.Kind, req.RTPParameters, r.caps)
 	if err != nil {
 		return protocol.NewError("wrong RTP parameters: Error: %s", err.Error())

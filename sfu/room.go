@@ -129,6 +129,9 @@ func (r *Room) join(req *protocol.JoinRequest, notify Notifier) (any, *Peer, err
 	if r.peerLocked(req.PeerName) != nil {
 		return nil, nil, protocol.NewError("duplicated Peer [peerName:%q]", req.PeerName)
 	}
+	if max := r.server.cfg.Limits.PeersPerRoom; len(r.peers) >= max {
+		return nil, nil, protocol.NewError("room is full (limit %d peers)", max)
+	}
 	p := newPeer(r, req.PeerName, req.RTPCapabilities, req.Spy, req.AppData, notify)
 	resp := protocol.JoinResponse{Peers: []protocol.PeerData{}}
 	for _, other := range r.peers {

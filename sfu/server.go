@@ -31,6 +31,30 @@ type Config struct {
 	HeaderExtensions []rtpparams.HeaderExtensionCapability
 	// Logger receives logs; default slog.Default().
 	Logger *slog.Logger
+	// Limits bound what one client can create; zero fields take defaults.
+	Limits Limits
+}
+
+// Limits bound rooms and peers so that one client cannot exhaust the
+// server. mediasoup has none; gosoup answers a request beyond a limit
+// with an error naming it.
+type Limits struct {
+	PeersPerRoom      int // default 200
+	TransportsPerPeer int // default 8
+	ProducersPerPeer  int // default 16
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.PeersPerRoom <= 0 {
+		l.PeersPerRoom = 200
+	}
+	if l.TransportsPerPeer <= 0 {
+		l.TransportsPerPeer = 8
+	}
+	if l.ProducersPerPeer <= 0 {
+		l.ProducersPerPeer = 16
+	}
+	return l
 }
 
 // Server owns the media network and the rooms.
@@ -60,6 +84,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if _, err := rtpparams.NewRoomCapabilities(cfg.MediaCodecs, cfg.HeaderExtensions); err != nil {
 		return nil, fmt.Errorf("room codecs: %w", err)
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.RTC.Logger == nil {
 		cfg.RTC.Logger = cfg.Logger
 	}

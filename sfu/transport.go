@@ -81,6 +81,9 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	if r.transports[req.ID] != nil {
 		return nil, protocol.NewError("a Transport with same transportId already exists")
 	}
+	if max := r.server.cfg.Limits.TransportsPerPeer; len(p.transports) >= max {
+		return nil, protocol.NewError("too many transports (limit %d per peer)", max)
+	}
 	if req.PlainRtpParameters != nil {
 		return nil, protocol.NewError("PlainRtpTransport is not supported by gosoup yet")
 	}

@@ -23,6 +23,10 @@ const (
 	pingInterval  = 30 * time.Second
 	readTimeout   = 90 * time.Second
 	closeByServer = 4000 // protoo-client does not reconnect after this code
+	// requestsPerSecond and requestBurst bound the requests of one socket;
+	// more are answered with error 429.
+	requestsPerSecond = 50
+	requestBurst      = 200
 )
 
 // Server is the protoo WebSocket endpoint (an http.Handler).

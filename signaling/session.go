@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/sfu"
@@ -31,6 +32,8 @@ type session struct {
 
 	mu   sync.Mutex
 	peer *sfu.Peer
+
+	limiter *rate.Limiter
 }
 
 func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string) *session {
@@ -42,6 +45,7 @@ func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string
 		log:      s.log.With("room", room.ID(), "peer", peerName),
 		out:      make(chan []byte, sendQueue),
 		done:     make(chan struct{}),
+		limiter:  rate.NewLimiter(requestsPerSecond, requestBurst),
 	}
 }
 
@@ -201,10 +205,11 @@ func (s *session) handleRequest(f *Frame) {
 // dispatch runs one protoo request and returns the data or the protoo
 // error code and error.
 func (s *session) dispatch(f *Frame) (any, int, error) {
-	switch f.Method {
-	case "mediasoup-request":
-	default:
-		return nil, 400, fmt.Errorf("unknown request.method %q", f.Method)
+	if !s.limiter.Allow() {
+		return nil, 429, fmt.Errorf("too many requests (limit %d per second)", requestsPerSecond)
+	}
+	if f.Method != "mediasoup-request" {
+		return s.demoRequest(f.Method, f.Data)
 	}
 	m, err := protocol.DecodeMessage(f.Data)
 	if err != nil {
@@ -258,6 +263,10 @@ func (s *session) handleNotification(f *Frame) {
 	}()
 	if f.Method != "mediasoup-notification" {
 		s.log.Debug("ignoring protoo notification", "method", f.Method)
+		return
+	}
+	if !s.limiter.Allow() {
+		s.log.Info("notification dropped: too many messages")
 		return
 	}
 	peer := s.mediaPeer()

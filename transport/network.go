@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Config configures a Network.
@@ -22,6 +23,9 @@ type Config struct {
 	AnnouncedIP string
 	// Logger receives transport logs. Default slog.Default().
 	Logger *slog.Logger
+	// ConsentTimeout closes a transport whose client sent no ICE check for
+	// that long after connecting (the browser vanished). Default 30 s.
+	ConsentTimeout time.Duration
 }
 
 // Network owns the shared UDP socket, the DTLS certificate and the routing
@@ -30,6 +34,7 @@ type Config struct {
 type Network struct {
 	conn        *net.UDPConn
 	cert        *Certificate
+	consent     time.Duration
 	announcedIP netip.Addr
 	port        int
 	log         *slog.Logger
@@ -50,6 +55,9 @@ func NewNetwork(cfg Config) (*Network, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ConsentTimeout <= 0 {
+		cfg.ConsentTimeout = 30 * time.Second
 	}
 	listen, err := netip.ParseAddr(cfg.ListenIP)
 	if err != nil {
@@ -77,6 +85,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 	n := &Network{
 		conn:        conn,
 		cert:        cert,
+		consent:     cfg.ConsentTimeout,
 		announcedIP: announced.Unmap(),
 		port:        conn.LocalAddr().(*net.UDPAddr).Port,
 		log:         cfg.Logger,

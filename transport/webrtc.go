@@ -60,6 +60,8 @@ type WebRTCTransport struct {
 	sendHdr  rtp.Header
 	sendRTCP rtcp.Header
 
+	lastCheck atomic.Int64 // unix ns of the last valid ICE check
+
 	bytesReceived atomic.Uint64
 	bytesSent     atomic.Uint64
 }
@@ -79,14 +81,30 @@ func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTran
 		sendBuf:   make([]byte, 0, 1600),
 	}
 	t.pconn = newDTLSPacketConn(t)
-	go func() {
-		select {
-		case <-ctx.Done():
-			t.closeWith(ctx.Err())
-		case <-t.done:
-		}
-	}()
+	go t.watch()
 	return t
+}
+
+// watch closes the transport when its context ends or ICE consent
+// expires: no valid check from the client for the consent timeout.
+func (t *WebRTCTransport) watch() {
+	tk := time.NewTicker(min(time.Second, t.net.consent/4))
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			t.closeWith(t.ctx.Err())
+			return
+		case <-t.done:
+			return
+		case now := <-tk.C:
+			last := t.lastCheck.Load()
+			if last != 0 && now.Sub(time.Unix(0, last)) > t.net.consent {
+				t.closeWith(fmt.Errorf("ICE consent expired: no check for %v", t.net.consent))
+				return
+			}
+		}
+	}
 }
 
 // ICEParameters returns the current local ICE credentials.
@@ -243,6 +261,7 @@ func (t *WebRTCTransport) onValidTuple(addr netip.AddrPort, nominated bool) {
 	if t.isClosed() {
 		return
 	}
+	t.lastCheck.Store(time.Now().UnixNano())
 	t.net.bindAddr(t, addr)
 	if cur := t.selected.Load(); cur == nil || nominated {
 		a := addr
