@@ -164,6 +164,11 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 	c.send.clockRate = prod.clockRate
 	p.consumers[id] = c
 	prod.addConsumer(c)
+	p.room.events.emit(func(o *Observer) {
+		if o.NewConsumer != nil {
+			o.NewConsumer(c)
+		}
+	})
 	return c
 }
 
@@ -274,4 +279,9 @@ func (c *Consumer) closeLocked(notify bool) {
 	if notify && !c.peer.closed {
 		c.peer.notify(protocol.ConsumerClosed{ID: c.id, PeerName: c.producer.peer.name})
 	}
+	c.peer.room.events.emit(func(o *Observer) {
+		if o.ConsumerClosed != nil {
+			o.ConsumerClosed(c)
+		}
+	})
 }

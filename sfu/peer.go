@@ -147,6 +147,11 @@ func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
 	}
 	p.room.removePeerLocked(p, appData)
 	p.log.Info("peer closed")
+	p.room.events.emit(func(o *Observer) {
+		if o.PeerClosed != nil {
+			o.PeerClosed(p)
+		}
+	})
 }
 
 // ReceiveRequest handles a request targeted at the peer and returns the

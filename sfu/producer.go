@@ -180,6 +180,11 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	t.addProducerSSRCs(prod)
 	peer.producers = append(peer.producers, prod)
 	r.producers[prod.id] = prod
+	r.events.emit(func(o *Observer) {
+		if o.NewProducer != nil {
+			o.NewProducer(prod)
+		}
+	})
 	for _, other := range r.peers {
 		if other == peer || other.closed {
 			continue
@@ -269,6 +274,11 @@ func (p *Producer) closeLocked(notifyOwner, notifyConsumers bool) {
 	if notifyOwner && !peer.closed && !p.transport.closed {
 		peer.notify(protocol.ProducerClosed{ID: p.id, PeerName: peer.name})
 	}
+	r.events.emit(func(o *Observer) {
+		if o.ProducerClosed != nil {
+			o.ProducerClosed(p)
+		}
+	})
 }
 
 // requestKeyFrame sends a PLI to the sender, at most once per 500 ms

@@ -29,6 +29,7 @@ type Room struct {
 	producers  map[uint32]*Producer
 	closed     bool
 	onClose    []func()
+	events     eventQueue
 }
 
 func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error) {
@@ -156,6 +157,11 @@ func (r *Room) join(req *protocol.JoinRequest, notify Notifier) (any, *Peer, err
 	}
 	r.peers = append(r.peers, p)
 	r.log.Info("peer joined", "peer", p.name, "spy", p.spy)
+	r.events.emit(func(o *Observer) {
+		if o.NewPeer != nil {
+			o.NewPeer(p)
+		}
+	})
 	return resp, p, nil
 }
 
@@ -191,6 +197,12 @@ func (r *Room) Close() {
 	r.mu.Unlock()
 	r.server.forgetRoom(r)
 	r.log.Info("room closed")
+	r.events.emit(func(o *Observer) {
+		if o.RoomClosed != nil {
+			o.RoomClosed(r)
+		}
+	})
+	r.events.close()
 	for _, f := range fns {
 		f()
 	}

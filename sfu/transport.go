@@ -107,6 +107,11 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	r.transports[t.id] = t
 	p.transports[t.id] = t
 	go t.rtcpLoop()
+	r.events.emit(func(o *Observer) {
+		if o.NewTransport != nil {
+			o.NewTransport(t)
+		}
+	})
 	cands := wt.ICECandidates()
 	resp := protocol.CreateTransportResponse{
 		IceParameters:  iceParameters(wt.ICEParameters()),
@@ -180,6 +185,11 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 	if notifyOwner && !p.closed {
 		p.notify(protocol.TransportClosed{ID: t.id})
 	}
+	r.events.emit(func(o *Observer) {
+		if o.TransportClosed != nil {
+			o.TransportClosed(t)
+		}
+	})
 }
 
 func (t *Transport) addProducerSSRCs(prod *Producer) {
