@@ -72,7 +72,7 @@ func TestBadInputKeepsOthersFlowing(t *testing.T) {
 		{"enableConsumer", map[string]any{"id": bob.JoinPeers[0].Consumers[0].ID, "transportId": recv.ID}, 500, "Error: Consumer not found"},
 		{"restartTransport", map[string]any{"id": send.ID}, 500, "Error: Transport not found"},
 		{"join", map[string]any{"peerName": "eve", "rtpCapabilities": map[string]any{}}, 500, "already have a mediasoup Peer"},
-		{"createTransport", map[string]any{"id": 77, "direction": "send", "options": map[string]any{"udp": false, "tcp": true}}, 500, "Error: could not open any IP:port"},
+		{"createTransport", map[string]any{"id": 77, "direction": "send", "options": map[string]any{"udp": false, "tcp": false}}, 500, "Error: could not open any IP:port"},
 	}
 	for _, c := range cases {
 		_, err := eve.Request(ctx, c.method, c.data)

@@ -90,11 +90,11 @@ func (t *Transport) Stats() protocol.TransportStat {
 		DtlsState:          wt.DTLSState(),
 		IceConnectionState: "new",
 	}
-	if addr, ok := wt.SelectedTuple(); ok {
+	if tp, ok := wt.SelectedTuple(); ok {
 		st.IceConnectionState = "completed"
 		st.IceSelectedTuple = &protocol.IceSelectedTuple{
-			LocalIP: t.peer.room.server.announcedIP(), LocalPort: t.peer.room.server.RTCPort(), Protocol: "udp",
-			RemoteIP: addr.Addr().String(), RemotePort: int(addr.Port()),
+			LocalIP: t.peer.room.server.announcedIP(), LocalPort: t.peer.room.server.RTCPort(), Protocol: tp.Protocol(),
+			RemoteIP: tp.Remote.Addr().String(), RemotePort: int(tp.Remote.Port()),
 		}
 	}
 	if wt.DTLSState() == "closed" {

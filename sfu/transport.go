@@ -87,15 +87,16 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	if req.PlainRtpParameters != nil {
 		return nil, protocol.NewError("PlainRtpTransport is not supported by gosoup yet")
 	}
-	if err := checkTransportOptions(req.Options); err != nil {
+	opts, err := transportOptions(req.Options)
+	if err != nil {
 		return nil, err
 	}
 	t := &Transport{id: req.ID, peer: p, direction: req.Direction, appData: req.AppData}
 	t.producersBySSRC.Store(&map[uint32]*Producer{})
 	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
-	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t)
+	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t, opts)
 	if err != nil {
-		return nil, protocol.NewError("could not create transport: %s", err.Error())
+		return nil, protocol.NewError("%s", err.Error())
 	}
 	t.wt = wt
 	if req.DtlsParameters != nil {
@@ -128,23 +129,33 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	return resp, nil
 }
 
-// checkTransportOptions refuses what gosoup cannot serve yet instead of
-// silently ignoring it.
-func checkTransportOptions(raw json.RawMessage) error {
-	if len(raw) == 0 {
-		return nil
+// transportOptions reads createTransport options as mediasoup's worker:
+// udp and tcp default to true, preferUdp/preferTcp raise a protocol's
+// candidate priority. preferIPv4/preferIPv6 are accepted (one family is
+// served).
+func transportOptions(raw json.RawMessage) (transport.TransportOptions, error) {
+	o := struct {
+		UDP       *bool `json:"udp"`
+		TCP       *bool `json:"tcp"`
+		PreferUDP bool  `json:"preferUdp"`
+		PreferTCP bool  `json:"preferTcp"`
+	}{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return transport.TransportOptions{}, protocol.NewTypeError("invalid options")
+		}
 	}
-	var o struct {
-		UDP *bool `json:"udp"`
-		TCP *bool `json:"tcp"`
+	out := transport.TransportOptions{UDP: true, TCP: true, PreferUDP: o.PreferUDP, PreferTCP: o.PreferTCP}
+	if o.UDP != nil {
+		out.UDP = *o.UDP
 	}
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return protocol.NewTypeError("invalid options")
+	if o.TCP != nil {
+		out.TCP = *o.TCP
 	}
-	if o.UDP != nil && !*o.UDP {
-		return protocol.NewError("could not open any IP:port (gosoup serves UDP only; ICE-TCP is not built yet)")
+	if !out.UDP && !out.TCP {
+		return out, protocol.NewError("could not open any IP:port (udp and tcp both disabled)")
 	}
-	return nil
+	return out, nil
 }
 
 func (t *Transport) updateLocked(n *protocol.UpdateTransportNotification) error {

@@ -67,11 +67,11 @@ func (c *dtlsPacketConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
-	addr, ok := c.t.selectedTuple()
+	tp, ok := c.t.selectedTuple()
 	if !ok {
 		return 0, net.ErrClosed
 	}
-	if err := c.t.net.writeTo(p, addr); err != nil {
+	if err := c.t.net.write(tp, p); err != nil {
 		return 0, err
 	}
 	c.t.bytesSent.Add(uint64(len(p)))

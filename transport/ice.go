@@ -2,7 +2,6 @@ package transport
 
 import (
 	"crypto/rand"
-	"net/netip"
 	"strings"
 
 	"github.com/pion/stun/v4"
@@ -30,7 +29,8 @@ func newICEParameters() ICEParameters {
 // and MESSAGE-INTEGRITY, ignores role conflicts, and makes the request's
 // source a valid tuple; the first valid tuple (or one nominated with
 // USE-CANDIDATE) becomes the selected one.
-func (n *Network) handleSTUN(pkt []byte, addr netip.AddrPort) {
+func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
+	addr := tp.Remote
 	if !stun.IsMessage(pkt) {
 		return
 	}
@@ -43,12 +43,12 @@ func (n *Network) handleSTUN(pkt []byte, addr netip.AddrPort) {
 	}
 	var user stun.Username
 	if err := user.GetFrom(m); err != nil {
-		n.stunError(m, addr, stun.CodeBadRequest, "")
+		n.stunError(m, tp, stun.CodeBadRequest, "")
 		return
 	}
 	local, _, ok := strings.Cut(user.String(), ":")
 	if !ok {
-		n.stunError(m, addr, stun.CodeBadRequest, "")
+		n.stunError(m, tp, stun.CodeBadRequest, "")
 		return
 	}
 	t := n.transportByUfrag(local)
@@ -57,11 +57,11 @@ func (n *Network) handleSTUN(pkt []byte, addr netip.AddrPort) {
 	}
 	pwd := t.icePassword()
 	if err := stun.Fingerprint.Check(m); err != nil {
-		n.stunError(m, addr, stun.CodeBadRequest, pwd)
+		n.stunError(m, tp, stun.CodeBadRequest, pwd)
 		return
 	}
 	if err := stun.NewShortTermIntegrity(pwd).Check(m); err != nil {
-		n.stunError(m, addr, stun.CodeUnauthorized, pwd)
+		n.stunError(m, tp, stun.CodeUnauthorized, pwd)
 		return
 	}
 	resp, err := stun.Build(
@@ -74,12 +74,12 @@ func (n *Network) handleSTUN(pkt []byte, addr netip.AddrPort) {
 	if err != nil {
 		return
 	}
-	_ = n.writeTo(resp.Raw, addr)
+	_ = n.write(tp, resp.Raw)
 	_, useCandidate := m.Attributes.Get(stun.AttrUseCandidate)
-	t.onValidTuple(addr, useCandidate)
+	t.onValidTuple(tp, useCandidate)
 }
 
-func (n *Network) stunError(m *stun.Message, addr netip.AddrPort, code stun.ErrorCode, pwd string) {
+func (n *Network) stunError(m *stun.Message, tp Tuple, code stun.ErrorCode, pwd string) {
 	setters := []stun.Setter{
 		stun.NewTransactionIDSetter(m.TransactionID),
 		stun.NewType(stun.MethodBinding, stun.ClassErrorResponse),
@@ -90,6 +90,6 @@ func (n *Network) stunError(m *stun.Message, addr netip.AddrPort, code stun.Erro
 	}
 	setters = append(setters, stun.Fingerprint)
 	if resp, err := stun.Build(setters...); err == nil {
-		_ = n.writeTo(resp.Raw, addr)
+		_ = n.write(tp, resp.Raw)
 	}
 }

@@ -77,7 +77,7 @@ func exchangeWait(t *testing.T, c *net.UDPConn, to *net.UDPAddr, req []byte, wai
 func TestICELiteResponderAndConsent(t *testing.T) {
 	n := newTestNetwork(t, 1500*time.Millisecond)
 	l := &recordingListener{ch: make(chan struct{})}
-	tr, err := n.NewWebRTCTransport(context.Background(), l)
+	tr, err := n.NewWebRTCTransport(context.Background(), l, TransportOptions{UDP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestICELiteResponderAndConsent(t *testing.T) {
 	if err := xor.GetFrom(resp); err != nil || xor.Port != client.LocalAddr().(*net.UDPAddr).Port {
 		t.Fatalf("xor-mapped %v %v", xor, err)
 	}
-	if a, ok := tr.SelectedTuple(); !ok || int(a.Port()) != xor.Port {
+	if a, ok := tr.SelectedTuple(); !ok || int(a.Remote.Port()) != xor.Port {
 		t.Fatalf("selected tuple %v %v", a, ok)
 	}
 	// ICE restart: the old credentials stop working, the new ones work.
@@ -158,7 +158,7 @@ func TestDTLSRolesAndFingerprints(t *testing.T) {
 	n := newTestNetwork(t, 0)
 	cases := []struct{ remote, local string }{{RoleClient, RoleServer}, {RoleServer, RoleClient}, {RoleAuto, RoleClient}}
 	for _, c := range cases {
-		tr, _ := n.NewWebRTCTransport(context.Background(), &recordingListener{ch: make(chan struct{})})
+		tr, _ := n.NewWebRTCTransport(context.Background(), &recordingListener{ch: make(chan struct{})}, TransportOptions{})
 		if got := tr.LocalDTLSParameters().Role; got != RoleAuto {
 			t.Fatalf("initial role %q", got)
 		}

@@ -23,6 +23,8 @@ type Config struct {
 	AnnouncedIP string
 	// Logger receives transport logs. Default slog.Default().
 	Logger *slog.Logger
+	// NoTCP disables passive ICE-TCP (a TCP listener on the same port).
+	NoTCP bool
 	// ConsentTimeout closes a transport whose client sent no ICE check for
 	// that long after connecting (the browser vanished). Default 30 s.
 	ConsentTimeout time.Duration
@@ -38,6 +40,10 @@ type Network struct {
 	announcedIP netip.Addr
 	port        int
 	log         *slog.Logger
+
+	tcp      net.Listener // nil when ICE-TCP is off
+	tcpConns map[*tcpConn]struct{}
+	wg       sync.WaitGroup
 
 	mu      sync.RWMutex
 	byUfrag map[string]*WebRTCTransport
@@ -92,6 +98,17 @@ func NewNetwork(cfg Config) (*Network, error) {
 		byUfrag:     map[string]*WebRTCTransport{},
 		byAddr:      map[netip.AddrPort]*WebRTCTransport{},
 		done:        make(chan struct{}),
+		tcpConns:    map[*tcpConn]struct{}{},
+	}
+	if !cfg.NoTCP {
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(n.port))))
+		if err != nil {
+			cfg.Logger.Warn("ICE-TCP disabled: cannot listen on the RTC port", "port", n.port, "err", err)
+		} else {
+			n.tcp = l
+			n.wg.Add(1)
+			go n.acceptTCP(l)
+		}
 	}
 	go n.readLoop()
 	return n, nil
@@ -124,19 +141,44 @@ func (n *Network) Close() error {
 		t.closeWith(errors.New("network closed"))
 	}
 	err := n.conn.Close()
+	if n.tcp != nil {
+		n.tcp.Close()
+	}
+	n.mu.Lock()
+	for c := range n.tcpConns {
+		c.c.Close()
+	}
+	n.mu.Unlock()
 	<-n.done
+	n.wg.Wait()
 	return err
+}
+
+// TransportOptions are mediasoup's createTransport options (spec §12.6).
+type TransportOptions struct {
+	UDP, TCP             bool // candidates to offer; both false means both true
+	PreferUDP, PreferTCP bool // +5000 local preference for that protocol
 }
 
 // NewWebRTCTransport creates a transport with fresh ICE credentials on the
 // shared socket. l receives its packets and state changes.
-func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener) (*WebRTCTransport, error) {
+func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener, opts TransportOptions) (*WebRTCTransport, error) {
+	if !opts.UDP && !opts.TCP {
+		opts.UDP, opts.TCP = true, true
+	}
+	if n.tcp == nil {
+		if !opts.UDP {
+			return nil, errors.New("could not open any IP:port (ICE-TCP is disabled on this server)")
+		}
+		opts.TCP = false
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
 		return nil, errors.New("network closed")
 	}
 	t := newWebRTCTransport(ctx, n, l)
+	t.opts = opts
 	for n.byUfrag[t.ice.UsernameFragment] != nil {
 		t.ice = newICEParameters()
 	}
@@ -144,21 +186,26 @@ func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener) (*WebRTCTr
 	return t, nil
 }
 
-// candidates returns the host candidates every transport announces.
-func (n *Network) candidates() []ICECandidate {
+// candidates returns the host candidates a transport announces.
+func (n *Network) candidates(o TransportOptions) []ICECandidate {
 	family := "ipv4"
 	if n.announcedIP.Is6() {
 		family = "ipv6"
 	}
-	return []ICECandidate{{
-		Family:     family,
-		Foundation: "udpcandidate",
-		IP:         n.announcedIP.String(),
-		Port:       n.port,
-		Priority:   candidatePriority(false),
-		Protocol:   "udp",
-		Type:       "host",
-	}}
+	var out []ICECandidate
+	if o.UDP {
+		out = append(out, ICECandidate{
+			Family: family, Foundation: "udpcandidate", IP: n.announcedIP.String(), Port: n.port,
+			Priority: candidatePriority(o.PreferUDP), Protocol: "udp", Type: "host",
+		})
+	}
+	if o.TCP {
+		out = append(out, ICECandidate{
+			Family: family, Foundation: "tcpcandidate", IP: n.announcedIP.String(), Port: n.port,
+			Priority: candidatePriority(o.PreferTCP), Protocol: "tcp", Type: "host", TCPType: "passive",
+		})
+	}
+	return out
 }
 
 // candidatePriority is mediasoup's host priority: 2^24*64 + 2^8*localPref + 255
@@ -206,9 +253,37 @@ func (n *Network) transportByUfrag(ufrag string) *WebRTCTransport {
 	return t
 }
 
-func (n *Network) writeTo(b []byte, addr netip.AddrPort) error {
-	_, err := n.conn.WriteToUDPAddrPort(b, addr)
+// write sends one packet on a tuple: a UDP datagram, or an RFC 4571
+// frame on a TCP connection.
+func (n *Network) write(tp Tuple, b []byte) error {
+	if tp.tcp != nil {
+		return tp.tcp.write(b)
+	}
+	_, err := n.conn.WriteToUDPAddrPort(b, tp.Remote)
 	return err
+}
+
+// demux hands one packet to its handler (RFC 7983). For UDP the transport
+// is found by address; a TCP connection knows its transport.
+func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport) {
+	switch b := pkt[0]; {
+	case b < 4:
+		n.handleSTUN(pkt, tp)
+	case b >= 20 && b < 64:
+		if t == nil && tp.tcp == nil {
+			t = n.transportByAddr(tp.Remote)
+		}
+		if t != nil {
+			t.handleDTLS(pkt, tp)
+		}
+	case b >= 128 && b < 192:
+		if t == nil && tp.tcp == nil {
+			t = n.transportByAddr(tp.Remote)
+		}
+		if t != nil {
+			t.handleSRTP(pkt, tp)
+		}
+	}
 }
 
 // readLoop reads every datagram of the shared socket and demultiplexes it
@@ -231,17 +306,6 @@ func (n *Network) readLoop() {
 		}
 		pkt := buf[:nr]
 		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-		switch b := pkt[0]; {
-		case b < 4:
-			n.handleSTUN(pkt, addr)
-		case b >= 20 && b < 64:
-			if t := n.transportByAddr(addr); t != nil {
-				t.handleDTLS(pkt, addr)
-			}
-		case b >= 128 && b < 192:
-			if t := n.transportByAddr(addr); t != nil {
-				t.handleSRTP(pkt, addr)
-			}
-		}
+		n.demux(pkt, Tuple{Remote: addr}, nil)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // AES-GCM key. It exists for benchmarks and tests of the layers above
 // (the SFU forwarding path); real clients never get one.
 func (n *Network) NewConnectedForTest(l Listener, remote netip.AddrPort) (*WebRTCTransport, error) {
-	t, err := n.NewWebRTCTransport(context.Background(), l)
+	t, err := n.NewWebRTCTransport(context.Background(), l, TransportOptions{UDP: true})
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (n *Network) NewConnectedForTest(l Listener, remote netip.AddrPort) (*WebRT
 	if err != nil {
 		return nil, fmt.Errorf("test SRTP context: %w", err)
 	}
-	t.selected.Store(&remote)
+	t.selected.Store(&Tuple{Remote: remote})
 	n.bindAddr(t, remote)
 	t.sendMu.Lock()
 	t.sendCtx = send

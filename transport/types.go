@@ -5,6 +5,8 @@
 // encrypts what the SFU writes back.
 package transport
 
+import "net/netip"
+
 // ICEParameters are the local ICE credentials of a transport.
 type ICEParameters struct {
 	UsernameFragment string
@@ -58,4 +60,19 @@ type Listener interface {
 	// OnClosed is called once when the transport closes, with the reason
 	// (nil when closed by its owner).
 	OnClosed(t *WebRTCTransport, err error)
+}
+
+// Tuple is a remote ICE tuple: a UDP address, or a passive ICE-TCP
+// connection.
+type Tuple struct {
+	Remote netip.AddrPort
+	tcp    *tcpConn
+}
+
+// Protocol returns "udp" or "tcp".
+func (tp Tuple) Protocol() string {
+	if tp.tcp != nil {
+		return "tcp"
+	}
+	return "udp"
 }

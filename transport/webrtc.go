@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +30,7 @@ const dtlsHandshakeTimeout = 30 * time.Second
 type WebRTCTransport struct {
 	net    *Network
 	l      Listener
+	opts   TransportOptions
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -42,7 +42,8 @@ type WebRTCTransport struct {
 	dtls        *dtls.Conn
 	dtlsState   string
 
-	selected atomic.Pointer[netip.AddrPort]
+	selected atomic.Pointer[Tuple]
+	recvMu   sync.Mutex // serializes decryption (UDP and TCP readers)
 	pconn    *dtlsPacketConn
 	closed   atomic.Bool
 	done     chan struct{}
@@ -115,7 +116,7 @@ func (t *WebRTCTransport) ICEParameters() ICEParameters {
 }
 
 // ICECandidates returns the local host candidates.
-func (t *WebRTCTransport) ICECandidates() []ICECandidate { return t.net.candidates() }
+func (t *WebRTCTransport) ICECandidates() []ICECandidate { return t.net.candidates(t.opts) }
 
 // LocalDTLSParameters returns the local DTLS role ("auto" until the remote
 // parameters are known) and the certificate fingerprints.
@@ -141,8 +142,8 @@ func (t *WebRTCTransport) BytesReceived() uint64 { return t.bytesReceived.Load()
 // BytesSent counts every byte sent on the wire.
 func (t *WebRTCTransport) BytesSent() uint64 { return t.bytesSent.Load() }
 
-// SelectedTuple returns the remote address media flows with, if any.
-func (t *WebRTCTransport) SelectedTuple() (netip.AddrPort, bool) { return t.selectedTuple() }
+// SelectedTuple returns the remote tuple media flows with, if any.
+func (t *WebRTCTransport) SelectedTuple() (Tuple, bool) { return t.selectedTuple() }
 
 // SetRemoteDTLSParameters sets the client's DTLS parameters and fixes the
 // local role as mediasoup does: remote "client" makes us "server"; remote
@@ -217,17 +218,17 @@ func (t *WebRTCTransport) icePassword() string {
 	return t.ice.Password
 }
 
-func (t *WebRTCTransport) selectedTuple() (netip.AddrPort, bool) {
+func (t *WebRTCTransport) selectedTuple() (Tuple, bool) {
 	p := t.selected.Load()
 	if p == nil {
-		return netip.AddrPort{}, false
+		return Tuple{}, false
 	}
 	return *p, true
 }
 
 func (t *WebRTCTransport) remoteNetAddr() net.Addr {
 	a, _ := t.selectedTuple()
-	return net.UDPAddrFromAddrPort(a)
+	return net.UDPAddrFromAddrPort(a.Remote)
 }
 
 // closeWith closes the transport because of err and tells the listener.
@@ -257,31 +258,33 @@ func (t *WebRTCTransport) shutdown() bool {
 }
 
 // onValidTuple records a tuple that passed an ICE check.
-func (t *WebRTCTransport) onValidTuple(addr netip.AddrPort, nominated bool) {
+func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) {
 	if t.isClosed() {
 		return
 	}
 	t.lastCheck.Store(time.Now().UnixNano())
-	t.net.bindAddr(t, addr)
+	if tp.tcp != nil {
+		tp.tcp.bind(t)
+	} else {
+		t.net.bindAddr(t, tp.Remote)
+	}
 	if cur := t.selected.Load(); cur == nil || nominated {
-		a := addr
-		t.selected.Store(&a)
+		t.selected.Store(&tp)
 	}
 	t.maybeStartDTLS()
 }
 
 // useTuple makes a valid tuple that carries DTLS or media the selected one
 // (mediasoup's tolerance of aggressive nomination).
-func (t *WebRTCTransport) useTuple(addr netip.AddrPort) {
-	if cur := t.selected.Load(); cur == nil || *cur != addr {
-		a := addr
-		t.selected.Store(&a)
+func (t *WebRTCTransport) useTuple(tp Tuple) {
+	if cur := t.selected.Load(); cur == nil || *cur != tp {
+		t.selected.Store(&tp)
 	}
 }
 
-func (t *WebRTCTransport) handleDTLS(pkt []byte, addr netip.AddrPort) {
+func (t *WebRTCTransport) handleDTLS(pkt []byte, tp Tuple) {
 	t.bytesReceived.Add(uint64(len(pkt)))
-	t.useTuple(addr)
+	t.useTuple(tp)
 	t.pconn.push(pkt)
 }
 
@@ -408,13 +411,15 @@ func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
 // isRTCP tells RTCP from RTP on a muxed port (RFC 5761).
 func isRTCP(pkt []byte) bool { return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 }
 
-func (t *WebRTCTransport) handleSRTP(pkt []byte, addr netip.AddrPort) {
+func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple) {
 	t.bytesReceived.Add(uint64(len(pkt)))
 	ctx := t.recvCtx.Load()
 	if ctx == nil || t.isClosed() {
 		return
 	}
-	t.useTuple(addr)
+	t.recvMu.Lock()
+	defer t.recvMu.Unlock()
+	t.useTuple(tp)
 	if isRTCP(pkt) {
 		out, err := ctx.DecryptRTCP(t.rtcpBuf, pkt, &t.rtcpHdr)
 		if err != nil {
@@ -466,11 +471,11 @@ func (t *WebRTCTransport) send(b []byte) error {
 	if t.isClosed() {
 		return ErrClosed
 	}
-	addr, ok := t.selectedTuple()
+	tp, ok := t.selectedTuple()
 	if !ok {
 		return ErrNotConnected
 	}
-	if err := t.net.writeTo(b, addr); err != nil {
+	if err := t.net.write(tp, b); err != nil {
 		return err
 	}
 	t.bytesSent.Add(uint64(len(b)))

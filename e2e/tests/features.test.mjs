@@ -68,3 +68,25 @@ test('restartIce keeps media flowing', async () => {
   await alice.context().close();
   await bob.context().close();
 });
+
+test('ICE over TCP only: frames decode', async () => {
+  const room = roomId('tcp');
+  const opts = { roomOptions: { transportOptions: { udp: false, tcp: true } } };
+  const alice = await openHarness(browser, server, 'alice');
+  const bob = await openHarness(browser, server, 'bob');
+  await alice.evaluate(([r, o]) => window.harness.join(r, 'alice', o), [room, opts]);
+  await alice.evaluate(() => window.harness.produce('audio'));
+  await alice.evaluate(() => window.harness.produce('video'));
+  await bob.evaluate(([r, o]) => window.harness.join(r, 'bob', o), [room, opts]);
+  await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 10, null, 30000);
+  // Every candidate the server offered was TCP, and media came over it.
+  const cands = await bob.evaluate(() => window.harness.trace()
+    .filter((m) => m.method === 'createTransport' && m.type === 'response')
+    .flatMap((m) => m.data.iceCandidates.map((c) => `${c.protocol}/${c.tcpType}`)));
+  assert.ok(cands.length > 0 && cands.every((c) => c === 'tcp/passive'), cands.join());
+  await bob.evaluate(() => window.harness.enableStats(1000));
+  const s = await waitFor(bob, () => window.harness.lastStats()['transport-recv'], null, 10000);
+  assert.equal(s[0].iceSelectedTuple.protocol, 'tcp');
+  await alice.context().close();
+  await bob.context().close();
+});
