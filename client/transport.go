@@ -30,6 +30,10 @@ type Transport struct {
 	startErr  error
 	connected chan struct{}
 	closeOnce sync.Once
+
+	mu        sync.Mutex
+	senders   []*webrtc.RTPSender
+	receivers []*webrtc.RTPReceiver
 }
 
 type serverTransport struct {
@@ -195,6 +199,15 @@ func (t *Transport) close() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			t.mu.Lock()
+			senders, receivers := t.senders, t.receivers
+			t.mu.Unlock()
+			for _, s := range senders {
+				_ = s.Stop()
+			}
+			for _, r := range receivers {
+				_ = r.Stop()
+			}
 			_ = t.ice.Stop()
 			_ = t.dtls.Stop()
 			_ = t.gatherer.Close()
@@ -246,6 +259,9 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 	if err := sender.Send(params); err != nil {
 		return nil, fmt.Errorf("rtp sender send: %w", err)
 	}
+	t.mu.Lock()
+	t.senders = append(t.senders, sender)
+	t.mu.Unlock()
 	go func() { // drain RTCP (PLI etc.) so the sender never blocks
 		buf := make([]byte, 1500)
 		for {
@@ -329,6 +345,9 @@ func (t *Transport) Consume(ctx context.Context, d ConsumerData) (*Consumer, err
 		return nil, fmt.Errorf("rtp receiver: %w", err)
 	}
 	c := &Consumer{Data: d, receiver: recv, ready: make(chan struct{})}
+	t.mu.Lock()
+	t.receivers = append(t.receivers, recv)
+	t.mu.Unlock()
 	raw, err := t.peer.Request(ctx, "enableConsumer", map[string]any{
 		"id": d.ID, "transportId": t.ID, "paused": false, "preferredProfile": "default",
 	})

@@ -115,3 +115,23 @@ func mustJSON(t *testing.T, raw json.RawMessage, v any) {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
 }
+
+func jsonUnmarshal(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
+
+func matchPeer(name string) func(json.RawMessage) bool {
+	return func(raw json.RawMessage) bool {
+		var n struct {
+			PeerName string `json:"peerName"`
+		}
+		return json.Unmarshal(raw, &n) == nil && n.PeerName == name
+	}
+}
+
+func matchName(name string) func(json.RawMessage) bool {
+	return func(raw json.RawMessage) bool {
+		var n struct {
+			Name string `json:"name"`
+		}
+		return json.Unmarshal(raw, &n) == nil && n.Name == name
+	}
+}
