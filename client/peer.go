@@ -23,6 +23,9 @@ type Peer struct {
 	RoomCapabilities rtpparams.Capabilities
 	// JoinPeers are the other peers listed in the join response.
 	JoinPeers []PeerData
+	// NetworkTypes are the ICE network types to use (set before Join);
+	// default UDP over IPv4.
+	NetworkTypes []webrtc.NetworkType
 
 	mu         sync.Mutex
 	transports []*Transport
@@ -110,7 +113,7 @@ func (p *Peer) Join(ctx context.Context, appData any, spy bool) error {
 	}
 	p.RoomCapabilities = q.RTPCapabilities
 	caps := receiveCapabilities(q.RTPCapabilities)
-	if p.api, err = newAPI(q.RTPCapabilities); err != nil {
+	if p.api, err = newAPI(q.RTPCapabilities, p.NetworkTypes); err != nil {
 		return err
 	}
 	raw, err = p.Request(ctx, "join", map[string]any{
@@ -153,7 +156,7 @@ func receiveCapabilities(room rtpparams.Capabilities) rtpparams.Capabilities {
 }
 
 // newAPI builds a pion API whose media engine uses the room payload types.
-func newAPI(room rtpparams.Capabilities) (*webrtc.API, error) {
+func newAPI(room rtpparams.Capabilities, networks []webrtc.NetworkType) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	for _, c := range room.Codecs {
 		name := strings.ToLower(c.Name)
@@ -185,7 +188,10 @@ func newAPI(room rtpparams.Capabilities) (*webrtc.API, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if networks == nil {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	se.SetNetworkTypes(networks)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), nil
 }

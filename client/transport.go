@@ -132,7 +132,7 @@ func (t *Transport) start(st serverTransport) error {
 	var cands []webrtc.ICECandidate
 	for _, c := range st.IceCandidates {
 		if c.Protocol != "udp" {
-			continue
+			continue // the Go client speaks ICE over UDP only
 		}
 		cands = append(cands, webrtc.ICECandidate{
 			Foundation: c.Foundation, Priority: c.Priority, Address: c.IP, Protocol: webrtc.ICEProtocolUDP,

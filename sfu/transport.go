@@ -131,21 +131,22 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 
 // transportOptions reads createTransport options as mediasoup's worker:
 // udp and tcp default to true, preferUdp/preferTcp raise a protocol's
-// candidate priority. preferIPv4/preferIPv6 are accepted (one family is
-// served).
+// candidate priority, preferIPv4/preferIPv6 a family's.
 func transportOptions(raw json.RawMessage) (transport.TransportOptions, error) {
 	o := struct {
-		UDP       *bool `json:"udp"`
-		TCP       *bool `json:"tcp"`
-		PreferUDP bool  `json:"preferUdp"`
-		PreferTCP bool  `json:"preferTcp"`
+		UDP        *bool `json:"udp"`
+		TCP        *bool `json:"tcp"`
+		PreferUDP  bool  `json:"preferUdp"`
+		PreferTCP  bool  `json:"preferTcp"`
+		PreferIPv4 bool  `json:"preferIPv4"`
+		PreferIPv6 bool  `json:"preferIPv6"`
 	}{}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return transport.TransportOptions{}, protocol.NewTypeError("invalid options")
 		}
 	}
-	out := transport.TransportOptions{UDP: true, TCP: true, PreferUDP: o.PreferUDP, PreferTCP: o.PreferTCP}
+	out := transport.TransportOptions{UDP: true, TCP: true, PreferUDP: o.PreferUDP, PreferTCP: o.PreferTCP, PreferIPv4: o.PreferIPv4, PreferIPv6: o.PreferIPv6}
 	if o.UDP != nil {
 		out.UDP = *o.UDP
 	}

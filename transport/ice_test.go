@@ -185,3 +185,46 @@ func TestDTLSRolesAndFingerprints(t *testing.T) {
 		t.Fatal("wrong fingerprint accepted")
 	}
 }
+
+// TestDualStack: one "::" socket announces 127.0.0.1 and ::1 and answers
+// ICE checks from both families.
+func TestDualStack(t *testing.T) {
+	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		c.Close()
+	}
+	n, err := NewNetwork(Config{ListenIP: "::", AnnouncedIP: "127.0.0.1", AnnouncedIPv6: "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	tr, _ := n.NewWebRTCTransport(context.Background(), &recordingListener{ch: make(chan struct{})}, TransportOptions{UDP: true, PreferIPv6: true})
+	cands := tr.ICECandidates()
+	if len(cands) != 2 || cands[0].Family != "ipv4" || cands[1].Family != "ipv6" || cands[1].IP != "::1" || cands[1].Priority <= cands[0].Priority {
+		t.Fatalf("candidates %+v", cands)
+	}
+	ice := tr.ICEParameters()
+	for _, loop := range []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback} {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: loop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := exchange(t, c, &net.UDPAddr{IP: loop, Port: n.Port()}, bindingRequest(t, ice.UsernameFragment+":r", ice.Password, true))
+		if resp == nil || resp.Type != stun.BindingSuccess {
+			t.Fatalf("%v: no success response", loop)
+		}
+		var xor stun.XORMappedAddress
+		if err := xor.GetFrom(resp); err != nil || !xor.IP.Equal(loop) {
+			t.Fatalf("%v: mapped %v %v", loop, xor, err)
+		}
+		tp, _ := tr.SelectedTuple()
+		if got := tp.Remote.Addr().Is6(); got != (loop.To4() == nil) {
+			t.Fatalf("%v: selected %v", loop, tp.Remote)
+		}
+		c.Close()
+	}
+	if _, err := NewNetwork(Config{ListenIP: "127.0.0.1", AnnouncedIPv6: "::1"}); err == nil {
+		t.Fatal("IPv6 announced on an IPv4 socket")
+	}
+}

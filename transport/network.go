@@ -23,6 +23,9 @@ type Config struct {
 	AnnouncedIP string
 	// Logger receives transport logs. Default slog.Default().
 	Logger *slog.Logger
+	// AnnouncedIPv6 adds IPv6 candidates with this address; ListenIP must
+	// then be an IPv6 address ("::" serves both families on one socket).
+	AnnouncedIPv6 string
 	// NoTCP disables passive ICE-TCP (a TCP listener on the same port).
 	NoTCP bool
 	// ConsentTimeout closes a transport whose client sent no ICE check for
@@ -38,6 +41,7 @@ type Network struct {
 	cert        *Certificate
 	consent     time.Duration
 	announcedIP netip.Addr
+	announced6  netip.Addr // invalid when IPv6 is off
 	port        int
 	log         *slog.Logger
 
@@ -77,6 +81,18 @@ func NewNetwork(cfg Config) (*Network, error) {
 	} else if listen.IsUnspecified() {
 		announced = netip.MustParseAddr("127.0.0.1")
 	}
+	if listen.Is6() && !listen.IsUnspecified() && cfg.AnnouncedIP == "" {
+		announced = listen
+	}
+	var announced6 netip.Addr
+	if cfg.AnnouncedIPv6 != "" {
+		if announced6, err = netip.ParseAddr(cfg.AnnouncedIPv6); err != nil || !announced6.Is6() {
+			return nil, fmt.Errorf("announced IPv6 %q: not an IPv6 address", cfg.AnnouncedIPv6)
+		}
+		if !listen.Is6() {
+			return nil, fmt.Errorf("announced IPv6 needs an IPv6 listen IP (e.g. \"::\"), not %s", listen)
+		}
+	}
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(cfg.Port))))
 	if err != nil {
 		return nil, fmt.Errorf("could not open any IP:port: %w", err)
@@ -92,6 +108,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 		conn:        conn,
 		cert:        cert,
 		consent:     cfg.ConsentTimeout,
+		announced6:  announced6,
 		announcedIP: announced.Unmap(),
 		port:        conn.LocalAddr().(*net.UDPAddr).Port,
 		log:         cfg.Logger,
@@ -156,8 +173,9 @@ func (n *Network) Close() error {
 
 // TransportOptions are mediasoup's createTransport options (spec §12.6).
 type TransportOptions struct {
-	UDP, TCP             bool // candidates to offer; both false means both true
-	PreferUDP, PreferTCP bool // +5000 local preference for that protocol
+	UDP, TCP               bool // candidates to offer; both false means both true
+	PreferUDP, PreferTCP   bool // +5000 local preference for that protocol
+	PreferIPv4, PreferIPv6 bool // +10000 local preference for that family
 }
 
 // NewWebRTCTransport creates a transport with fresh ICE credentials on the
@@ -188,32 +206,41 @@ func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener, opts Trans
 
 // candidates returns the host candidates a transport announces.
 func (n *Network) candidates(o TransportOptions) []ICECandidate {
-	family := "ipv4"
-	if n.announcedIP.Is6() {
-		family = "ipv6"
-	}
 	var out []ICECandidate
-	if o.UDP {
-		out = append(out, ICECandidate{
-			Family: family, Foundation: "udpcandidate", IP: n.announcedIP.String(), Port: n.port,
-			Priority: candidatePriority(o.PreferUDP), Protocol: "udp", Type: "host",
-		})
-	}
-	if o.TCP {
-		out = append(out, ICECandidate{
-			Family: family, Foundation: "tcpcandidate", IP: n.announcedIP.String(), Port: n.port,
-			Priority: candidatePriority(o.PreferTCP), Protocol: "tcp", Type: "host", TCPType: "passive",
-		})
+	for _, ip := range []netip.Addr{n.announcedIP, n.announced6} {
+		if !ip.IsValid() {
+			continue
+		}
+		family, famPref := "ipv4", o.PreferIPv4
+		if ip.Is6() && !ip.Is4In6() {
+			family, famPref = "ipv6", o.PreferIPv6
+		}
+		if o.UDP {
+			out = append(out, ICECandidate{
+				Family: family, Foundation: "udpcandidate", IP: ip.String(), Port: n.port,
+				Priority: candidatePriority(o.PreferUDP, famPref), Protocol: "udp", Type: "host",
+			})
+		}
+		if o.TCP {
+			out = append(out, ICECandidate{
+				Family: family, Foundation: "tcpcandidate", IP: ip.String(), Port: n.port,
+				Priority: candidatePriority(o.PreferTCP, famPref), Protocol: "tcp", Type: "host", TCPType: "passive",
+			})
+		}
 	}
 	return out
 }
 
 // candidatePriority is mediasoup's host priority: 2^24*64 + 2^8*localPref + 255
-// with localPref 20000, +5000 for a preferred protocol.
-func candidatePriority(preferredProtocol bool) uint32 {
+// with localPref 20000, +5000 for a preferred protocol, +10000 for a
+// preferred family.
+func candidatePriority(preferredProtocol, preferredFamily bool) uint32 {
 	localPref := uint32(20000)
 	if preferredProtocol {
 		localPref += 5000
+	}
+	if preferredFamily {
+		localPref += 10000
 	}
 	return 64<<24 + localPref<<8 + 255
 }

@@ -36,6 +36,8 @@ func run(args []string) error {
 	rtcIP := fs.String("rtc-listen-ip", "0.0.0.0", "IP the media UDP socket binds to")
 	rtcPort := fs.Int("rtc-port", 40000, "UDP port shared by all transports (0: any free port)")
 	announced := fs.String("announced-ip", "127.0.0.1", "IP announced in ICE candidates (a LAN address to reach other machines)")
+	announced6 := fs.String("announced-ipv6", "", "IPv6 address announced in ICE candidates too (needs --rtc-listen-ip ::)")
+	noTCP := fs.Bool("no-tcp", false, "disable passive ICE-TCP on the RTC port")
 	fullExt := fs.Bool("full-header-extensions", false, "advertise mediasoup 2.6.19's full header-extension list (breaks video-first sending in current Chrome)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -49,7 +51,7 @@ func run(args []string) error {
 	slog.SetDefault(log)
 
 	cfg := sfu.Config{
-		RTC:    transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced},
+		RTC:    transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced, AnnouncedIPv6: *announced6, NoTCP: *noTCP},
 		Logger: log,
 	}
 	if *fullExt {
