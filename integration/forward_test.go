@@ -189,3 +189,69 @@ func TestNewConsumerForLateProducer(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerPauseResume: the receiver pauses its consumer (nothing
+// arrives, no notification back), resumes it (media continues with the
+// next sequence number).
+func TestConsumerPauseResume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g := startGosoup(t)
+	alice := join(ctx, t, g, "cp", "alice")
+	send, err := alice.CreateTransport(ctx, "send")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := send.Produce(ctx, "video", 0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := startVP8(prod, 10*time.Millisecond, 5)
+	defer src.Stop()
+	bob := join(ctx, t, g, "cp", "bob")
+	recv, err := bob.CreateTransport(ctx, "recv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := bob.JoinPeers[0].Consumers[0]
+	cons, err := recv.Consume(ctx, cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint16
+	for i := 0; i < 20; i++ {
+		pkt, err := cons.ReadRTP(time.Now().Add(10 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = pkt.SequenceNumber
+	}
+	if err := bob.Notify("pauseConsumer", map[string]any{"id": cd.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for { // drain what was in flight
+		pkt, err := cons.ReadRTP(time.Now().Add(300 * time.Millisecond))
+		if err != nil {
+			break
+		}
+		last = pkt.SequenceNumber
+	}
+	if _, err := cons.ReadRTP(time.Now().Add(500 * time.Millisecond)); err == nil {
+		t.Fatal("media still flowing to a paused consumer")
+	}
+	if err := bob.Notify("resumeConsumer", map[string]any{"id": cd.ID}); err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := cons.ReadRTP(time.Now().Add(10 * time.Second))
+	if err != nil {
+		t.Fatalf("no media after resumeConsumer: %v", err)
+	}
+	if pkt.SequenceNumber != last+1 {
+		t.Fatalf("sequence after resume %d, want %d", pkt.SequenceNumber, last+1)
+	}
+	for _, n := range bob.Notifications() {
+		if n.Method == "consumerPaused" || n.Method == "consumerResumed" {
+			t.Fatalf("client pause echoed back: %s", n.Method)
+		}
+	}
+}
