@@ -348,6 +348,21 @@ func (t *Transport) Consume(ctx context.Context, d ConsumerData) (*Consumer, err
 	t.mu.Lock()
 	t.receivers = append(t.receivers, recv)
 	t.mu.Unlock()
+	// Register the SSRC before the server may send it: pion's ORTC SRTP
+	// session blocks on a stream nobody accepted. So wait until the
+	// transport is connected, start receiving, then enable the consumer.
+	if err := t.WaitConnected(ctx); err != nil {
+		return nil, err
+	}
+	enc := d.RTPParameters.Encodings[0]
+	err = recv.Receive(webrtc.RTPReceiveParameters{Encodings: []webrtc.RTPDecodingParameters{{
+		RTPCodingParameters: webrtc.RTPCodingParameters{SSRC: webrtc.SSRC(enc.SSRC), PayloadType: webrtc.PayloadType(d.RTPParameters.Codecs[0].PayloadType)},
+	}}})
+	c.err = err
+	close(c.ready)
+	if err != nil {
+		return nil, fmt.Errorf("rtp receiver: %w", err)
+	}
 	raw, err := t.peer.Request(ctx, "enableConsumer", map[string]any{
 		"id": d.ID, "transportId": t.ID, "paused": false, "preferredProfile": "default",
 	})
@@ -355,19 +370,6 @@ func (t *Transport) Consume(ctx context.Context, d ConsumerData) (*Consumer, err
 		return nil, fmt.Errorf("enableConsumer: %w", err)
 	}
 	c.Enable = raw
-	enc := d.RTPParameters.Encodings[0]
-	go func() {
-		defer close(c.ready)
-		select {
-		case <-t.connected:
-		case <-ctx.Done():
-			c.err = ctx.Err()
-			return
-		}
-		c.err = recv.Receive(webrtc.RTPReceiveParameters{Encodings: []webrtc.RTPDecodingParameters{{
-			RTPCodingParameters: webrtc.RTPCodingParameters{SSRC: webrtc.SSRC(enc.SSRC), PayloadType: webrtc.PayloadType(d.RTPParameters.Codecs[0].PayloadType)},
-		}}})
-	}()
 	return c, nil
 }
 
