@@ -228,6 +228,7 @@ type Producer struct {
 	transport *Transport
 	sender    *webrtc.RTPSender
 	track     *webrtc.TrackLocalStaticRTP
+	extIDs    map[string]uint8 // header extensions declared, by URI
 }
 
 // Produce creates a producer of kind with the room's first codec of that
@@ -270,7 +271,14 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 			}
 		}
 	}()
-	pr := &Producer{ID: randomID(), Kind: kind, SSRC: ssrc, Codec: *codec, transport: t, sender: sender, track: track}
+	pr := &Producer{ID: randomID(), Kind: kind, SSRC: ssrc, Codec: *codec, transport: t, sender: sender, track: track, extIDs: map[string]uint8{}}
+	exts := []any{}
+	for _, e := range t.peer.RoomCapabilities.HeaderExtensions {
+		if e.Kind == kind && (e.URI == absSendTimeURI || e.URI == audioLevelURI) {
+			exts = append(exts, map[string]any{"uri": e.URI, "id": e.PreferredID})
+			pr.extIDs[e.URI] = uint8(e.PreferredID)
+		}
+	}
 	cp := map[string]any{
 		"name": codec.Name, "mimeType": codec.MimeType, "clockRate": codec.ClockRate,
 		"payloadType": codec.PreferredPayloadType, "rtcpFeedback": codec.RTCPFeedback, "parameters": codec.Parameters,
@@ -288,7 +296,7 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 		"id": pr.ID, "kind": kind, "transportId": t.ID, "paused": paused, "appData": appData,
 		"rtpParameters": map[string]any{
 			"codecs":           []any{cp},
-			"headerExtensions": []any{},
+			"headerExtensions": exts,
 			"encodings":        []any{map[string]any{"ssrc": ssrc}},
 			"rtcp":             map[string]any{"cname": "gosoup-client", "reducedSize": true, "mux": true},
 		},
@@ -392,6 +400,8 @@ func (c *Consumer) ReadRTP(deadline time.Time) (*rtp.Packet, error) {
 	pkt, _, err := tr.ReadRTP()
 	return pkt, err
 }
+
+var errNotReady = errors.New("consumer receiver not started before the deadline")
 
 // Receiver exposes the pion receiver (for RTCP such as PLI).
 func (c *Consumer) Receiver() *webrtc.RTPReceiver { return c.receiver }
