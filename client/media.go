@@ -73,15 +73,21 @@ func (s *Source) NextFrame(now time.Time) []*rtp.Packet {
 	}
 	pkts := make([]*rtp.Packet, 0, len(sizes))
 	for i, n := range sizes {
-		payload := make([]byte, max(n, 3))
+		payload := make([]byte, max(n, 16))
 		if s.Kind == "video" {
+			// Chrome-like VP8 payload descriptor: X=1, I=1, 15-bit picture id.
+			pid := uint16(s.frame) & 0x7fff
+			payload[0] = 0x80
 			if i == 0 {
-				payload[0] = 0x10 // payload descriptor: S=1, partition 0
+				payload[0] |= 0x10 // S=1, partition 0
+			}
+			payload[1], payload[2], payload[3] = 0x80, 0x80|byte(pid>>8), byte(pid)
+			if i == 0 {
 				if key {
 					// frame tag (key, show_frame), start code, 640x360
-					copy(payload[1:], []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01})
+					copy(payload[4:], []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01})
 				} else {
-					copy(payload[1:], []byte{0x11, 0x02, 0x00})
+					copy(payload[4:], []byte{0x11, 0x02, 0x00})
 				}
 			}
 		} else {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosoup/gosoup/rtpparams"
@@ -193,7 +194,12 @@ func newAPI(room rtpparams.Capabilities, networks []webrtc.NetworkType) (*webrtc
 	}
 	se.SetNetworkTypes(networks)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), nil
+	// Sender and receiver reports like a browser's (servers rely on them).
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("rtcp reports: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
 // Leave sends "leave" and closes the connection and transports.
