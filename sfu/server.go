@@ -39,14 +39,14 @@ type Config struct {
 // server. mediasoup has none; gosoup answers a request beyond a limit
 // with an error naming it.
 type Limits struct {
-	PeersPerRoom      int // default 200
+	PeersPerRoom      int // default 1000
 	TransportsPerPeer int // default 8
 	ProducersPerPeer  int // default 16
 }
 
 func (l Limits) withDefaults() Limits {
 	if l.PeersPerRoom <= 0 {
-		l.PeersPerRoom = 200
+		l.PeersPerRoom = 1000
 	}
 	if l.TransportsPerPeer <= 0 {
 		l.TransportsPerPeer = 8

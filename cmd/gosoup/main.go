@@ -41,6 +41,7 @@ func run(args []string) error {
 	noTCP := fs.Bool("no-tcp", false, "disable passive ICE-TCP on the RTC port")
 	fullExt := fs.Bool("full-header-extensions", false, "advertise mediasoup 2.6.19's full header-extension list (breaks video-first sending in current Chrome)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	maxPeers := fs.Int("max-peers-per-room", 1000, "peers per room before join is refused")
 	pprofOn := fs.Bool("pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,6 +56,7 @@ func run(args []string) error {
 	cfg := sfu.Config{
 		RTC:    transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced, AnnouncedIPv6: *announced6, NoTCP: *noTCP},
 		Logger: log,
+		Limits: sfu.Limits{PeersPerRoom: *maxPeers},
 	}
 	if *fullExt {
 		cfg.HeaderExtensions = rtpparams.FullHeaderExtensions()
