@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/transport"
 )
 
 // receiveStats are a producer stream's counters. Written by the media
@@ -80,7 +81,7 @@ func (s *sendState) resync(seq uint16, ts uint32, now time.Time) {
 
 // receiveRTP is the hot path: one producer packet in, one rewritten packet
 // out per active consumer. It allocates nothing.
-func (p *Producer) receiveRTP(pkt []byte, ssrc uint32) {
+func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	seq := getUint16(pkt[2:])
 	if ssrc != p.mediaSSRC {
 		return // RTX and further simulcast streams are not forwarded yet
@@ -108,12 +109,12 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32) {
 		if now.IsZero() {
 			now = time.Now()
 		}
-		c.forward(buf, seq, ts, key, now)
+		c.forward(buf, seq, ts, key, now, b)
 	}
 }
 
 // forward sends one rewritten packet to the consumer's transport.
-func (c *Consumer) forward(buf []byte, seq uint16, ts uint32, key bool, now time.Time) {
+func (c *Consumer) forward(buf []byte, seq uint16, ts uint32, key bool, now time.Time, b *transport.Batch) {
 	t := c.transport.Load()
 	if t == nil || !t.wt.Connected() {
 		return
@@ -133,7 +134,7 @@ func (c *Consumer) forward(buf []byte, seq uint16, ts uint32, key bool, now time
 	putUint32(buf[4:], outTs)
 	putUint32(buf[8:], c.ssrc)
 	buf[1] = buf[1]&0x80 | c.payloadType
-	if err := t.wt.WriteRTP(buf); err != nil {
+	if err := t.wt.WriteRTPBatch(buf, b); err != nil {
 		return
 	}
 	if d := outSeq - s.lastSeq; d != 0 && d < 0x8000 {

@@ -14,7 +14,7 @@ import (
 // benchFanout builds a producer with n consumers, each on its own
 // transport whose packets go (SRTP-encrypted, AES-GCM) to a UDP sink on
 // loopback.
-func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
+func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, func()) {
 	srv, err := NewServer(Config{
 		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -70,7 +70,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
 	putUint16(pkt[14:], 1)
 	pkt[16] = 2<<4 | 2
 	pkt[20], pkt[21] = 0x10, 0x00 // VP8 key frame
-	return p, pkt, func() {
+	return p, pkt, srv.net.NewBatch(), func() {
 		for _, wt := range wts {
 			wt.Close()
 		}
@@ -85,7 +85,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, func()) {
 func BenchmarkForward(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("consumers=%d", n), func(b *testing.B) {
-			p, pkt, done := benchFanout(b, n)
+			p, pkt, batch, done := benchFanout(b, n)
 			defer done()
 			b.SetBytes(int64(len(pkt) * n))
 			b.ReportAllocs()
@@ -93,7 +93,8 @@ func BenchmarkForward(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				putUint16(pkt[2:], uint16(i))
 				putUint32(pkt[4:], uint32(i)*3000)
-				p.receiveRTP(pkt, 1111)
+				p.receiveRTP(pkt, 1111, batch)
+				batch.Flush()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/pkt")
 		})
@@ -102,7 +103,7 @@ func BenchmarkForward(b *testing.B) {
 
 // BenchmarkRewrite measures the payload-type and extension rewrite alone.
 func BenchmarkRewrite(b *testing.B) {
-	p, pkt, done := benchFanout(b, 0)
+	p, pkt, _, done := benchFanout(b, 0)
 	defer done()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

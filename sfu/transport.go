@@ -245,13 +245,13 @@ func copyMap[K comparable, V any](m map[K]V) map[K]V {
 }
 
 // OnRTP routes a producer's packet by SSRC (transport.Listener).
-func (t *Transport) OnRTP(_ *transport.WebRTCTransport, pkt []byte) {
+func (t *Transport) OnRTP(_ *transport.WebRTCTransport, pkt []byte, b *transport.Batch) {
 	if len(pkt) < 12 {
 		return
 	}
 	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
 	if prod := (*t.producersBySSRC.Load())[ssrc]; prod != nil {
-		prod.receiveRTP(pkt, ssrc)
+		prod.receiveRTP(pkt, ssrc, b)
 	}
 }
 

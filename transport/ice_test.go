@@ -18,9 +18,9 @@ type recordingListener struct {
 	ch     chan struct{}
 }
 
-func (l *recordingListener) OnRTP(*WebRTCTransport, []byte)  {}
-func (l *recordingListener) OnRTCP(*WebRTCTransport, []byte) {}
-func (l *recordingListener) OnConnected(*WebRTCTransport)    {}
+func (l *recordingListener) OnRTP(*WebRTCTransport, []byte, *Batch) {}
+func (l *recordingListener) OnRTCP(*WebRTCTransport, []byte)        {}
+func (l *recordingListener) OnConnected(*WebRTCTransport)           {}
 func (l *recordingListener) OnClosed(_ *WebRTCTransport, err error) {
 	l.mu.Lock()
 	l.closed = append(l.closed, err)

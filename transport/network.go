@@ -42,6 +42,7 @@ type Network struct {
 	consent     time.Duration
 	announcedIP netip.Addr
 	announced6  netip.Addr // invalid when IPv6 is off
+	dualStack   bool       // the socket is IPv6 (v4 peers are v4-mapped)
 	port        int
 	log         *slog.Logger
 
@@ -56,6 +57,7 @@ type Network struct {
 
 	done    chan struct{}
 	packets atomic.Uint64
+	batch   *Batch // owned by the read goroutine
 }
 
 // NewNetwork binds the shared UDP socket and starts its read loop.
@@ -117,6 +119,8 @@ func NewNetwork(cfg Config) (*Network, error) {
 		done:        make(chan struct{}),
 		tcpConns:    map[*tcpConn]struct{}{},
 	}
+	n.batch = n.NewBatch()
+	n.dualStack = listen.Is6()
 	if !cfg.NoTCP {
 		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(n.port))))
 		if err != nil {
@@ -133,6 +137,14 @@ func NewNetwork(cfg Config) (*Network, error) {
 
 // AnnouncedIP returns the IP announced in candidates.
 func (n *Network) AnnouncedIP() string { return n.announcedIP.String() }
+
+// NewBatch returns a send batch for this network's socket (one per
+// goroutine that forwards).
+func (n *Network) NewBatch() *Batch {
+	b := &Batch{}
+	b.init(n, n.conn.LocalAddr().(*net.UDPAddr).IP.To4() == nil)
+	return b
+}
 
 // Port returns the bound UDP port.
 func (n *Network) Port() int { return n.port }
@@ -308,7 +320,11 @@ func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport) {
 			t = n.transportByAddr(tp.Remote)
 		}
 		if t != nil {
-			t.handleSRTP(pkt, tp)
+			var b *Batch
+			if tp.tcp == nil {
+				b = n.batch
+			}
+			t.handleSRTP(pkt, tp, b)
 		}
 	}
 }
@@ -334,5 +350,6 @@ func (n *Network) readLoop() {
 		pkt := buf[:nr]
 		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 		n.demux(pkt, Tuple{Remote: addr}, nil)
+		n.batch.Flush()
 	}
 }

@@ -50,8 +50,10 @@ type DTLSParameters struct {
 // goroutine (state changes); implementations must not block.
 type Listener interface {
 	// OnRTP is called with a decrypted RTP packet. pkt is only valid during
-	// the call and may be modified in place.
-	OnRTP(t *WebRTCTransport, pkt []byte)
+	// the call and may be modified in place. Packets written in reaction
+	// should go through b (WriteRTPBatch), which the network sends with one
+	// system call after OnRTP returns; b is nil on ICE-TCP.
+	OnRTP(t *WebRTCTransport, pkt []byte, b *Batch)
 	// OnRTCP is called with a decrypted compound RTCP packet, valid only
 	// during the call.
 	OnRTCP(t *WebRTCTransport, pkt []byte)

@@ -411,7 +411,7 @@ func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
 // isRTCP tells RTCP from RTP on a muxed port (RFC 5761).
 func isRTCP(pkt []byte) bool { return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 }
 
-func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple) {
+func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 	t.bytesReceived.Add(uint64(len(pkt)))
 	ctx := t.recvCtx.Load()
 	if ctx == nil || t.isClosed() {
@@ -432,7 +432,7 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple) {
 	if err != nil {
 		return
 	}
-	t.l.OnRTP(t, out)
+	t.l.OnRTP(t, out, b)
 }
 
 // WriteRTP encrypts a plain RTP packet and sends it to the selected tuple.
