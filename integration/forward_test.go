@@ -197,27 +197,8 @@ func TestConsumerPauseResume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	g := startGosoup(t)
-	alice := join(ctx, t, g, "cp", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 10*time.Millisecond, 5)
-	defer src.Stop()
-	bob := join(ctx, t, g, "cp", "bob")
-	recv, err := bob.CreateTransport(ctx, "recv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := bob.JoinPeers[0].Consumers[0]
-	cons, err := recv.Consume(ctx, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := startVideoPair(ctx, t, g, "cp")
+	bob, cd, cons := v.bob, v.cd, v.cons
 	var last uint16
 	for i := 0; i < 20; i++ {
 		pkt, err := cons.ReadRTP(time.Now().Add(10 * time.Second))

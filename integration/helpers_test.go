@@ -135,3 +135,36 @@ func matchName(name string) func(json.RawMessage) bool {
 		return json.Unmarshal(raw, &n) == nil && n.Name == name
 	}
 }
+
+// videoPair is alice sending VP8 (a key frame every 10 packets) and bob
+// receiving it.
+type videoPair struct {
+	alice, bob *client.Peer
+	send, recv *client.Transport
+	prod       *client.Producer
+	cd         client.ConsumerData
+	cons       *client.Consumer
+}
+
+func startVideoPair(ctx context.Context, t *testing.T, g *gosoup, room string) *videoPair {
+	t.Helper()
+	v := &videoPair{alice: join(ctx, t, g, room, "alice")}
+	var err error
+	if v.send, err = v.alice.CreateTransport(ctx, "send"); err != nil {
+		t.Fatal(err)
+	}
+	if v.prod, err = v.send.Produce(ctx, "video", 0, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	src := startVP8(v.prod, 10*time.Millisecond, 10)
+	t.Cleanup(src.Stop)
+	v.bob = join(ctx, t, g, room, "bob")
+	if v.recv, err = v.bob.CreateTransport(ctx, "recv"); err != nil {
+		t.Fatal(err)
+	}
+	v.cd = v.bob.JoinPeers[0].Consumers[0]
+	if v.cons, err = v.recv.Consume(ctx, v.cd); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

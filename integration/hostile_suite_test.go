@@ -154,27 +154,8 @@ func TestHostileSuite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	g := startGosoup(t)
-	alice := join(ctx, t, g, "hs", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 10*time.Millisecond, 10)
-	defer src.Stop()
-	bob := join(ctx, t, g, "hs", "bob")
-	recv, err := bob.CreateTransport(ctx, "recv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := bob.JoinPeers[0].Consumers[0]
-	cons, err := recv.Consume(ctx, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := startVideoPair(ctx, t, g, "hs")
+	send, recv, prod, cd, cons := v.send, v.recv, v.prod, v.cd, v.cons
 	flowing := func(when string) {
 		t.Helper()
 		for i := 0; i < 10; i++ {

@@ -17,26 +17,8 @@ func TestBadInputKeepsOthersFlowing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	g := startGosoup(t)
-	alice := join(ctx, t, g, "h", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 10*time.Millisecond, 10)
-	defer src.Stop()
-	bob := join(ctx, t, g, "h", "bob")
-	recv, err := bob.CreateTransport(ctx, "recv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := recv.Consume(ctx, bob.JoinPeers[0].Consumers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := startVideoPair(ctx, t, g, "h")
+	bob, send, recv, prod, cons := v.bob, v.send, v.recv, v.prod, v.cons
 	readSome := func(n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
