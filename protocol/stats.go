@@ -30,8 +30,8 @@ type TransportStat struct {
 	RemoteAvailableSendBw *AvailableBw      `json:"remoteAvailableSendBw,omitempty"`
 }
 
-// InboundRTPStat is an "inbound-rtp" stats object.
-type InboundRTPStat struct {
+// RTPStreamStat holds the fields inbound-rtp and outbound-rtp stats share.
+type RTPStreamStat struct {
 	Type             string  `json:"type"`
 	ID               string  `json:"id"`
 	Timestamp        int64   `json:"timestamp"`
@@ -46,35 +46,23 @@ type InboundRTPStat struct {
 	PacketsDiscarded uint64  `json:"packetsDiscarded"`
 	PacketsRepaired  uint64  `json:"packetsRepaired"`
 	FractionLost     float64 `json:"fractionLost"`
-	Jitter           uint32  `json:"jitter"`
 	NackCount        uint64  `json:"nackCount"`
 	PliCount         uint64  `json:"pliCount"`
 	FirCount         uint64  `json:"firCount"`
 	SliCount         uint64  `json:"sliCount"`
-	TransportID      uint32  `json:"transportId,omitempty"`
+}
+
+// InboundRTPStat is an "inbound-rtp" stats object.
+type InboundRTPStat struct {
+	RTPStreamStat
+	Jitter      uint32 `json:"jitter"`
+	TransportID uint32 `json:"transportId,omitempty"`
 }
 
 // OutboundRTPStat is an "outbound-rtp" stats object.
 type OutboundRTPStat struct {
-	Type             string  `json:"type"`
-	ID               string  `json:"id"`
-	Timestamp        int64   `json:"timestamp"`
-	SSRC             uint32  `json:"ssrc"`
-	Kind             string  `json:"kind"`
-	MediaType        string  `json:"mediaType"`
-	MimeType         string  `json:"mimeType"`
-	Bitrate          uint64  `json:"bitrate"`
-	ByteCount        uint64  `json:"byteCount"`
-	PacketCount      uint64  `json:"packetCount"`
-	PacketsLost      uint64  `json:"packetsLost"`
-	PacketsDiscarded uint64  `json:"packetsDiscarded"`
-	PacketsRepaired  uint64  `json:"packetsRepaired"`
-	FractionLost     float64 `json:"fractionLost"`
-	NackCount        uint64  `json:"nackCount"`
-	PliCount         uint64  `json:"pliCount"`
-	FirCount         uint64  `json:"firCount"`
-	SliCount         uint64  `json:"sliCount"`
-	RoundTripTime    float64 `json:"roundTripTime"`
-	TransportID      uint32  `json:"transportId"`
-	InboundRTPID     string  `json:"inboundRtpId"`
+	RTPStreamStat
+	RoundTripTime float64 `json:"roundTripTime"`
+	TransportID   uint32  `json:"transportId"`
+	InboundRTPID  string  `json:"inboundRtpId"`
 }

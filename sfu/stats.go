@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"crypto/rand"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,12 +120,12 @@ func (p *Producer) inboundStat(withTransport bool, now time.Time) protocol.Inbou
 			lost = expected - received
 		}
 	}
-	st := protocol.InboundRTPStat{
+	st := protocol.InboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
 		Type: "inbound-rtp", ID: p.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: p.mediaSSRC,
 		Kind: p.kind, MediaType: p.kind, MimeType: p.mimeType(),
 		Bitrate: p.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
 		PacketsLost: lost, PliCount: p.pliCount.Load(), FirCount: 0,
-	}
+	}}
 	if withTransport {
 		st.TransportID = p.transport.id
 	}
@@ -144,14 +143,13 @@ func (c *Consumer) GetStats() []any {
 	now := time.Now()
 	in := c.producer.inboundStat(false, now)
 	in.Bitrate = 0
-	out := protocol.OutboundRTPStat{
+	out := protocol.OutboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
 		Type: "outbound-rtp", ID: c.statsID, Timestamp: c.peer.room.server.uptimeMs(), SSRC: c.ssrc,
-		Kind: c.kind, MediaType: c.kind, MimeType: strings.TrimSpace(c.rtpParameters.Codecs[0].MimeType),
+		Kind: c.kind, MediaType: c.kind, MimeType: c.rtpParameters.Codecs[0].MimeType,
 		Bitrate: c.rate.bitrate(c.send.bytes.Load(), now), ByteCount: c.send.bytes.Load(), PacketCount: c.send.packets.Load(),
 		PacketsLost: uint64(c.remoteLost.Load()), FractionLost: float64(c.remoteFraction.Load()) / 256,
 		PliCount: c.pliCount.Load(), FirCount: c.firCount.Load(),
-		RoundTripTime: float64(c.rttMicros.Load()) / 1000, InboundRTPID: in.ID,
-	}
+	}, RoundTripTime: float64(c.rttMicros.Load()) / 1000, InboundRTPID: in.ID}
 	if t := c.transport.Load(); t != nil {
 		out.TransportID = t.id
 	}
