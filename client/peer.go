@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -30,6 +32,7 @@ type Peer struct {
 
 	mu         sync.Mutex
 	transports []*Transport
+	loopback   bool // the server is on this host: gather loopback candidates only
 }
 
 // PeerData is a peer as the join response and newPeer describe it.
@@ -58,7 +61,13 @@ func Connect(ctx context.Context, server, roomID, peerName string) (*Peer, error
 	if err != nil {
 		return nil, err
 	}
-	return &Peer{Name: peerName, conn: c}, nil
+	p := &Peer{Name: peerName, conn: c}
+	if u, err := url.Parse(server); err == nil {
+		if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+			p.loopback = true
+		}
+	}
+	return p, nil
 }
 
 // Request sends a mediasoup request (data gets method and target) and
@@ -114,7 +123,7 @@ func (p *Peer) Join(ctx context.Context, appData any, spy bool) error {
 	}
 	p.RoomCapabilities = q.RTPCapabilities
 	caps := receiveCapabilities(q.RTPCapabilities)
-	if p.api, err = newAPI(q.RTPCapabilities, p.NetworkTypes); err != nil {
+	if p.api, err = newAPI(q.RTPCapabilities, p.NetworkTypes, p.loopback); err != nil {
 		return err
 	}
 	raw, err = p.Request(ctx, "join", map[string]any{
@@ -157,7 +166,7 @@ func receiveCapabilities(room rtpparams.Capabilities) rtpparams.Capabilities {
 }
 
 // newAPI builds a pion API whose media engine uses the room payload types.
-func newAPI(room rtpparams.Capabilities, networks []webrtc.NetworkType) (*webrtc.API, error) {
+func newAPI(room rtpparams.Capabilities, networks []webrtc.NetworkType, loopback bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	for _, c := range room.Codecs {
 		name := strings.ToLower(c.Name)
@@ -188,12 +197,16 @@ func newAPI(room rtpparams.Capabilities, networks []webrtc.NetworkType) (*webrtc
 		}
 	}
 	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
+	if loopback {
+		// A server on this host: only loopback candidates, so no test
+		// traffic leaves the machine.
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
 	if networks == nil {
 		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	}
 	se.SetNetworkTypes(networks)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	// Sender and receiver reports like a browser's (servers rely on them).
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
