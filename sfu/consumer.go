@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"encoding/json"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gosoup/gosoup/protocol"
@@ -35,10 +36,16 @@ type Consumer struct {
 	send sendState // media plane only
 
 	consumerFeedback
-	statsID    string
-	rate       rateMeter
-	statsTimer *statsTimer // room lock
-	done       chan struct{}
+	rtxSSRC        uint32
+	rtxPayloadType uint8
+	rtxMu          sync.Mutex
+	rtxSeq         uint16
+	rtxScratch     [1600]byte
+	retransmitted  atomic.Uint64
+	statsID        string
+	rate           rateMeter
+	statsTimer     *statsTimer // room lock
+	done           chan struct{}
 }
 
 // ID returns the consumer id chosen by the server.
@@ -160,6 +167,11 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 	}
 	if params.RTCP != nil {
 		c.cname = params.RTCP.CNAME
+	}
+	if rtx := params.Encodings[0].RTX; rtx != nil {
+		if pt, ok := params.RTXPayloadType(int(c.payloadType)); ok {
+			c.rtxSSRC, c.rtxPayloadType = rtx.SSRC, uint8(pt)
+		}
 	}
 	c.send.clockRate = prod.clockRate
 	p.consumers[id] = c

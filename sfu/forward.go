@@ -58,11 +58,13 @@ type sendState struct {
 	bytes    atomic.Uint64
 	reportTs atomic.Uint32
 	reportAt atomic.Int64
+	offsets  atomic.Uint64 // seqOffset<<32 | tsOffset, for retransmissions
 }
 
 // resync sets the offsets so that the next packet follows the last one
 // sent, with a timestamp advanced by the wall-clock time elapsed.
 func (s *sendState) resync(seq uint16, ts uint32, now time.Time) {
+	defer func() { s.offsets.Store(uint64(s.seqOffset)<<32 | uint64(s.tsOffset)) }()
 	if !s.started {
 		s.started = true
 		s.seqOffset, s.tsOffset = 0, 0
@@ -99,6 +101,9 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 		return
 	}
 	buf := p.scratch[:n]
+	if p.rtx != nil {
+		p.rtx.store(seq, buf, payOff)
+	}
 	key := p.keyFrames != nil && p.keyFrames(buf[payOff:payOff+payLen])
 	ts := getUint32(pkt[4:])
 	var now time.Time

@@ -35,7 +35,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, fun
 		}
 	}()
 	sinkAddr := netip.MustParseAddrPort(sink.LocalAddr().String())
-	owner := &Peer{name: "alice", notify: func(any) {}}
+	owner := &Peer{name: "alice", notify: func(any) {}, room: &Room{server: srv}}
 	p := &Producer{peer: owner, kind: "video", mediaSSRC: 1111, clockRate: 90000}
 	for i := range p.ptMap {
 		p.ptMap[i] = -1

@@ -40,6 +40,7 @@ type Producer struct {
 	scratch [1600]byte
 	recv    receiveStats
 
+	rtx                 *retransmissionBuffer // video with NACK only
 	lastKeyFrameRequest atomic.Int64
 	pliCount            atomic.Uint64
 	statsID             string
@@ -151,6 +152,9 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		if pair[0] > 0 && pair[0] < 256 && pair[1] > 0 && pair[1] < 256 {
 			prod.extMap[pair[0]] = uint8(pair[1])
 		}
+	}
+	if mc, ok := prod.consumable.MediaCodec(); ok && req.Kind == rtpparams.KindVideo && mc.HasFeedback("nack", "") {
+		prod.rtx = &retransmissionBuffer{}
 	}
 	if codec, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.clockRate = uint32(codec.ClockRate)

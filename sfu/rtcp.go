@@ -32,6 +32,16 @@ func (t *Transport) handleRTCP(pkt []byte) {
 					}
 				}
 			}
+		case *rtcp.TransportLayerNack:
+			if c := consumers[p.MediaSSRC]; c != nil {
+				c.nackCount.Add(1)
+				for _, pair := range p.Nacks {
+					pair.Range(func(seq uint16) bool {
+						c.retransmit(seq)
+						return true
+					})
+				}
+			}
 		case *rtcp.ReceiverReport:
 			for _, r := range p.Reports {
 				if c := consumers[r.SSRC]; c != nil {

@@ -149,6 +149,7 @@ func (c *Consumer) GetStats() []any {
 		Bitrate: c.rate.bitrate(c.send.bytes.Load(), now), ByteCount: c.send.bytes.Load(), PacketCount: c.send.packets.Load(),
 		PacketsLost: uint64(c.remoteLost.Load()), FractionLost: float64(c.remoteFraction.Load()) / 256,
 		PliCount: c.pliCount.Load(), FirCount: c.firCount.Load(),
+		NackCount: c.nackCount.Load(), PacketsRepaired: c.retransmitted.Load(),
 	}, RoundTripTime: float64(c.rttMicros.Load()) / 1000, InboundRTPID: in.ID}
 	if t := c.transport.Load(); t != nil {
 		out.TransportID = t.id
@@ -163,6 +164,7 @@ type consumerFeedback struct {
 	rttMicros      atomic.Int64
 	pliCount       atomic.Uint64
 	firCount       atomic.Uint64
+	nackCount      atomic.Uint64
 	lastSRNTP      atomic.Uint32 // middle 32 bits of our last SR
 }
 

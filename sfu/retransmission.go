@@ -1,0 +1,90 @@
+package sfu
+
+import "sync"
+
+// retransmissionSlots is how many recent packets a video producer keeps
+// for retransmission (about 1.5 s of 720p video).
+const retransmissionSlots = 512
+
+// retransmissionBuffer keeps one shared copy of a producer's recent
+// packets, already rewritten to room payload type and extension ids, so
+// that every consumer can answer its receiver's NACKs from it (as
+// mediasoup's RtpRetransmissionBuffer). Slots are indexed by the
+// producer's sequence number; a slot is valid only for the sequence number
+// it holds, which makes the 16-bit wraparound harmless.
+type retransmissionBuffer struct {
+	mu    sync.Mutex
+	seqs  [retransmissionSlots]uint16
+	valid [retransmissionSlots]bool
+	lens  [retransmissionSlots]uint16
+	offs  [retransmissionSlots]uint16 // payload offset
+	data  [retransmissionSlots][1500]byte
+}
+
+// store copies a rewritten packet; packets larger than a slot are skipped.
+func (r *retransmissionBuffer) store(seq uint16, pkt []byte, payloadOff int) {
+	if len(pkt) > 1500 {
+		return
+	}
+	i := int(seq) % retransmissionSlots
+	r.mu.Lock()
+	r.seqs[i], r.valid[i], r.lens[i], r.offs[i] = seq, true, uint16(len(pkt)), uint16(payloadOff)
+	copy(r.data[i][:], pkt)
+	r.mu.Unlock()
+}
+
+// get copies the packet with this producer sequence number into dst and
+// returns its length and payload offset, or ok=false if it is gone.
+func (r *retransmissionBuffer) get(seq uint16, dst []byte) (n, payloadOff int, ok bool) {
+	i := int(seq) % retransmissionSlots
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.valid[i] || r.seqs[i] != seq || len(dst) < int(r.lens[i])+2 {
+		return 0, 0, false
+	}
+	return copy(dst, r.data[i][:r.lens[i]]), int(r.offs[i]), true
+}
+
+// buildRTX turns a stored packet (in dst[:n], payload at off) into the
+// consumer's RTX packet (RFC 4588) in place: RTX payload type and SSRC,
+// the RTX sequence number, and the original sequence number (osn) before
+// the payload. It returns the new length.
+func buildRTX(dst []byte, n, off int, pt uint8, ssrc uint32, rtxSeq, osn uint16) int {
+	copy(dst[off+2:n+2], dst[off:n])
+	putUint16(dst[off:], osn)
+	dst[1] = dst[1]&0x80 | pt
+	putUint16(dst[2:], rtxSeq)
+	putUint32(dst[8:], ssrc)
+	return n + 2
+}
+
+// retransmit answers a receiver's NACK for seq (consumer numbering) from
+// the producer's buffer: as RTX when the consumer has an RTX stream, else
+// as the original packet.
+func (c *Consumer) retransmit(seq uint16) {
+	buf := c.producer.rtx
+	t := c.transport.Load()
+	if buf == nil || t == nil || !c.active.Load() {
+		return
+	}
+	offs := c.send.offsets.Load()
+	seqOff, tsOff := uint16(offs>>32), uint32(offs)
+	c.rtxMu.Lock()
+	defer c.rtxMu.Unlock()
+	n, off, ok := buf.get(seq-seqOff, c.rtxScratch[:])
+	if !ok {
+		return
+	}
+	pkt := c.rtxScratch[:]
+	putUint16(pkt[2:], seq)
+	putUint32(pkt[4:], getUint32(pkt[4:])+tsOff)
+	putUint32(pkt[8:], c.ssrc)
+	pkt[1] = pkt[1]&0x80 | c.payloadType
+	if c.rtxSSRC != 0 {
+		c.rtxSeq++
+		n = buildRTX(pkt, n, off, c.rtxPayloadType, c.rtxSSRC, c.rtxSeq, seq)
+	}
+	if t.wt.WriteRTP(pkt[:n]) == nil {
+		c.retransmitted.Add(1)
+	}
+}
