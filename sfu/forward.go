@@ -84,11 +84,22 @@ func (s *sendState) resync(seq uint16, ts uint32, now time.Time) {
 // receiveRTP is the hot path: one producer packet in, one rewritten packet
 // out per active consumer. It allocates nothing.
 func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
-	seq := getUint16(pkt[2:])
-	if ssrc != p.mediaSSRC {
-		return // RTX and further simulcast streams are not forwarded yet
+	if ssrc == p.rtxSSRC && ssrc != 0 {
+		if pkt = p.decodeRTX(pkt); pkt == nil {
+			return // padding-only probe or malformed
+		}
+		ssrc = p.mediaSSRC
+	} else if ssrc != p.mediaSSRC {
+		return // further simulcast streams are not forwarded yet
+	} else {
+		p.recv.update(getUint16(pkt[2:]), len(pkt))
 	}
-	p.recv.update(seq, len(pkt))
+	seq := getUint16(pkt[2:])
+	if p.nacks != nil {
+		if pairs := p.nacks.onPacket(seq, time.Now().UnixNano()); len(pairs) > 0 {
+			p.sendNack(pairs)
+		}
+	}
 	if p.paused.Load() {
 		return
 	}

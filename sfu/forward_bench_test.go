@@ -43,6 +43,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, fun
 	p.ptMap[96] = 101
 	p.extMap[2] = 3
 	p.keyFrames = keyFrameDetectorFor("video/vp8")
+	p.rtx, p.nacks = &retransmissionBuffer{}, &nackGenerator{} // as a real VP8 producer with nack
 	p.consumers.Store(&[]*Consumer{})
 	receiver := &Peer{name: "bob", notify: func(any) {}}
 	profile := "default"

@@ -41,6 +41,11 @@ type Producer struct {
 	recv    receiveStats
 
 	rtx                 *retransmissionBuffer // video with NACK only
+	nacks               *nackGenerator        // video with NACK only; media plane
+	nackCount           atomic.Uint64
+	rtxSSRC             uint32 // the sender's RTX stream, decoded on arrival
+	mediaPT             uint8  // the sender's media payload type
+	rtxScratch          [1600]byte
 	lastKeyFrameRequest atomic.Int64
 	pliCount            atomic.Uint64
 	statsID             string
@@ -155,6 +160,10 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	}
 	if mc, ok := prod.consumable.MediaCodec(); ok && req.Kind == rtpparams.KindVideo && mc.HasFeedback("nack", "") {
 		prod.rtx = &retransmissionBuffer{}
+		prod.nacks = &nackGenerator{}
+	}
+	if mc, ok := req.RTPParameters.MediaCodec(); ok {
+		prod.mediaPT = uint8(mc.PayloadType)
 	}
 	if codec, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.clockRate = uint32(codec.ClockRate)
@@ -176,6 +185,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		}
 		if i == 0 {
 			prod.mediaSSRC = enc.SSRC
+			prod.rtxSSRC = rtxSSRC(enc)
 		}
 	}
 	prod.consumers.Store(&[]*Consumer{})

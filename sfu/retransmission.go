@@ -88,3 +88,48 @@ func (c *Consumer) retransmit(seq uint16) {
 		c.retransmitted.Add(1)
 	}
 }
+
+// decodeRTX turns a sender's RTX packet (RFC 4588) back into the original
+// media packet, in the producer's scratch buffer: media SSRC, media
+// payload type, original sequence number. nil for padding-only packets.
+func (p *Producer) decodeRTX(pkt []byte) []byte {
+	off, end, ok := rtpPayloadBounds(pkt)
+	if !ok || end-off < 2 {
+		return nil
+	}
+	out := p.rtxScratch[:]
+	if len(pkt) > len(out) {
+		return nil
+	}
+	osn := getUint16(pkt[off:])
+	n := copy(out, pkt[:off])
+	n += copy(out[n:], pkt[off+2:end])
+	out[0] &^= 0x20 // padding dropped
+	out[1] = out[1]&0x80 | p.mediaPT
+	putUint16(out[2:], osn)
+	putUint32(out[8:], p.mediaSSRC)
+	return out[:n]
+}
+
+// rtpPayloadBounds returns where the payload of an RTP packet starts and
+// ends (padding excluded).
+func rtpPayloadBounds(pkt []byte) (off, end int, ok bool) {
+	if len(pkt) < 12 {
+		return 0, 0, false
+	}
+	off = 12 + 4*int(pkt[0]&0x0f)
+	if pkt[0]&0x10 != 0 {
+		if len(pkt) < off+4 {
+			return 0, 0, false
+		}
+		off += 4 + 4*int(getUint16(pkt[off+2:]))
+	}
+	end = len(pkt)
+	if pkt[0]&0x20 != 0 && end > 0 {
+		end -= int(pkt[end-1])
+	}
+	if off > end {
+		return 0, 0, false
+	}
+	return off, end, true
+}

@@ -124,7 +124,7 @@ func (p *Producer) inboundStat(withTransport bool, now time.Time) protocol.Inbou
 		Type: "inbound-rtp", ID: p.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: p.mediaSSRC,
 		Kind: p.kind, MediaType: p.kind, MimeType: p.mimeType(),
 		Bitrate: p.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
-		PacketsLost: lost, PliCount: p.pliCount.Load(), FirCount: 0,
+		PacketsLost: lost, PliCount: p.pliCount.Load(), FirCount: 0, NackCount: p.nackCount.Load(),
 	}}
 	if withTransport {
 		st.TransportID = p.transport.id

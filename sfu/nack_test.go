@@ -1,0 +1,80 @@
+package sfu
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+func lost(pairs []rtcp.NackPair) []uint16 {
+	var out []uint16
+	for _, p := range pairs {
+		p.Range(func(s uint16) bool { out = append(out, s); return true })
+	}
+	return out
+}
+
+func TestNackGenerator(t *testing.T) {
+	var g nackGenerator
+	ms := int64(time.Millisecond)
+	now := int64(1e12)
+	g.onPacket(1, now)
+	g.onPacket(2, now)
+	if got := lost(g.onPacket(5, now+30*ms)); fmt.Sprint(got) != "[3 4]" {
+		t.Fatalf("first NACK %v", got)
+	}
+	if got := g.onPacket(6, now+40*ms); len(got) != 0 {
+		t.Fatalf("NACKed again too soon: %v", lost(got))
+	}
+	g.onPacket(3, now+50*ms) // retransmission arrives
+	if got := lost(g.onPacket(7, now+140*ms)); fmt.Sprint(got) != "[4]" {
+		t.Fatalf("retry %v", got)
+	}
+	// Retries stop after the limit.
+	n := 2 // the first NACK and the retry above
+	for i := 0; i < 30; i++ {
+		if len(g.onPacket(uint16(8+i), now+int64(200+i*110)*ms)) > 0 {
+			n++
+		}
+	}
+	if n != nackMaxRetries {
+		t.Fatalf("packet 4 NACKed %d times, want %d", n, nackMaxRetries)
+	}
+}
+
+func TestNackGeneratorWraparoundAndJumps(t *testing.T) {
+	var g nackGenerator
+	now := int64(1e12)
+	g.onPacket(65534, now)
+	if got := lost(g.onPacket(1, now+int64(30*time.Millisecond))); fmt.Sprint(got) != "[65535 0]" {
+		t.Fatalf("wraparound NACK %v", got)
+	}
+	// A huge jump resyncs instead of NACKing hundreds of packets.
+	if got := g.onPacket(5000, now+int64(60*time.Millisecond)); len(got) != 0 {
+		t.Fatalf("jump NACKed %v", lost(got))
+	}
+	if g.count != 0 {
+		t.Fatalf("missing after resync: %d", g.count)
+	}
+	// Old and duplicate packets are ignored.
+	g.onPacket(4999, now+int64(90*time.Millisecond))
+	g.onPacket(5000, now+int64(90*time.Millisecond))
+	if g.count != 0 || g.highest != 5000 {
+		t.Fatalf("count %d highest %d", g.count, g.highest)
+	}
+}
+
+func TestDecodeRTX(t *testing.T) {
+	p := &Producer{mediaSSRC: 1111, mediaPT: 96}
+	rtx := []byte{0x80, 97, 0, 9, 0, 0, 0x23, 0x28, 0, 0, 0x08, 0xae, 0x01, 0xf4, 0xAA, 0xBB}
+	out := p.decodeRTX(rtx)
+	if out == nil || out[1]&0x7f != 96 || getUint16(out[2:]) != 500 || getUint32(out[8:]) != 1111 || len(out) != 14 || out[12] != 0xAA {
+		t.Fatalf("decoded %x", out)
+	}
+	probe := []byte{0xA0, 97, 0, 10, 0, 0, 0, 0, 0, 0, 0x08, 0xae, 0, 0, 0, 4} // padding only
+	if p.decodeRTX(probe) != nil {
+		t.Fatal("padding-only probe decoded")
+	}
+}
