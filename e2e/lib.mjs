@@ -5,6 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
+import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,7 +31,7 @@ async function waitHttp(url, ms) {
 
 // startServer returns {http, ws, stop}. With GOSOUP_URL set (http://host:port
 // of a running gosoup) it uses that server.
-export async function startServer() {
+export async function startServer(opts = {}) {
   if (process.env.GOSOUP_URL) {
     const http = process.env.GOSOUP_URL.replace(/\/$/, '');
     return { http, ws: http.replace(/^http/, 'ws'), stop: async () => {} };
@@ -41,8 +42,8 @@ export async function startServer() {
   const port = await freePort();
   const proc = spawn(bin, [
     '--listen', `127.0.0.1:${port}`, '--web', path.join(repo, 'web', 'dist'),
-    '--rtc-listen-ip', '127.0.0.1', '--rtc-port', '0', '--announced-ip', '127.0.0.1',
-    '--log-level', process.env.GOSOUP_LOG || 'warn'
+    '--rtc-listen-ip', '127.0.0.1', '--rtc-port', String(opts.rtcPort || 0), '--announced-ip', '127.0.0.1',
+    '--log-level', process.env.GOSOUP_LOG || 'warn', ...(opts.args || [])
   ], { stdio: ['ignore', 'inherit', 'inherit'] });
   const http = `http://127.0.0.1:${port}`;
   await waitHttp(`${http}/healthz`, 20000);
@@ -100,3 +101,45 @@ export function events(page) { return page.evaluate(() => window.harness.events(
 export function roomId(tag) { return `${tag}-${Math.random().toString(36).slice(2, 8)}`; }
 
 export function ensureArtifacts() { mkdirSync(artifacts, { recursive: true }); }
+
+// freeUdpPort returns a UDP port that was free a moment ago.
+export function freeUdpPort() {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+// startLossRelay forwards UDP between clients and 127.0.0.1:target, one
+// upstream socket per client, and drops a share of the SRTP media packets
+// going to the clients (a seeded PRNG makes runs comparable). The server
+// announces the relay's port as its candidate.
+export async function startLossRelay(target, loss, seed = 1) {
+  let state = seed;
+  const rand = () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648; };
+  const stats = { forwarded: 0, dropped: 0 };
+  const front = dgram.createSocket('udp4');
+  const clients = new Map();
+  front.on('message', (msg, rinfo) => {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    let up = clients.get(key);
+    if (!up) {
+      up = dgram.createSocket('udp4');
+      up.bind(0, '127.0.0.1');
+      up.on('message', (m) => {
+        const rtp = m.length > 12 && m[0] >= 128 && m[0] < 192 && !(m[1] >= 192 && m[1] <= 223);
+        if (rtp && rand() < loss) { stats.dropped++; return; }
+        stats.forwarded++;
+        front.send(m, rinfo.port, rinfo.address);
+      });
+      clients.set(key, up);
+    }
+    up.send(msg, target, '127.0.0.1');
+  });
+  await new Promise((r) => front.bind(0, '127.0.0.1', r));
+  return {
+    port: front.address().port,
+    stats,
+    close: () => { front.close(); for (const u of clients.values()) u.close(); }
+  };
+}

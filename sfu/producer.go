@@ -158,7 +158,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 			prod.extMap[pair[0]] = uint8(pair[1])
 		}
 	}
-	if mc, ok := prod.consumable.MediaCodec(); ok && req.Kind == rtpparams.KindVideo && mc.HasFeedback("nack", "") {
+	if mc, ok := prod.consumable.MediaCodec(); ok && req.Kind == rtpparams.KindVideo && mc.HasFeedback("nack", "") && !r.server.cfg.NoRetransmission {
 		prod.rtx = &retransmissionBuffer{}
 		prod.nacks = &nackGenerator{}
 	}

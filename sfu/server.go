@@ -33,6 +33,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Limits bound what one client can create; zero fields take defaults.
 	Limits Limits
+	// NoRetransmission turns NACK handling off (no retransmission buffer,
+	// no NACKs to senders), for comparisons.
+	NoRetransmission bool
 }
 
 // Limits bound rooms and peers so that one client cannot exhaust the

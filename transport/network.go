@@ -23,6 +23,9 @@ type Config struct {
 	AnnouncedIP string
 	// Logger receives transport logs. Default slog.Default().
 	Logger *slog.Logger
+	// AnnouncedPort is the port put in candidates; default the bound port
+	// (set it when a relay or NAT forwards another port to this one).
+	AnnouncedPort int
 	// AnnouncedIPv6 adds IPv6 candidates with this address; ListenIP must
 	// then be an IPv6 address ("::" serves both families on one socket).
 	AnnouncedIPv6 string
@@ -43,6 +46,7 @@ type Network struct {
 	announcedIP netip.Addr
 	announced6  netip.Addr // invalid when IPv6 is off
 	dualStack   bool       // the socket is IPv6 (v4 peers are v4-mapped)
+	annPort     int        // announced port, 0: the bound one
 	port        int
 	log         *slog.Logger
 
@@ -110,6 +114,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 		conn:        conn,
 		cert:        cert,
 		consent:     cfg.ConsentTimeout,
+		annPort:     cfg.AnnouncedPort,
 		announced6:  announced6,
 		announcedIP: announced.Unmap(),
 		port:        conn.LocalAddr().(*net.UDPAddr).Port,
@@ -219,6 +224,10 @@ func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener, opts Trans
 // candidates returns the host candidates a transport announces.
 func (n *Network) candidates(o TransportOptions) []ICECandidate {
 	var out []ICECandidate
+	port := n.port
+	if n.annPort > 0 {
+		port = n.annPort
+	}
 	for _, ip := range []netip.Addr{n.announcedIP, n.announced6} {
 		if !ip.IsValid() {
 			continue
@@ -229,7 +238,7 @@ func (n *Network) candidates(o TransportOptions) []ICECandidate {
 		}
 		if o.UDP {
 			out = append(out, ICECandidate{
-				Family: family, Foundation: "udpcandidate", IP: ip.String(), Port: n.port,
+				Family: family, Foundation: "udpcandidate", IP: ip.String(), Port: port,
 				Priority: candidatePriority(o.PreferUDP, famPref), Protocol: "udp", Type: "host",
 			})
 		}

@@ -37,10 +37,12 @@ func run(args []string) error {
 	rtcIP := fs.String("rtc-listen-ip", "0.0.0.0", "IP the media UDP socket binds to")
 	rtcPort := fs.Int("rtc-port", 40000, "UDP port shared by all transports (0: any free port)")
 	announced := fs.String("announced-ip", "127.0.0.1", "IP announced in ICE candidates (a LAN address to reach other machines)")
+	announcedPort := fs.Int("announced-port", 0, "UDP port announced in ICE candidates (default: the bound one; for a relay or NAT)")
 	announced6 := fs.String("announced-ipv6", "", "IPv6 address announced in ICE candidates too (needs --rtc-listen-ip ::)")
 	noTCP := fs.Bool("no-tcp", false, "disable passive ICE-TCP on the RTC port")
 	fullExt := fs.Bool("full-header-extensions", false, "advertise mediasoup 2.6.19's full header-extension list (breaks video-first sending in current Chrome)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	noRetransmit := fs.Bool("no-retransmission", false, "do not answer NACKs nor send them (to measure what retransmission brings)")
 	maxPeers := fs.Int("max-peers-per-room", 1000, "peers per room before join is refused")
 	pprofOn := fs.Bool("pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address")
 	if err := fs.Parse(args); err != nil {
@@ -54,9 +56,10 @@ func run(args []string) error {
 	slog.SetDefault(log)
 
 	cfg := sfu.Config{
-		RTC:    transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced, AnnouncedIPv6: *announced6, NoTCP: *noTCP},
-		Logger: log,
-		Limits: sfu.Limits{PeersPerRoom: *maxPeers},
+		RTC:              transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced, AnnouncedIPv6: *announced6, AnnouncedPort: *announcedPort, NoTCP: *noTCP},
+		Logger:           log,
+		Limits:           sfu.Limits{PeersPerRoom: *maxPeers},
+		NoRetransmission: *noRetransmit,
 	}
 	if *fullExt {
 		cfg.HeaderExtensions = rtpparams.FullHeaderExtensions()

@@ -111,7 +111,7 @@ window.harness = {
 
   // Aggregated inbound-rtp stats of the receive transport's RTCPeerConnection.
   async stats() {
-    const out = { framesDecoded: 0, videoPackets: 0, audioPackets: 0, audioSamples: 0 };
+    const out = { framesDecoded: 0, videoPackets: 0, audioPackets: 0, audioSamples: 0, freezeCount: 0, freezeSeconds: 0, nackCount: 0, videoLost: 0 };
     const handler = state.recvTransport && state.recvTransport._handler;
     if (!handler || !handler._pc) return out;
     const report = await handler._pc.getStats();
@@ -120,6 +120,10 @@ window.harness = {
       if (s.kind === 'video') {
         out.framesDecoded += s.framesDecoded || 0;
         out.videoPackets += s.packetsReceived || 0;
+        out.freezeCount += s.freezeCount || 0;
+        out.freezeSeconds += s.totalFreezesDuration || 0;
+        out.nackCount += s.nackCount || 0;
+        out.videoLost += s.packetsLost || 0;
       } else if (s.kind === 'audio') {
         out.audioPackets += s.packetsReceived || 0;
         out.audioSamples += s.totalSamplesReceived || 0;
