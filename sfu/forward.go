@@ -95,6 +95,12 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 		p.recv.update(getUint16(pkt[2:]), len(pkt))
 	}
 	seq := getUint16(pkt[2:])
+	if p.levels != nil {
+		if v := findExtension(pkt, p.audioLevelID); len(v) > 0 {
+			p.levels.sum.Add(uint64(v[0] & 0x7f))
+			p.levels.count.Add(1)
+		}
+	}
 	if p.nacks != nil {
 		if pairs := p.nacks.onPacket(seq, time.Now().UnixNano()); len(pairs) > 0 {
 			p.sendNack(pairs)

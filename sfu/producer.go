@@ -46,6 +46,8 @@ type Producer struct {
 	rtxSSRC             uint32 // the sender's RTX stream, decoded on arrival
 	mediaPT             uint8  // the sender's media payload type
 	rtxScratch          [1600]byte
+	audioLevelID        uint8        // the sender's ssrc-audio-level id
+	levels              *audioLevels // audio with ssrc-audio-level only
 	lastKeyFrameRequest atomic.Int64
 	pliCount            atomic.Uint64
 	statsID             string
@@ -65,6 +67,12 @@ func (p *Producer) Peer() *Peer { return p.peer }
 
 // RTPParameters returns the parameters the client sends with.
 func (p *Producer) RTPParameters() rtpparams.Parameters { return p.rtpParameters }
+
+func (p *Producer) isClosed() bool {
+	p.peer.room.mu.Lock()
+	defer p.peer.room.mu.Unlock()
+	return p.closed
+}
 
 // Paused reports whether the producer is paused (by its client or the
 // server).
@@ -164,6 +172,13 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	}
 	if mc, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.mediaPT = uint8(mc.PayloadType)
+	}
+	if req.Kind == rtpparams.KindAudio {
+		for _, e := range req.RTPParameters.HeaderExtensions {
+			if e.URI == rtpparams.URIAudioLevel && e.ID > 0 && e.ID < 256 {
+				prod.audioLevelID, prod.levels = uint8(e.ID), &audioLevels{}
+			}
+		}
 	}
 	if codec, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.clockRate = uint32(codec.ClockRate)

@@ -30,6 +30,7 @@ type Room struct {
 	closed     bool
 	onClose    []func()
 	events     eventQueue
+	done       chan struct{} // closed when the room closes
 }
 
 func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error) {
@@ -44,6 +45,7 @@ func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error
 		log:        s.log.With("room", id),
 		transports: map[uint32]*Transport{},
 		producers:  map[uint32]*Producer{},
+		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -192,6 +194,7 @@ func (r *Room) Close() {
 		r.peers[0].closeLocked(nil, true)
 	}
 	r.closed = true
+	close(r.done)
 	fns := r.onClose
 	r.onClose = nil
 	r.mu.Unlock()

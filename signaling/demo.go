@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/gosoup/gosoup/sfu"
 )
 
 // The mediasoup-demo v2 app methods (spec §15.2), so that its client works
@@ -65,6 +67,29 @@ func (s *session) demoRequest(method string, data json.RawMessage) (any, int, er
 		return struct{}{}, 0, nil
 	}
 	return nil, 400, fmt.Errorf("unknown request.method %q", method)
+}
+
+// activeSpeaker is the demo's "active-speaker" notification.
+func activeSpeaker(p *sfu.Peer) []byte {
+	var name any
+	if p != nil {
+		name = p.Name()
+	}
+	b, _ := notification("active-speaker", map[string]any{"peerName": name})
+	return b
+}
+
+// sendCurrentSpeaker tells a peer that just joined who is speaking.
+func (s *session) sendCurrentSpeaker() {
+	s.srv.mu.Lock()
+	d := s.srv.speakers[s.room.ID()]
+	s.srv.mu.Unlock()
+	if d == nil {
+		return
+	}
+	if cur := d.Current(); cur != nil {
+		s.send(activeSpeaker(cur.Peer()))
+	}
 }
 
 // broadcast sends a protoo message to every session of a room but one.

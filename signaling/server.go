@@ -36,7 +36,8 @@ type Server struct {
 	upgrader websocket.Upgrader
 
 	mu       sync.Mutex
-	roomRefs map[string]int         // open sessions per room id
+	roomRefs map[string]int // open sessions per room id
+	speakers map[string]*sfu.ActiveSpeakerDetector
 	sessions map[[2]string]*session // by room id and peer name
 	all      map[*session]struct{}
 	ctx      context.Context
@@ -60,6 +61,7 @@ func NewServer(s *sfu.Server, log *slog.Logger) *Server {
 			WriteBufferSize: 16 << 10,
 		},
 		roomRefs: map[string]int{},
+		speakers: map[string]*sfu.ActiveSpeakerDetector{},
 		sessions: map[[2]string]*session{},
 		all:      map[*session]struct{}{},
 		ctx:      ctx,
@@ -137,6 +139,14 @@ func (s *Server) acquire(roomID, peerName string) (*sfu.Room, *session, error) {
 		return nil, nil, err
 	}
 	s.roomRefs[roomID]++
+	if s.speakers[roomID] == nil {
+		d := room.CreateActiveSpeakerDetector()
+		d.OnChange = func(p *sfu.Peer, _ *sfu.Producer) {
+			s.broadcast(roomID, nil, activeSpeaker(p))
+		}
+		d.Start(0)
+		s.speakers[roomID] = d
+	}
 	return room, s.sessions[[2]string{roomID, peerName}], nil
 }
 
@@ -157,6 +167,10 @@ func (s *Server) release(sess *session) {
 	s.roomRefs[id]--
 	if s.roomRefs[id] <= 0 {
 		delete(s.roomRefs, id)
+		if d := s.speakers[id]; d != nil {
+			d.Close()
+			delete(s.speakers, id)
+		}
 		sess.room.Close()
 	}
 }

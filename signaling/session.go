@@ -33,7 +33,8 @@ type session struct {
 	mu   sync.Mutex
 	peer *sfu.Peer
 
-	limiter *rate.Limiter
+	limiter    *rate.Limiter
+	justJoined bool // reader goroutine only
 }
 
 func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string) *session {
@@ -200,6 +201,10 @@ func (s *session) handleRequest(f *Frame) {
 		return
 	}
 	s.send(b)
+	if s.justJoined { // after the join response, as the demo
+		s.justJoined = false
+		s.sendCurrentSpeaker()
+	}
 }
 
 // dispatch runs one protoo request and returns the data or the protoo
@@ -241,6 +246,7 @@ func (s *session) dispatch(f *Frame) (any, int, error) {
 			s.mu.Lock()
 			s.peer = peer
 			s.mu.Unlock()
+			s.justJoined = true
 		}
 		return resp, 0, nil
 	}

@@ -80,7 +80,13 @@ async function join() {
   $('#join').disabled = true;
   status('connecting…');
   try {
-    state.session = await openSession(serverUrl(roomId, peerName));
+    state.session = await openSession(serverUrl(roomId, peerName), {}, (n) => {
+      if (n.method === 'active-speaker') {
+        for (const [key, tile] of state.tiles) {
+          tile.classList.toggle('speaking', key === n.data.peerName || (key === 'me' && n.data.peerName === peerName));
+        }
+      }
+    });
     const room = state.room = state.session.room;
     room.on('close', (originator) => { status(`disconnected (${originator})`); leaveUi(); });
     const peers = await room.join(peerName, { displayName: name, device: mediasoupClient.getDeviceInfo() });

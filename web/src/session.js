@@ -15,7 +15,7 @@ export function serverUrl(roomId, peerName) {
 
 // openSession resolves once the protoo WebSocket is open; the returned
 // object holds the mediasoup Room wired to it.
-export function openSession(url, roomOptions = {}) {
+export function openSession(url, roomOptions = {}, onDemoNotification = () => {}) {
   const transport = new protooClient.WebSocketTransport(url, { retry: { retries: 2 } });
   const protoo = new protooClient.Peer(transport);
   const room = new mediasoupClient.Room({
@@ -45,6 +45,7 @@ export function openSession(url, roomOptions = {}) {
       room.receiveNotification(notification.data);
     } else {
       demoNotifications.push(notification);
+      onDemoNotification(notification);
     }
   });
   protoo.on('request', (request, accept, reject) => reject(400, 'not supported'));
