@@ -11,6 +11,8 @@ func keyFrameDetectorFor(mimeType string) keyFrameDetector {
 		return isVP8KeyFrame
 	case "video/h264":
 		return isH264KeyFrame
+	case "video/vp9":
+		return isVP9KeyFrame
 	}
 	return nil
 }
@@ -78,4 +80,36 @@ func isH264KeyFrame(p []byte) bool {
 		return len(p) >= 2 && p[1]&0x80 != 0 && (p[1]&0x1f == 5 || p[1]&0x1f == 7)
 	}
 	return false
+}
+
+// isVP9KeyFrame parses the VP9 payload descriptor (RFC 9628): a key frame
+// starts a frame (B) without inter-picture prediction (P=0), on the base
+// spatial layer.
+func isVP9KeyFrame(p []byte) bool {
+	if len(p) < 1 {
+		return false
+	}
+	b := p[0]
+	interPicture, layerIndices, beginning := b&0x40 != 0, b&0x20 != 0, b&0x08 != 0
+	if interPicture || !beginning {
+		return false
+	}
+	if !layerIndices {
+		return true
+	}
+	i := 1
+	if b&0x80 != 0 { // picture id
+		if len(p) <= i {
+			return false
+		}
+		if p[i]&0x80 != 0 {
+			i += 2
+		} else {
+			i++
+		}
+	}
+	if len(p) <= i {
+		return false
+	}
+	return p[i]>>1&0x07 == 0 // spatial layer 0
 }

@@ -114,6 +114,11 @@ func TestKeyFrameDetection(t *testing.T) {
 		{"h264 stap-a sps", isH264KeyFrame, []byte{0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0}, true},
 		{"h264 fu-a idr start", isH264KeyFrame, []byte{0x7c, 0x85}, true},
 		{"h264 fu-a idr middle", isH264KeyFrame, []byte{0x7c, 0x05}, false},
+		{"vp9 key, no layers", isVP9KeyFrame, []byte{0x88}, true},
+		{"vp9 inter", isVP9KeyFrame, []byte{0xC8}, false},
+		{"vp9 not beginning", isVP9KeyFrame, []byte{0x80}, false},
+		{"vp9 key, layers, sid 0", isVP9KeyFrame, []byte{0xA8, 0x81, 0x02, 0x00}, true},
+		{"vp9 key, layers, sid 1", isVP9KeyFrame, []byte{0xA8, 0x81, 0x02, 0x02}, false},
 	}
 	for _, c := range cases {
 		if got := c.f(c.p); got != c.want {

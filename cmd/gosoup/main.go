@@ -43,13 +43,17 @@ func run(args []string) error {
 	fullExt := fs.Bool("full-header-extensions", false, "advertise mediasoup 2.6.19's full header-extension list (breaks video-first sending in current Chrome)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	noRetransmit := fs.Bool("no-retransmission", false, "do not answer NACKs nor send them (to measure what retransmission brings)")
+	videoCodecs := fs.String("video-codecs", "vp8,h264", "room video codecs in order of preference: vp8, vp9, h264")
 	maxPeers := fs.Int("max-peers-per-room", 1000, "peers per room before join is refused")
 	pprofOn := fs.Bool("pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	var (
+		level slog.Level
+		err   error
+	)
+	if err = level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
@@ -60,6 +64,9 @@ func run(args []string) error {
 		Logger:           log,
 		Limits:           sfu.Limits{PeersPerRoom: *maxPeers},
 		NoRetransmission: *noRetransmit,
+	}
+	if cfg.MediaCodecs, err = rtpparams.MediaCodecsFor(*videoCodecs); err != nil {
+		return err
 	}
 	if *fullExt {
 		cfg.HeaderExtensions = rtpparams.FullHeaderExtensions()
