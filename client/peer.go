@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
@@ -36,23 +37,10 @@ type Peer struct {
 }
 
 // PeerData is a peer as the join response and newPeer describe it.
-type PeerData struct {
-	Name      string          `json:"name"`
-	AppData   json.RawMessage `json:"appData"`
-	Consumers []ConsumerData  `json:"consumers"`
-}
+type PeerData = protocol.PeerData
 
 // ConsumerData is a consumer as newConsumer and the join response carry it.
-type ConsumerData struct {
-	ID               uint32               `json:"id"`
-	Kind             string               `json:"kind"`
-	PeerName         string               `json:"peerName"`
-	RTPParameters    rtpparams.Parameters `json:"rtpParameters"`
-	Paused           bool                 `json:"paused"`
-	PreferredProfile string               `json:"preferredProfile"`
-	EffectiveProfile *string              `json:"effectiveProfile"`
-	AppData          json.RawMessage      `json:"appData"`
-}
+type ConsumerData = protocol.ConsumerData
 
 // Connect opens the protoo WebSocket of server (ws://host:port) for a peer
 // of a room; call Join next.
