@@ -90,14 +90,19 @@ func (t *Transport) sendReports(now time.Time) {
 		)
 	}
 	seen := map[*Producer]bool{}
+	var capped []uint32
 	for _, prod := range *t.producersBySSRC.Load() {
 		if seen[prod] {
 			continue
 		}
 		seen[prod] = true
+		capped = append(capped, prod.mediaSSRC)
 		if rr := prod.receiverReport(now); rr != nil {
 			pkts = append(pkts, rr)
 		}
+	}
+	if max := t.maxBitrate.Load(); max > 0 && len(capped) > 0 {
+		pkts = append(pkts, &rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: float32(max), SSRCs: capped})
 	}
 	for len(pkts) > 0 {
 		n := min(len(pkts), 10)

@@ -33,6 +33,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Limits bound what one client can create; zero fields take defaults.
 	Limits Limits
+	// MaxIncomingBitrate caps what a client may send on each send
+	// transport (bits per second, REMB); 0: no cap. Transport.SetMaxBitrate
+	// changes it per transport, as mediasoup's setMaxBitrate.
+	MaxIncomingBitrate uint32
 	// NoRetransmission turns NACK handling off (no retransmission buffer,
 	// no NACKs to senders), for comparisons.
 	NoRetransmission bool

@@ -96,6 +96,16 @@ func (t *Transport) Stats() protocol.TransportStat {
 			RemoteIP: tp.Remote.Addr().String(), RemotePort: int(tp.Remote.Port()),
 		}
 	}
+	if max := uint64(t.maxBitrate.Load()); max > 0 {
+		st.LocalAvailableSendBw = &protocol.AvailableBw{Bitrate: max, MaxBitrate: &max, SSRCs: []uint32{}}
+		seen := map[*Producer]bool{}
+		for _, p := range *t.producersBySSRC.Load() {
+			if !seen[p] {
+				seen[p] = true
+				st.LocalAvailableSendBw.SSRCs = append(st.LocalAvailableSendBw.SSRCs, p.mediaSSRC)
+			}
+		}
+	}
 	if wt.DTLSState() == "closed" {
 		st.IceConnectionState = "closed"
 	}

@@ -20,7 +20,8 @@ type Transport struct {
 	direction  string
 	appData    json.RawMessage
 	wt         *transport.WebRTCTransport
-	closed     bool // guarded by the room lock
+	closed     bool          // guarded by the room lock
+	maxBitrate atomic.Uint32 // REMB cap toward the sender, bps; 0: none
 	statsTimer *statsTimer
 
 	// Copy-on-write routing tables read by the media plane without locks.
@@ -40,6 +41,20 @@ func (t *Transport) Peer() *Peer { return t.peer }
 // WebRTC returns the underlying network transport (ICE/DTLS state, byte
 // counters).
 func (t *Transport) WebRTC() *transport.WebRTCTransport { return t.wt }
+
+// SetMaxBitrate caps what the client sends on this transport (bits per
+// second, at least 10000 as mediasoup; 0 removes the cap), signaled with
+// REMB every second.
+func (t *Transport) SetMaxBitrate(bps uint32) error {
+	if t.direction != "send" {
+		return protocol.NewError("setMaxBitrate applies to send transports")
+	}
+	if bps != 0 && bps < 10000 {
+		bps = 10000
+	}
+	t.maxBitrate.Store(bps)
+	return nil
+}
 
 // Close closes the transport from the server side: the client gets
 // "transportClosed". Safe to call twice.
@@ -94,6 +109,9 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	t := &Transport{id: req.ID, peer: p, direction: req.Direction, appData: req.AppData}
 	t.producersBySSRC.Store(&map[uint32]*Producer{})
 	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
+	if req.Direction == "send" {
+		t.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
+	}
 	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t, opts)
 	if err != nil {
 		return nil, protocol.NewError("%s", err.Error())

@@ -44,6 +44,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	noRetransmit := fs.Bool("no-retransmission", false, "do not answer NACKs nor send them (to measure what retransmission brings)")
 	videoCodecs := fs.String("video-codecs", "vp8,h264", "room video codecs in order of preference: vp8, vp9, h264")
+	maxIn := fs.Int("max-incoming-bitrate", 0, "cap, in bits per second, of what a client sends on a send transport (REMB); 0: none")
 	maxPeers := fs.Int("max-peers-per-room", 1000, "peers per room before join is refused")
 	pprofOn := fs.Bool("pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP address")
 	if err := fs.Parse(args); err != nil {
@@ -60,10 +61,11 @@ func run(args []string) error {
 	slog.SetDefault(log)
 
 	cfg := sfu.Config{
-		RTC:              transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced, AnnouncedIPv6: *announced6, AnnouncedPort: *announcedPort, NoTCP: *noTCP},
-		Logger:           log,
-		Limits:           sfu.Limits{PeersPerRoom: *maxPeers},
-		NoRetransmission: *noRetransmit,
+		RTC:                transport.Config{ListenIP: *rtcIP, Port: *rtcPort, AnnouncedIP: *announced, AnnouncedIPv6: *announced6, AnnouncedPort: *announcedPort, NoTCP: *noTCP},
+		Logger:             log,
+		Limits:             sfu.Limits{PeersPerRoom: *maxPeers},
+		NoRetransmission:   *noRetransmit,
+		MaxIncomingBitrate: uint32(max(*maxIn, 0)),
 	}
 	if cfg.MediaCodecs, err = rtpparams.MediaCodecsFor(*videoCodecs); err != nil {
 		return err
