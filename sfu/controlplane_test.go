@@ -350,3 +350,18 @@ func TestPauseResumeCloseRules(t *testing.T) {
 		t.Fatal("room not closed")
 	}
 }
+
+func TestCounts(t *testing.T) {
+	s := newTestServer(t)
+	room, _ := s.Room("m")
+	alice, _ := joinPeer(t, room, "alice", false)
+	joinPeer(t, room, "bob", false)
+	alice.transport(t, 1, "send")
+	if err := alice.produce(t, 10, 1, "audio", false); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Counts()
+	if c.Rooms != 1 || c.Peers != 2 || c.Transports != 1 || c.Producers != 1 || c.Consumers != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+}

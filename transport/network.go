@@ -151,6 +151,9 @@ func (n *Network) NewBatch() *Batch {
 	return b
 }
 
+// PacketsReceived counts the datagrams read from the socket.
+func (n *Network) PacketsReceived() uint64 { return n.packets.Load() }
+
 // Port returns the bound UDP port.
 func (n *Network) Port() int { return n.port }
 

@@ -82,6 +82,7 @@ func run(args []string) error {
 	defer sig.Close()
 
 	mux := http.NewServeMux()
+	registerMetrics(srv)
 	mux.Handle("/metrics", promhttp.Handler())
 	if *pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
