@@ -143,3 +143,16 @@ export async function startLossRelay(target, loss, seed = 1) {
     close: () => { front.close(); for (const u of clients.values()) u.close(); }
   };
 }
+
+// aliceSendsToBob joins alice and bob to a room, alice sends mic and
+// camera, and it returns once bob decodes her video.
+export async function aliceSendsToBob(browser, server, room) {
+  const alice = await openHarness(browser, server, 'alice');
+  const bob = await openHarness(browser, server, 'bob');
+  await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
+  await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
+  await alice.evaluate(() => window.harness.produce('audio'));
+  await alice.evaluate(() => window.harness.produce('video'));
+  await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
+  return { alice, bob };
+}

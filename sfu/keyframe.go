@@ -33,13 +33,8 @@ func isVP8KeyFrame(p []byte) bool {
 		x := p[1]
 		i = 2
 		if x&0x80 != 0 { // I: picture id
-			if len(p) <= i {
+			if i = skipPictureID(p, i); i < 0 {
 				return false
-			}
-			if p[i]&0x80 != 0 {
-				i += 2
-			} else {
-				i++
 			}
 		}
 		if x&0x40 != 0 { // L
@@ -99,17 +94,24 @@ func isVP9KeyFrame(p []byte) bool {
 	}
 	i := 1
 	if b&0x80 != 0 { // picture id
-		if len(p) <= i {
+		if i = skipPictureID(p, i); i < 0 {
 			return false
-		}
-		if p[i]&0x80 != 0 {
-			i += 2
-		} else {
-			i++
 		}
 	}
 	if len(p) <= i {
 		return false
 	}
 	return p[i]>>1&0x07 == 0 // spatial layer 0
+}
+
+// skipPictureID skips the 7- or 15-bit picture id (M bit) at p[i] of a VP8
+// or VP9 payload descriptor; -1 when p is too short.
+func skipPictureID(p []byte, i int) int {
+	if len(p) <= i {
+		return -1
+	}
+	if p[i]&0x80 != 0 {
+		return i + 2
+	}
+	return i + 1
 }

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, stats, events, roomId } from '../lib.mjs';
+import { startServer, launchBrowser, openHarness, waitFor, stats, events, roomId, aliceSendsToBob } from '../lib.mjs';
 
 let server;
 let browser;
@@ -46,13 +46,7 @@ test('bob decodes alice\'s camera and receives her microphone', async () => {
 
 test('pause, resume, close and leave reach the other peer', async () => {
   const room = roomId('pause');
-  const alice = await openHarness(browser, server, 'alice');
-  const bob = await openHarness(browser, server, 'bob');
-  await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
-  await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
-  await alice.evaluate(() => window.harness.produce('audio'));
-  await alice.evaluate(() => window.harness.produce('video'));
-  await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
+  const { alice, bob } = await aliceSendsToBob(browser, server, room);
 
   await alice.evaluate(() => window.harness.pauseProducer('video'));
   await waitFor(bob, () => window.harness.consumers().some((c) => c.kind === 'video' && c.paused));

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { repo, startServer, launchBrowser, openHarness, waitFor, roomId } from '../lib.mjs';
+import { repo, startServer, launchBrowser, waitFor, roomId, aliceSendsToBob } from '../lib.mjs';
 
 const referencePath = path.resolve(repo, '..', 'shared', 'reference', 'trace-ref-vp8.jsonl');
 
@@ -31,13 +31,7 @@ after(async () => { if (browser) await browser.close(); if (server) await server
 test('message shapes match the mediasoup 2.6.19 reference trace', { skip: !existsSync(referencePath) && `no ${referencePath}` }, async () => {
   const reference = readFileSync(referencePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const room = roomId('trace');
-  const alice = await openHarness(browser, server, 'alice');
-  const bob = await openHarness(browser, server, 'bob');
-  await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
-  await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
-  await alice.evaluate(() => window.harness.produce('audio'));
-  await alice.evaluate(() => window.harness.produce('video'));
-  await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
+  const { alice, bob } = await aliceSendsToBob(browser, server, room);
   await waitFor(bob, () => window.harness.events().filter((e) => e.event === 'effectiveprofile').length >= 2);
   await alice.evaluate(() => window.harness.pauseProducer('video'));
   await waitFor(bob, () => window.harness.consumers().some((c) => c.kind === 'video' && c.paused));
