@@ -32,6 +32,10 @@ type Consumer struct {
 	active    atomic.Bool
 	resync    atomic.Bool
 	effective atomic.Pointer[string]
+	preferred atomic.Pointer[string] // preferredProfile for the layer loop
+	layers    consumerLayers         // its transport's report loop only
+	current   atomic.Int32           // producer stream forwarded now; -1: none (media plane writes)
+	target    atomic.Int32           // producer stream to switch to; -1: none
 
 	send sendState // media plane only
 
@@ -71,8 +75,21 @@ func (c *Consumer) Active() bool { return c.active.Load() }
 // consumer is video, enabled and not paused.
 func (c *Consumer) RequestKeyFrame() {
 	if c.active.Load() {
-		c.producer.requestKeyFrame(true)
+		c.producer.requestStreamKeyFrame(c.wantedStream(), true)
 	}
+}
+
+// wantedStream is the stream the consumer forwards, or the one it waits to
+// switch to; nil when none.
+func (c *Consumer) wantedStream() *producerStream {
+	i := c.target.Load()
+	if i < 0 {
+		i = c.current.Load()
+	}
+	if i < 0 || int(i) >= len(c.producer.streams) {
+		return nil
+	}
+	return c.producer.streams[i]
 }
 
 // Pause pauses the consumer from the server side; its client gets
@@ -127,9 +144,16 @@ func (c *Consumer) SetPreferredProfile(profile string) error {
 	if c.closed {
 		return protocol.NewInvalidStateError("Consumer closed")
 	}
-	c.preferredProfile = profile
+	c.setPreferredLocked(profile)
 	c.peer.notify(protocol.ConsumerPreferredProfileSet{ID: c.id, PeerName: c.producer.peer.name, Profile: profile})
 	return nil
+}
+
+// setPreferredLocked stores the preferred profile for the room and the
+// layer loop.
+func (c *Consumer) setPreferredLocked(profile string) {
+	c.preferredProfile = profile
+	c.preferred.Store(&profile)
 }
 
 // Close closes the consumer from the server side; its client gets
@@ -174,6 +198,8 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 		}
 	}
 	c.send.clockRate = prod.clockRate
+	c.current.Store(-1)
+	c.target.Store(int32(prod.initialStream(c.preferredProfile)))
 	p.consumers[id] = c
 	prod.addConsumer(c)
 	p.room.events.emit(func(o *Observer) {
@@ -218,7 +244,7 @@ func (p *Peer) enableConsumerLocked(req *protocol.EnableConsumerRequest) (any, e
 	}
 	c.remotelyPaused = req.Paused
 	if req.PreferredProfile != "" {
-		c.preferredProfile = req.PreferredProfile
+		c.setPreferredLocked(req.PreferredProfile)
 	}
 	c.enabled = true
 	c.transport.Store(t)
@@ -256,7 +282,7 @@ func (c *Consumer) updateActiveLocked() {
 	if active {
 		c.resync.Store(true)
 		c.active.Store(true)
-		c.producer.requestKeyFrame(true)
+		c.producer.requestStreamKeyFrame(c.wantedStream(), true)
 		return
 	}
 	c.active.Store(false)

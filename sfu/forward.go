@@ -42,57 +42,87 @@ func (s *receiveStats) update(seq uint16, size int) {
 	}
 }
 
-// sendState rewrites one consumer's sequence numbers and timestamps so they
-// stay continuous across pauses and resumes. Media plane only, except the
-// atomics read by sender reports.
+// sendState rewrites one consumer's sequence numbers, timestamps and VP8
+// picture ids so they stay continuous across pauses, resumes and simulcast
+// switches. Media plane only, except the atomics.
 type sendState struct {
 	clockRate uint32
 	started   bool
 	seqOffset uint16
 	tsOffset  uint32
+	pidOffset uint16
+	tl0Offset uint8
 	lastSeq   uint16
 	lastTs    uint32
+	lastPid   uint16
+	lastTl0   uint8
 	lastAt    time.Time
 
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
 	reportTs atomic.Uint32
 	reportAt atomic.Int64
-	offsets  atomic.Uint64 // seqOffset<<32 | tsOffset, for retransmissions
+	mapping  atomic.Pointer[outMapping] // for retransmissions
+}
+
+// outMapping is how a consumer's numbering maps to the producer stream it
+// forwards since its last resync. Replaced (not changed) on each resync.
+type outMapping struct {
+	stream    *producerStream
+	seqOffset uint16
+	tsOffset  uint32
+	pidOffset uint16
+	tl0Offset uint8
+	firstSeq  uint16 // first consumer sequence number of this mapping
 }
 
 // resync sets the offsets so that the next packet follows the last one
 // sent, with a timestamp advanced by the wall-clock time elapsed.
-func (s *sendState) resync(seq uint16, ts uint32, now time.Time) {
-	defer func() { s.offsets.Store(uint64(s.seqOffset)<<32 | uint64(s.tsOffset)) }()
+func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d vp8Descriptor, now time.Time) {
 	if !s.started {
 		s.started = true
-		s.seqOffset, s.tsOffset = 0, 0
+		s.seqOffset, s.tsOffset, s.pidOffset, s.tl0Offset = 0, 0, 0, 0
 		s.lastSeq = seq - 1
-		return
-	}
-	s.seqOffset = s.lastSeq + 1 - seq
-	step := uint32(1)
-	if s.clockRate > 0 {
-		if el := now.Sub(s.lastAt); el > 0 {
-			step = max(1, uint32(el.Milliseconds())*(s.clockRate/1000))
+	} else {
+		s.seqOffset = s.lastSeq + 1 - seq
+		step := uint32(1)
+		if s.clockRate > 0 {
+			if el := now.Sub(s.lastAt); el > 0 {
+				step = max(1, uint32(el.Milliseconds())*(s.clockRate/1000))
+			}
+		}
+		s.tsOffset = s.lastTs + step - ts
+		if d.pidAt > 0 {
+			s.pidOffset = s.lastPid + 1 - d.pid
+		}
+		if d.tl0At > 0 {
+			s.tl0Offset = s.lastTl0 + 1 - d.tl0
 		}
 	}
-	s.tsOffset = s.lastTs + step - ts
+	s.mapping.Store(&outMapping{stream: st, seqOffset: s.seqOffset, tsOffset: s.tsOffset,
+		pidOffset: s.pidOffset, tl0Offset: s.tl0Offset, firstSeq: seq + s.seqOffset})
 }
 
 // receiveRTP is the hot path: one producer packet in, one rewritten packet
 // out per active consumer. It allocates nothing.
 func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
-	if ssrc == p.rtxSSRC && ssrc != 0 {
-		if pkt = p.decodeRTX(pkt); pkt == nil {
+	st, isRTX := p.streamFor(ssrc)
+	if st == nil {
+		return
+	}
+	if isRTX {
+		if pkt = p.decodeRTX(pkt, st); pkt == nil {
 			return // padding-only probe or malformed
 		}
-		ssrc = p.mediaSSRC
-	} else if ssrc != p.mediaSSRC {
-		return // further simulcast streams are not forwarded yet
 	} else {
-		p.recv.update(getUint16(pkt[2:]), len(pkt))
+		st.recv.update(getUint16(pkt[2:]), len(pkt))
+	}
+	now := time.Now()
+	st.lastPacketAt.Store(now.UnixNano())
+	if e := p.estimator; e != nil && p.srcAbsSendTimeID != 0 {
+		if v := findExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {
+			e.onPacket(now, uint32(v[0])<<16|uint32(v[1])<<8|uint32(v[2]), len(pkt))
+		}
 	}
 	seq := getUint16(pkt[2:])
 	if p.levels != nil {
@@ -101,9 +131,9 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 			p.levels.count.Add(1)
 		}
 	}
-	if p.nacks != nil {
-		if pairs := p.nacks.onPacket(seq, time.Now().UnixNano()); len(pairs) > 0 {
-			p.sendNack(pairs)
+	if st.nacks != nil {
+		if pairs := st.nacks.onPacket(seq, now.UnixNano()); len(pairs) > 0 {
+			p.sendNack(st, pairs)
 		}
 	}
 	if p.paused.Load() {
@@ -118,37 +148,63 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 		return
 	}
 	buf := p.scratch[:n]
-	if p.rtx != nil {
-		p.rtx.store(seq, buf, payOff)
+	if st.rtx != nil {
+		st.rtx.store(seq, buf, payOff)
 	}
-	key := p.keyFrames != nil && p.keyFrames(buf[payOff:payOff+payLen])
+	payload := buf[payOff : payOff+payLen]
+	key := p.keyFrames != nil && p.keyFrames(payload)
+	var d vp8Descriptor
+	if p.vp8 {
+		d = parseVP8Descriptor(payload, payOff)
+	}
+	if p.absSendTimeID != 0 {
+		if v := findExtension(buf, p.absSendTimeID); len(v) == 3 {
+			putAbsSendTime(v, now)
+		}
+	}
 	ts := getUint32(pkt[4:])
-	var now time.Time
 	for _, c := range cs {
-		if !c.active.Load() {
-			continue
+		if c.active.Load() {
+			c.forward(buf, st, seq, ts, key, d, now, b)
 		}
-		if now.IsZero() {
-			now = time.Now()
-		}
-		c.forward(buf, seq, ts, key, now, b)
 	}
 }
 
-// forward sends one rewritten packet to the consumer's transport.
-func (c *Consumer) forward(buf []byte, seq uint16, ts uint32, key bool, now time.Time, b *transport.Batch) {
+// putAbsSendTime writes a 6.18 fixed-point abs-send-time (seconds, 24
+// bits) so receivers estimate the bandwidth of the SFU-to-them path.
+func putAbsSendTime(v []byte, now time.Time) {
+	t := uint32((uint64(now.UnixNano()) << 18 / 1e9) & 0xffffff)
+	v[0], v[1], v[2] = byte(t>>16), byte(t>>8), byte(t)
+}
+
+// forward sends one rewritten packet of stream st to the consumer's
+// transport if st is the stream the consumer forwards, switching streams
+// on a key frame of the target one.
+func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, key bool, d vp8Descriptor, now time.Time, b *transport.Batch) {
 	t := c.transport.Load()
 	if t == nil || !t.wt.Connected() {
 		return
 	}
+	waitKey := c.producer.keyFrames != nil && !key
+	if cur, tgt := c.current.Load(), c.target.Load(); int(tgt) == st.index && cur != tgt {
+		if waitKey {
+			c.producer.requestStreamKeyFrame(st, false)
+			return // switch on a key frame of the target stream only
+		}
+		c.current.Store(tgt)
+		c.resync.Store(true)
+		c.setEffective(st.profile)
+	} else if int(cur) != st.index {
+		return
+	}
 	s := &c.send
 	if c.resync.Load() {
-		if c.producer.keyFrames != nil && !key {
-			c.producer.requestKeyFrame(false)
+		if waitKey {
+			c.producer.requestStreamKeyFrame(st, false)
 			return // wait for a key frame so the receiver can decode at once
 		}
 		c.resync.Store(false)
-		s.resync(seq, ts, now)
+		s.resync(st, seq, ts, d, now)
 	}
 	outSeq := seq + s.seqOffset
 	outTs := ts + s.tsOffset
@@ -156,22 +212,36 @@ func (c *Consumer) forward(buf []byte, seq uint16, ts uint32, key bool, now time
 	putUint32(buf[4:], outTs)
 	putUint32(buf[8:], c.ssrc)
 	buf[1] = buf[1]&0x80 | c.payloadType
+	pid, tl0 := d.rewrite(buf, s.pidOffset, s.tl0Offset)
 	if err := t.wt.WriteRTPBatch(buf, b); err != nil {
 		return
 	}
-	if d := outSeq - s.lastSeq; d != 0 && d < 0x8000 {
+	if delta := outSeq - s.lastSeq; delta != 0 && delta < 0x8000 {
 		s.lastSeq = outSeq
 		s.lastTs = outTs
 		s.lastAt = now
+		if d.pidAt > 0 {
+			s.lastPid = pid
+		}
+		if d.tl0At > 0 {
+			s.lastTl0 = tl0
+		}
 		s.reportTs.Store(outTs)
 		s.reportAt.Store(now.UnixNano())
 	}
 	s.packets.Add(1)
 	s.bytes.Add(uint64(len(buf)))
-	if c.effective.Load() == nil {
-		profile := "default"
-		if c.effective.CompareAndSwap(nil, &profile) {
-			c.peer.notify(protocol.ConsumerEffectiveProfileChanged{ID: c.id, PeerName: c.producer.peer.name, Profile: profile})
-		}
+}
+
+// setEffective records the profile the consumer now receives and tells its
+// client when it changed.
+func (c *Consumer) setEffective(profile string) {
+	if old := c.effective.Load(); old != nil && *old == profile {
+		return
 	}
+	p := profile
+	if old := c.effective.Swap(&p); old != nil && *old == profile {
+		return
+	}
+	c.peer.notify(protocol.ConsumerEffectiveProfileChanged{ID: c.id, PeerName: c.producer.peer.name, Profile: profile})
 }

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"github.com/gosoup/gosoup/rtpparams"
 	"io"
 	"log/slog"
 	"net"
@@ -36,14 +37,14 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, fun
 	}()
 	sinkAddr := netip.MustParseAddrPort(sink.LocalAddr().String())
 	owner := &Peer{name: "alice", notify: func(any) {}, room: &Room{server: srv}}
-	p := &Producer{peer: owner, kind: "video", mediaSSRC: 1111, clockRate: 90000}
+	p := &Producer{peer: owner, kind: "video", clockRate: 90000, vp8: true}
+	p.streams = newStreams([]rtpparams.EncodingParameters{{SSRC: 1111}}, true) // as a real VP8 producer with nack
 	for i := range p.ptMap {
 		p.ptMap[i] = -1
 	}
 	p.ptMap[96] = 101
 	p.extMap[2] = 3
 	p.keyFrames = keyFrameDetectorFor("video/vp8")
-	p.rtx, p.nacks = &retransmissionBuffer{}, &nackGenerator{} // as a real VP8 producer with nack
 	p.consumers.Store(&[]*Consumer{})
 	receiver := &Peer{name: "bob", notify: func(any) {}}
 	profile := "default"
@@ -59,6 +60,7 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, fun
 		c := &Consumer{peer: receiver, producer: p, kind: "video", ssrc: uint32(5000 + i), payloadType: 101}
 		c.send.clockRate = 90000
 		c.effective.Store(&profile)
+		c.current.Store(-1) // switches to stream 0 on the first key frame
 		c.transport.Store(t)
 		c.active.Store(true)
 		p.addConsumer(c)

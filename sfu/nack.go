@@ -105,14 +105,14 @@ func (g *nackGenerator) add(s uint16) {
 }
 
 // sendNack asks the producer's sender for lost packets.
-func (p *Producer) sendNack(pairs []rtcp.NackPair) {
-	nack := rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: p.mediaSSRC, Nacks: pairs}
+func (p *Producer) sendNack(st *producerStream, pairs []rtcp.NackPair) {
+	nack := rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: st.ssrc, Nacks: pairs}
 	b, err := nack.Marshal()
 	if err != nil {
 		return
 	}
 	if p.transport.wt.WriteRTCP(b) == nil {
-		p.nacks.sent++
+		st.nacks.sent++
 		p.nackCount.Add(1)
 	}
 }

@@ -262,7 +262,7 @@ func (p *Peer) ReceiveNotification(m *protocol.Message) error {
 		if c == nil {
 			return protocol.NewError("Consumer not found")
 		}
-		c.preferredProfile = n.Profile
+		c.setPreferredLocked(n.Profile)
 		return nil
 	case *protocol.EnableTransportStatsNotification:
 		t := p.transports[n.ID]

@@ -26,34 +26,30 @@ type Producer struct {
 	remotelyPaused bool
 	closed         bool
 
-	ssrcs     []uint32 // every SSRC routed to this producer
-	mediaSSRC uint32   // the stream forwarded to consumers
-	clockRate uint32
-	keyFrames keyFrameDetector
-	ptMap     [128]int16
-	extMap    [256]uint8
+	ssrcs            []uint32          // every SSRC routed to this producer
+	streams          []*producerStream // one, or one per simulcast profile
+	clockRate        uint32
+	absSendTimeID    uint8 // room id of abs-send-time, rewritten on forwarding
+	srcAbsSendTimeID uint8
+	estimator        *rembEstimator // the transport's // the sender's id of abs-send-time, for the estimator
+	vp8              bool
+	keyFrames        keyFrameDetector
+	ptMap            [128]int16
+	extMap           [256]uint8
 
 	paused    atomic.Bool
 	consumers atomic.Pointer[[]*Consumer]
 
 	// Media plane only (the network read goroutine).
 	scratch [1600]byte
-	recv    receiveStats
 
-	rtx                 *retransmissionBuffer // video with NACK only
-	nacks               *nackGenerator        // video with NACK only; media plane
-	nackCount           atomic.Uint64
-	rtxSSRC             uint32 // the sender's RTX stream, decoded on arrival
-	mediaPT             uint8  // the sender's media payload type
-	rtxScratch          [1600]byte
-	audioLevelID        uint8        // the sender's ssrc-audio-level id
-	levels              *audioLevels // audio with ssrc-audio-level only
-	lastKeyFrameRequest atomic.Int64
-	pliCount            atomic.Uint64
-	statsID             string
-	rate                rateMeter
-	statsTimer          *statsTimer // room lock
-	done                chan struct{}
+	nackCount    atomic.Uint64
+	mediaPT      uint8 // the sender's media payload type
+	rtxScratch   [1600]byte
+	audioLevelID uint8        // the sender's ssrc-audio-level id
+	levels       *audioLevels // audio with ssrc-audio-level only
+	statsTimer   *statsTimer  // room lock
+	done         chan struct{}
 }
 
 // ID returns the producer id chosen by the client.
@@ -150,7 +146,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		rtpParameters: req.RTPParameters,
 		consumable:    rtpparams.ConsumableParameters(req.Kind, req.RTPParameters, r.caps, m),
 		appData:       req.AppData,
-		statsID:       statsID(),
+		estimator:     t.estimator,
 		done:          make(chan struct{}),
 	}
 	for i := range prod.ptMap {
@@ -166,12 +162,22 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 			prod.extMap[pair[0]] = uint8(pair[1])
 		}
 	}
+	withRetransmission := false
 	if mc, ok := prod.consumable.MediaCodec(); ok && req.Kind == rtpparams.KindVideo && mc.HasFeedback("nack", "") && !r.server.cfg.NoRetransmission {
-		prod.rtx = &retransmissionBuffer{}
-		prod.nacks = &nackGenerator{}
+		withRetransmission = true
+	}
+	for _, e := range prod.consumable.HeaderExtensions {
+		if e.URI == rtpparams.URIAbsSendTime && e.ID > 0 && e.ID < 15 {
+			prod.absSendTimeID = uint8(e.ID)
+		}
 	}
 	if mc, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.mediaPT = uint8(mc.PayloadType)
+	}
+	for _, e := range req.RTPParameters.HeaderExtensions {
+		if e.URI == rtpparams.URIAbsSendTime && e.ID > 0 && e.ID < 15 {
+			prod.srcAbsSendTimeID = uint8(e.ID)
+		}
 	}
 	if req.Kind == rtpparams.KindAudio {
 		for _, e := range req.RTPParameters.HeaderExtensions {
@@ -183,9 +189,10 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	if codec, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.clockRate = uint32(codec.ClockRate)
 		prod.keyFrames = keyFrameDetectorFor(strings.ToLower(codec.MimeType))
+		prod.vp8 = strings.EqualFold(codec.MimeType, "video/vp8")
 	}
 	routed := *t.producersBySSRC.Load()
-	for i, enc := range req.RTPParameters.Encodings {
+	for _, enc := range req.RTPParameters.Encodings {
 		if enc.SSRC == 0 {
 			return protocol.NewError("gosoup needs SSRCs in rtpParameters.encodings (RID-only simulcast is not supported yet)")
 		}
@@ -198,11 +205,8 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 			}
 			prod.ssrcs = append(prod.ssrcs, s)
 		}
-		if i == 0 {
-			prod.mediaSSRC = enc.SSRC
-			prod.rtxSSRC = rtxSSRC(enc)
-		}
 	}
+	prod.streams = newStreams(req.RTPParameters.Encodings, withRetransmission)
 	prod.consumers.Store(&[]*Consumer{})
 	prod.remotelyPaused = req.Paused
 	prod.paused.Store(req.Paused)
@@ -310,24 +314,32 @@ func (p *Producer) closeLocked(notifyOwner, notifyConsumers bool) {
 	})
 }
 
-// requestKeyFrame sends a PLI to the sender, at most once per 500 ms
-// unless forced.
+// requestKeyFrame sends a PLI for every stream of the producer, at most
+// once per 500 ms per stream unless forced.
 func (p *Producer) requestKeyFrame(force bool) {
-	if p.kind != rtpparams.KindVideo {
+	for _, st := range p.streams {
+		p.requestStreamKeyFrame(st, force)
+	}
+}
+
+// requestStreamKeyFrame sends a PLI for one stream, at most once per
+// 500 ms unless forced.
+func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
+	if p.kind != rtpparams.KindVideo || st == nil {
 		return
 	}
 	now := time.Now().UnixNano()
-	last := p.lastKeyFrameRequest.Load()
+	last := st.lastKeyFrame.Load()
 	if !force && now-last < int64(500*time.Millisecond) {
 		return
 	}
-	if !p.lastKeyFrameRequest.CompareAndSwap(last, now) {
+	if !st.lastKeyFrame.CompareAndSwap(last, now) {
 		return
 	}
-	p.pliCount.Add(1)
-	pli := make([]byte, 12)
+	st.pliCount.Add(1)
+	var pli [12]byte
 	pli[0], pli[1], pli[3] = 0x81, 206, 2
 	putUint32(pli[4:], 1)
-	putUint32(pli[8:], p.mediaSSRC)
-	_ = p.transport.wt.WriteRTCP(pli)
+	putUint32(pli[8:], st.ssrc)
+	_ = p.transport.wt.WriteRTCP(pli[:])
 }

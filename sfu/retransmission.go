@@ -59,27 +59,35 @@ func buildRTX(dst []byte, n, off int, pt uint8, ssrc uint32, rtxSeq, osn uint16)
 }
 
 // retransmit answers a receiver's NACK for seq (consumer numbering) from
-// the producer's buffer: as RTX when the consumer has an RTX stream, else
-// as the original packet.
+// the buffer of the producer stream the consumer forwards: as RTX when the
+// consumer has an RTX stream, else as the original packet. Packets sent
+// before the last resync (another stream, or before a pause) are not
+// retransmitted.
 func (c *Consumer) retransmit(seq uint16) {
-	buf := c.producer.rtx
 	t := c.transport.Load()
-	if buf == nil || t == nil || !c.active.Load() {
+	m := c.send.mapping.Load()
+	if t == nil || m == nil || m.stream.rtx == nil || !c.active.Load() {
 		return
 	}
-	offs := c.send.offsets.Load()
-	seqOff, tsOff := uint16(offs>>32), uint32(offs)
+	if seq-m.firstSeq >= 0x8000 {
+		return // before the current mapping
+	}
 	c.rtxMu.Lock()
 	defer c.rtxMu.Unlock()
-	n, off, ok := buf.get(seq-seqOff, c.rtxScratch[:])
+	n, off, ok := m.stream.rtx.get(seq-m.seqOffset, c.rtxScratch[:])
 	if !ok {
 		return
 	}
 	pkt := c.rtxScratch[:]
 	putUint16(pkt[2:], seq)
-	putUint32(pkt[4:], getUint32(pkt[4:])+tsOff)
+	putUint32(pkt[4:], getUint32(pkt[4:])+m.tsOffset)
 	putUint32(pkt[8:], c.ssrc)
 	pkt[1] = pkt[1]&0x80 | c.payloadType
+	if c.producer.vp8 {
+		if _, end, ok := rtpPayloadBounds(pkt[:n]); ok {
+			parseVP8Descriptor(pkt[off:end], off).rewrite(pkt, m.pidOffset, m.tl0Offset)
+		}
+	}
 	if c.rtxSSRC != 0 {
 		c.rtxSeq++
 		n = buildRTX(pkt, n, off, c.rtxPayloadType, c.rtxSSRC, c.rtxSeq, seq)
@@ -92,7 +100,7 @@ func (c *Consumer) retransmit(seq uint16) {
 // decodeRTX turns a sender's RTX packet (RFC 4588) back into the original
 // media packet, in the producer's scratch buffer: media SSRC, media
 // payload type, original sequence number. nil for padding-only packets.
-func (p *Producer) decodeRTX(pkt []byte) []byte {
+func (p *Producer) decodeRTX(pkt []byte, st *producerStream) []byte {
 	off, end, ok := rtpPayloadBounds(pkt)
 	if !ok || end-off < 2 {
 		return nil
@@ -107,7 +115,7 @@ func (p *Producer) decodeRTX(pkt []byte) []byte {
 	out[0] &^= 0x20 // padding dropped
 	out[1] = out[1]&0x80 | p.mediaPT
 	putUint16(out[2:], osn)
-	putUint32(out[8:], p.mediaSSRC)
+	putUint32(out[8:], st.ssrc)
 	return out[:n]
 }
 

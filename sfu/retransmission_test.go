@@ -60,7 +60,6 @@ func TestBuildRTX(t *testing.T) {
 func TestNackIsAnsweredWithRTX(t *testing.T) {
 	p, pkt, batch, done := benchFanout(t, 1)
 	defer done()
-	p.rtx = &retransmissionBuffer{}
 	c := (*p.consumers.Load())[0]
 	c.rtxSSRC, c.rtxPayloadType = 6000, 102
 	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

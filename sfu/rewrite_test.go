@@ -130,12 +130,12 @@ func TestKeyFrameDetection(t *testing.T) {
 func TestSendStateResyncContinuesSequence(t *testing.T) {
 	var s sendState
 	s.clockRate = 90000
-	s.resync(100, 5000, zeroTime)
+	s.resync(nil, 100, 5000, vp8Descriptor{}, zeroTime)
 	if 100+s.seqOffset != 100 {
 		t.Fatal("first resync must keep the source numbering")
 	}
 	s.lastSeq, s.lastTs, s.lastAt = 65535, 4294967000, zeroTime
-	s.resync(12, 777, zeroTime.Add(100e6))
+	s.resync(nil, 12, 777, vp8Descriptor{}, zeroTime.Add(100e6))
 	if got := uint16(12) + s.seqOffset; got != 0 {
 		t.Fatalf("seq after wrap = %d, want 0", got)
 	}

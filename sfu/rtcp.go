@@ -20,7 +20,7 @@ func (t *Transport) handleRTCP(pkt []byte) {
 			if c := consumers[p.MediaSSRC]; c != nil {
 				c.pliCount.Add(1)
 				if c.active.Load() {
-					c.producer.requestKeyFrame(false)
+					c.producer.requestStreamKeyFrame(c.wantedStream(), false)
 				}
 			}
 		case *rtcp.FullIntraRequest:
@@ -28,7 +28,7 @@ func (t *Transport) handleRTCP(pkt []byte) {
 				if c := consumers[e.SSRC]; c != nil {
 					c.firCount.Add(1)
 					if c.active.Load() {
-						c.producer.requestKeyFrame(false)
+						c.producer.requestStreamKeyFrame(c.wantedStream(), false)
 					}
 				}
 			}
@@ -48,10 +48,14 @@ func (t *Transport) handleRTCP(pkt []byte) {
 					c.onReceptionReport(r, time.Now())
 				}
 			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			t.remote.onREMB(uint64(p.Bitrate), time.Now())
 		case *rtcp.SenderReport:
 			if prod := (*t.producersBySSRC.Load())[p.SSRC]; prod != nil {
-				prod.recv.lastSRNTP.Store(uint32(p.NTPTime >> 16))
-				prod.recv.lastSRTime.Store(time.Now().UnixNano())
+				if st, rtx := prod.streamFor(p.SSRC); st != nil && !rtx {
+					st.recv.lastSRNTP.Store(uint32(p.NTPTime >> 16))
+					st.recv.lastSRTime.Store(time.Now().UnixNano())
+				}
 			}
 		}
 	}
@@ -96,13 +100,19 @@ func (t *Transport) sendReports(now time.Time) {
 			continue
 		}
 		seen[prod] = true
-		capped = append(capped, prod.mediaSSRC)
-		if rr := prod.receiverReport(now); rr != nil {
-			pkts = append(pkts, rr)
+		var reports []rtcp.ReceptionReport
+		for _, st := range prod.streams {
+			capped = append(capped, st.ssrc)
+			if r, ok := st.receptionReport(now); ok {
+				reports = append(reports, r)
+			}
+		}
+		if len(reports) > 0 {
+			pkts = append(pkts, &rtcp.ReceiverReport{SSRC: 1, Reports: reports})
 		}
 	}
-	if max := t.maxBitrate.Load(); max > 0 && len(capped) > 0 {
-		pkts = append(pkts, &rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: float32(max), SSRCs: capped})
+	if remb := t.remb(capped); remb != nil {
+		pkts = append(pkts, remb)
 	}
 	for len(pkts) > 0 {
 		n := min(len(pkts), 10)
@@ -113,13 +123,51 @@ func (t *Transport) sendReports(now time.Time) {
 	}
 }
 
-// receiverReport builds the RR of the producer's forwarded stream. Only
-// the report goroutine of the producer's transport calls it.
-func (p *Producer) receiverReport(now time.Time) *rtcp.ReceiverReport {
-	s := &p.recv
+// remb is the REMB toward the sender of a send transport: the receive-side
+// estimate, capped by SetMaxBitrate; nil when neither applies.
+func (t *Transport) remb(ssrcs []uint32) *rtcp.ReceiverEstimatedMaximumBitrate {
+	if len(ssrcs) == 0 {
+		return nil
+	}
+	bps := uint64(t.maxBitrate.Load())
+	if t.estimator != nil && t.estimator.active() {
+		est, _ := t.estimator.bitrate()
+		if bps == 0 || est < bps {
+			bps = est
+		}
+	}
+	if bps == 0 {
+		return nil
+	}
+	return &rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: float32(bps), SSRCs: ssrcs}
+}
+
+// sendREMB sends the REMB alone (the estimate dropped).
+func (t *Transport) sendREMB() {
+	var ssrcs []uint32
+	seen := map[*Producer]bool{}
+	for _, prod := range *t.producersBySSRC.Load() {
+		if !seen[prod] {
+			seen[prod] = true
+			for _, st := range prod.streams {
+				ssrcs = append(ssrcs, st.ssrc)
+			}
+		}
+	}
+	if remb := t.remb(ssrcs); remb != nil {
+		if b, err := remb.Marshal(); err == nil {
+			_ = t.wt.WriteRTCP(b)
+		}
+	}
+}
+
+// receptionReport builds the reception report block of a producer
+// stream. Only the report goroutine of the producer's transport calls it.
+func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, bool) {
+	s := &st.recv
 	received := s.packets.Load()
 	if received == 0 {
-		return nil
+		return rtcp.ReceptionReport{}, false
 	}
 	maxSeq := s.maxSeq.Load()
 	expected := maxSeq - s.baseSeq.Load() + 1
@@ -132,20 +180,17 @@ func (p *Producer) receiverReport(now time.Time) *rtcp.ReceiverReport {
 	s.priorExpected, s.priorReceived = expected, received
 	var fraction uint8
 	if lostInterval := int64(expInterval) - int64(recvInterval); expInterval > 0 && lostInterval > 0 {
-		fraction = uint8(lostInterval << 8 / int64(expInterval))
+		fraction = uint8(min(255, lostInterval<<8/int64(expInterval)))
 	}
 	var dlsr uint32
 	lsr := s.lastSRNTP.Load()
 	if at := s.lastSRTime.Load(); at != 0 {
 		dlsr = uint32(now.Sub(time.Unix(0, at)).Seconds() * 65536)
 	}
-	return &rtcp.ReceiverReport{
-		SSRC: 1,
-		Reports: []rtcp.ReceptionReport{{
-			SSRC: p.mediaSSRC, FractionLost: fraction, TotalLost: uint32(min(lost, 0x7fffff)),
-			LastSequenceNumber: maxSeq, LastSenderReport: lsr, Delay: dlsr,
-		}},
-	}
+	return rtcp.ReceptionReport{
+		SSRC: st.ssrc, FractionLost: fraction, TotalLost: uint32(min(lost, 0x7fffff)),
+		LastSequenceNumber: maxSeq, LastSenderReport: lsr, Delay: dlsr,
+	}, true
 }
 
 // onReceptionReport records what the receiver of a consumer reports: loss

@@ -102,7 +102,9 @@ func (t *Transport) Stats() protocol.TransportStat {
 		for _, p := range *t.producersBySSRC.Load() {
 			if !seen[p] {
 				seen[p] = true
-				st.LocalAvailableSendBw.SSRCs = append(st.LocalAvailableSendBw.SSRCs, p.mediaSSRC)
+				for _, s := range p.streams {
+					st.LocalAvailableSendBw.SSRCs = append(st.LocalAvailableSendBw.SSRCs, s.ssrc)
+				}
 			}
 		}
 	}
@@ -119,9 +121,9 @@ func (p *Producer) mimeType() string {
 	return ""
 }
 
-// inboundStat is the producer's forwarded stream as an inbound-rtp object.
-func (p *Producer) inboundStat(withTransport bool, now time.Time) protocol.InboundRTPStat {
-	s := &p.recv
+// inboundStat is one producer stream as an inbound-rtp object.
+func (p *Producer) inboundStat(st *producerStream, withTransport bool, now time.Time) protocol.InboundRTPStat {
+	s := &st.recv
 	received := s.packets.Load()
 	var lost uint64
 	if received > 0 {
@@ -130,28 +132,42 @@ func (p *Producer) inboundStat(withTransport bool, now time.Time) protocol.Inbou
 			lost = expected - received
 		}
 	}
-	st := protocol.InboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
-		Type: "inbound-rtp", ID: p.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: p.mediaSSRC,
+	var nacks uint64
+	if st.nacks != nil {
+		nacks = p.nackCount.Load()
+	}
+	out := protocol.InboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
+		Type: "inbound-rtp", ID: st.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: st.ssrc,
 		Kind: p.kind, MediaType: p.kind, MimeType: p.mimeType(),
-		Bitrate: p.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
-		PacketsLost: lost, PliCount: p.pliCount.Load(), FirCount: 0, NackCount: p.nackCount.Load(),
+		Bitrate: st.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
+		PacketsLost: lost, PliCount: st.pliCount.Load(), FirCount: 0, NackCount: nacks,
 	}}
 	if withTransport {
-		st.TransportID = p.transport.id
+		out.TransportID = p.transport.id
 	}
-	return st
+	return out
 }
 
-// GetStats returns the producer's inbound-rtp stats.
+// GetStats returns the producer's inbound-rtp stats, one per stream (three
+// with simulcast).
 func (p *Producer) GetStats() []protocol.InboundRTPStat {
-	return []protocol.InboundRTPStat{p.inboundStat(true, time.Now())}
+	now := time.Now()
+	out := make([]protocol.InboundRTPStat, 0, len(p.streams))
+	for _, st := range p.streams {
+		out = append(out, p.inboundStat(st, true, now))
+	}
+	return out
 }
 
 // GetStats returns the consumer's stats: the producer stream it forwards
 // and its own outbound-rtp stream.
 func (c *Consumer) GetStats() []any {
 	now := time.Now()
-	in := c.producer.inboundStat(false, now)
+	st := c.wantedStream()
+	if st == nil {
+		st = c.producer.streams[0]
+	}
+	in := c.producer.inboundStat(st, false, now)
 	in.Bitrate = 0
 	out := protocol.OutboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
 		Type: "outbound-rtp", ID: c.statsID, Timestamp: c.peer.room.server.uptimeMs(), SSRC: c.ssrc,

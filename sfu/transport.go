@@ -24,6 +24,12 @@ type Transport struct {
 	maxBitrate atomic.Uint32 // REMB cap toward the sender, bps; 0: none
 	statsTimer *statsTimer
 
+	estimator *rembEstimator  // send transports: what the client can send us
+	remote    remoteBandwidth // recv transports: what the client's REMB says
+	// Report loop only.
+	lastCongestion time.Time
+	lastUpgrade    time.Time
+
 	// Copy-on-write routing tables read by the media plane without locks.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
 	consumersBySSRC atomic.Pointer[map[uint32]*Consumer]
@@ -111,6 +117,7 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
 	if req.Direction == "send" {
 		t.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
+		t.estimator = newREMBEstimator()
 	}
 	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t, opts)
 	if err != nil {
@@ -285,7 +292,7 @@ func (t *Transport) OnConnected(_ *transport.WebRTCTransport) {
 	for _, c := range *t.consumersBySSRC.Load() {
 		if c.active.Load() {
 			c.resync.Store(true)
-			c.producer.requestKeyFrame(true)
+			c.producer.requestStreamKeyFrame(c.wantedStream(), true)
 		}
 	}
 }
@@ -302,18 +309,31 @@ func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
 	t.closeLocked(true)
 }
 
-// rtcpLoop sends sender reports for consumers and receiver reports for
-// producers every second until the transport closes.
+// rtcpLoop sends sender reports for consumers and receiver reports and
+// REMB for producers every second, a REMB at once when the estimate drops,
+// and runs the simulcast layer choice twice a second, until the transport
+// closes.
 func (t *Transport) rtcpLoop() {
-	tk := time.NewTicker(time.Second)
+	tk := time.NewTicker(250 * time.Millisecond)
 	defer tk.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-t.wt.Done():
 			return
 		case now := <-tk.C:
-			if t.wt.Connected() {
+			if !t.wt.Connected() {
+				continue
+			}
+			switch {
+			case n%4 == 0:
 				t.sendReports(now)
+			case t.estimator != nil:
+				if _, dropped := t.estimator.bitrate(); dropped {
+					t.sendREMB()
+				}
+			}
+			if t.direction == "recv" && n%2 == 0 {
+				t.updateLayers(now)
 			}
 		}
 	}

@@ -1,0 +1,298 @@
+package sfu
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Simulcast layer choice per receive transport. Every consumer forwards
+// the highest active producer stream allowed by its preferred profile and
+// by a bandwidth limit. The limit drops at once when the receiver reports
+// congestion (its REMB falls, or RTCP receiver reports show loss) until
+// the consumers' streams fit, and rises one layer at a time only after the
+// path has been quiet for a while; a consumer whose upgrade failed waits
+// twice as long before the next try (5 s up to 60 s): no flapping.
+const (
+	layerHoldMin       = 5 * time.Second
+	layerHoldMax       = 60 * time.Second
+	layerUpgradeQuiet  = 3 * time.Second  // since the last congestion or upgrade
+	layerFailedWithin  = 10 * time.Second // a downgrade this soon after an upgrade means it failed
+	layerStableReset   = 30 * time.Second // a limit kept this long forgets past failures
+	layerLossThreshold = 26               // fraction lost (/256) counted as congestion, about 10 %
+	rembFreshFor       = 5 * time.Second
+)
+
+// consumerLayers is a consumer's bandwidth state; only its transport's
+// report loop touches it.
+type consumerLayers struct {
+	limit      int // highest profile rank the bandwidth allows
+	holdUntil  time.Time
+	backoff    time.Duration
+	upgradedAt time.Time
+	changedAt  time.Time
+}
+
+// remoteBandwidth is what a receiver tells us about its path by REMB.
+type remoteBandwidth struct {
+	bps      atomic.Uint64
+	at       atomic.Int64
+	decrease atomic.Uint64 // lowest REMB since the last check that fell >5 % below the previous one
+}
+
+// onREMB records a receiver's estimate.
+func (r *remoteBandwidth) onREMB(bps uint64, now time.Time) {
+	prev := r.bps.Swap(bps)
+	r.at.Store(now.UnixNano())
+	if prev > 0 && float64(bps) < 0.95*float64(prev) {
+		for {
+			old := r.decrease.Load()
+			if old != 0 && old <= bps || r.decrease.CompareAndSwap(old, bps) {
+				break
+			}
+		}
+	}
+}
+
+// current returns the last estimate if fresh, else 0.
+func (r *remoteBandwidth) current(now time.Time) uint64 {
+	if now.UnixNano()-r.at.Load() > int64(rembFreshFor) {
+		return 0
+	}
+	return r.bps.Load()
+}
+
+// initialStream is the stream a new consumer with this preferred profile
+// starts on: the highest at or below the preference.
+func (p *Producer) initialStream(preferred string) int {
+	return p.chooseStream(preferenceRank(preferred), rankHigh, time.Time{})
+}
+
+// preferenceRank is the highest rank a preferred profile allows ("default":
+// as high as possible).
+func preferenceRank(preferred string) int {
+	if r := profileRank(preferred); r >= rankLow {
+		return r
+	}
+	return rankHigh
+}
+
+// chooseStream returns the highest active stream whose rank is at most
+// min(pref, limit); if none is that low, the lowest active one; -1 when no
+// stream is active. With a zero now, activity is not considered.
+func (p *Producer) chooseStream(pref, limit int, now time.Time) int {
+	if len(p.streams) == 1 {
+		return 0
+	}
+	ceiling := min(pref, limit)
+	best, lowest := -1, -1
+	for i, s := range p.streams {
+		if !now.IsZero() && !s.active(now) {
+			continue
+		}
+		if lowest < 0 || s.rank < p.streams[lowest].rank {
+			lowest = i
+		}
+		if s.rank <= ceiling && (best < 0 || s.rank > p.streams[best].rank) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return lowest
+	}
+	return best
+}
+
+// stepDown returns the rank of the next active stream below rank, or 0.
+func (p *Producer) stepDown(rank int, now time.Time) int {
+	next := 0
+	for _, s := range p.streams {
+		if s.rank < rank && s.rank > next && s.active(now) {
+			next = s.rank
+		}
+	}
+	return next
+}
+
+// stepUp returns the rank of the next active stream above rank, or 0.
+func (p *Producer) stepUp(rank int, now time.Time) int {
+	next := 0
+	for _, s := range p.streams {
+		if s.rank > rank && (next == 0 || s.rank < next) && s.active(now) {
+			next = s.rank
+		}
+	}
+	return next
+}
+
+// streamRate is the bitrate of the stream a consumer would forward at this
+// limit.
+func (c *Consumer) streamRate(limit int, now time.Time) uint64 {
+	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), limit, now)
+	if i < 0 {
+		return 0
+	}
+	return c.producer.streams[i].currentBitrate(now)
+}
+
+// prefProfile reads the preferred profile without the room lock.
+func (c *Consumer) prefProfile() string {
+	if p := c.preferred.Load(); p != nil {
+		return *p
+	}
+	return "default"
+}
+
+// updateLayers runs the layer choice for the consumers of a receive
+// transport; called by its report loop.
+func (t *Transport) updateLayers(now time.Time) {
+	var sim []*Consumer
+	var fixed uint64 // consumers without simulcast
+	worstLoss := uint32(0)
+	for _, c := range *t.consumersBySSRC.Load() {
+		if !c.active.Load() {
+			continue
+		}
+		if c.kind == "video" {
+			worstLoss = max(worstLoss, c.remoteFraction.Load())
+		}
+		if !c.producer.simulcast() {
+			if c.producer.streams[0].active(now) {
+				fixed += c.producer.streams[0].currentBitrate(now)
+			}
+			continue
+		}
+		if c.layers.limit == 0 {
+			c.layers.limit, c.layers.changedAt = rankHigh, now
+		}
+		sim = append(sim, c)
+	}
+	slices.SortFunc(sim, func(a, b *Consumer) int { return int(a.id) - int(b.id) })
+
+	budget := uint64(0)
+	if d := t.remote.decrease.Swap(0); d > 0 {
+		budget = d
+	}
+	if worstLoss >= layerLossThreshold {
+		sent := t.sendRate(now)
+		if b := uint64(float64(sent) * (1 - float64(worstLoss)/512)); budget == 0 || b < budget {
+			budget = b
+		}
+		for _, c := range *t.consumersBySSRC.Load() {
+			c.remoteFraction.Store(0) // count each report once
+		}
+	}
+	if budget > 0 {
+		t.lastCongestion = now
+		t.fitLayers(sim, fixed, budget, now)
+	} else if now.Sub(t.lastCongestion) >= layerUpgradeQuiet && now.Sub(t.lastUpgrade) >= layerUpgradeQuiet {
+		t.upgradeOne(sim, now)
+	}
+	for _, c := range sim {
+		l := &c.layers
+		if l.backoff > 0 && now.Sub(l.changedAt) >= layerStableReset {
+			l.backoff = 0
+		}
+		c.applyTarget(now)
+	}
+}
+
+// fitLayers lowers limits, highest streams first, until the consumers'
+// streams fit what the receiver's path carried: Chrome reports 85 % of it
+// on congestion, so budget/0.85 is the room.
+func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Time) {
+	room := float64(budget) / bweDecreaseFactor
+	total := float64(fixed)
+	for _, c := range sim {
+		total += float64(c.streamRate(c.layers.limit, now))
+	}
+	for total > room {
+		var pick *Consumer
+		var pickRate uint64
+		for _, c := range sim {
+			if c.producer.stepDown(c.currentRank(now), now) == 0 {
+				continue
+			}
+			if r := c.streamRate(c.layers.limit, now); pick == nil || r > pickRate {
+				pick, pickRate = c, r
+			}
+		}
+		if pick == nil {
+			return // everyone on the lowest layer
+		}
+		l := &pick.layers
+		next := pick.producer.stepDown(pick.currentRank(now), now)
+		total -= float64(pickRate) - float64(pick.streamRate(next, now))
+		if now.Sub(l.upgradedAt) < layerFailedWithin {
+			l.backoff = min(max(2*l.backoff, layerHoldMin), layerHoldMax)
+		} else {
+			l.backoff = max(l.backoff, layerHoldMin)
+		}
+		l.limit, l.holdUntil, l.changedAt = next, now.Add(l.backoff), now
+	}
+}
+
+// currentRank is the rank of the stream the consumer's preference and
+// limit select now; 0 when no stream is active.
+func (c *Consumer) currentRank(now time.Time) int {
+	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), c.layers.limit, now)
+	if i < 0 {
+		return 0
+	}
+	return c.producer.streams[i].rank
+}
+
+// upgradeOne raises by one layer the limit of the consumer that is lowest
+// below what it prefers and whose hold time has passed.
+func (t *Transport) upgradeOne(sim []*Consumer, now time.Time) {
+	var pick *Consumer
+	pickRank := 0
+	for _, c := range sim {
+		l := &c.layers
+		if now.Before(l.holdUntil) {
+			continue
+		}
+		cur := c.currentRank(now)
+		up := c.producer.stepUp(cur, now)
+		if cur == 0 || up == 0 || up > preferenceRank(c.prefProfile()) || up <= l.limit {
+			continue
+		}
+		if pick == nil || cur < pickRank {
+			pick, pickRank = c, cur
+		}
+	}
+	if pick == nil {
+		return
+	}
+	l := &pick.layers
+	l.limit = pick.producer.stepUp(pickRank, now)
+	l.upgradedAt, l.changedAt = now, now
+	t.lastUpgrade = now
+}
+
+// applyTarget points the consumer at the stream its preference and limit
+// allow; "none" is reported when no stream is active.
+func (c *Consumer) applyTarget(now time.Time) {
+	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), c.layers.limit, now)
+	if c.producer.paused.Load() {
+		return // streams are silent because the sender paused
+	}
+	old := c.target.Swap(int32(i))
+	if i < 0 && c.current.Swap(-1) >= 0 {
+		c.setEffective("none")
+	}
+	if i >= 0 && int32(i) != old {
+		c.producer.requestStreamKeyFrame(c.producer.streams[i], false)
+	}
+}
+
+// sendRate is the transport's measured media send bitrate.
+func (t *Transport) sendRate(now time.Time) uint64 {
+	var sum uint64
+	for _, c := range *t.consumersBySSRC.Load() {
+		if c.active.Load() {
+			sum += c.streamRate(c.layers.limit, now)
+		}
+	}
+	return sum
+}

@@ -1,0 +1,131 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosoup/gosoup/rtpparams"
+)
+
+// Simulcast profiles in mediasoup's order (spec §9): none < default < low <
+// medium < high.
+const (
+	rankNone = iota
+	rankDefault
+	rankLow
+	rankMedium
+	rankHigh
+)
+
+// profileRank orders a profile name; unknown names rank as none.
+func profileRank(profile string) int {
+	switch profile {
+	case "default":
+		return rankDefault
+	case "low":
+		return rankLow
+	case "medium":
+		return rankMedium
+	case "high":
+		return rankHigh
+	}
+	return rankNone
+}
+
+// streamInactiveAfter is how long a producer stream may stay silent before
+// consumers stop counting on it (a sender drops simulcast layers it has no
+// bandwidth for).
+const streamInactiveAfter = 1500 * time.Millisecond
+
+// producerStream is one encoding of a producer: the only one without
+// simulcast, or the low, medium or high layer with it. Its fields are
+// fixed at creation except the counters.
+type producerStream struct {
+	index   int
+	profile string // "default" without simulcast
+	rank    int
+	ssrc    uint32
+	rtxSSRC uint32 // the sender's RTX stream, decoded on arrival
+
+	recv         receiveStats          // media plane writes
+	rtx          *retransmissionBuffer // video with NACK only
+	nacks        *nackGenerator        // video with NACK only; media plane
+	lastPacketAt atomic.Int64          // unix ns of the last media packet
+	lastKeyFrame atomic.Int64          // unix ns of the last PLI sent for it
+	pliCount     atomic.Uint64
+	statsID      string
+	rate         rateMeter // stats reports
+	bitrate      streamBitrate
+}
+
+// active reports whether the stream carried media recently.
+func (s *producerStream) active(now time.Time) bool {
+	at := s.lastPacketAt.Load()
+	return at != 0 && now.UnixNano()-at < int64(streamInactiveAfter)
+}
+
+// streamBitrate measures a stream's bitrate over windows of at least one
+// second, for layer choices (not the hot path: read from control loops).
+type streamBitrate struct {
+	mu    sync.Mutex
+	bytes uint64
+	at    time.Time
+	bps   uint64
+}
+
+func (b *streamBitrate) get(bytes uint64, now time.Time) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.at.IsZero() {
+		b.bytes, b.at = bytes, now
+		return 0
+	}
+	if el := now.Sub(b.at); el >= time.Second {
+		b.bps = uint64(float64(bytes-b.bytes) * 8 / el.Seconds())
+		b.bytes, b.at = bytes, now
+	}
+	return b.bps
+}
+
+// currentBitrate is the stream's measured bitrate in bits per second.
+func (s *producerStream) currentBitrate(now time.Time) uint64 {
+	return s.bitrate.get(s.recv.bytes.Load(), now)
+}
+
+// newStreams builds the producer's streams from its encodings (SSRCs
+// checked by the caller): one "default" stream, or one per simulcast
+// profile.
+func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []*producerStream {
+	out := make([]*producerStream, 0, len(encs))
+	for i, e := range encs {
+		profile := e.Profile
+		if profile == "" || len(encs) == 1 {
+			profile = "default"
+		}
+		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), ssrc: e.SSRC, rtxSSRC: rtxSSRC(e), statsID: statsID()}
+		if withRetransmission {
+			s.rtx = &retransmissionBuffer{}
+			s.nacks = &nackGenerator{}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// streamFor returns the stream an SSRC belongs to and whether it is that
+// stream's RTX SSRC.
+func (p *Producer) streamFor(ssrc uint32) (*producerStream, bool) {
+	for _, s := range p.streams {
+		if s.ssrc == ssrc {
+			return s, false
+		}
+		if s.rtxSSRC == ssrc && ssrc != 0 {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// simulcast reports whether the producer sends several encodings.
+func (p *Producer) simulcast() bool { return len(p.streams) > 1 }
