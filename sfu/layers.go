@@ -18,7 +18,7 @@ const (
 	layerHoldMax       = 60 * time.Second
 	layerUpgradeQuiet  = 3 * time.Second  // since the last congestion or upgrade
 	layerFailedWithin  = 10 * time.Second // a downgrade this soon after an upgrade means it failed
-	layerStableReset   = 30 * time.Second // a limit kept this long forgets past failures
+	layerStableReset   = 30 * time.Second // an upgrade kept this long forgets past failures
 	layerLossThreshold = 26               // fraction lost (/256) counted as congestion, about 10 %
 	rembFreshFor       = 5 * time.Second
 )
@@ -190,7 +190,7 @@ func (t *Transport) updateLayers(now time.Time) {
 	}
 	for _, c := range sim {
 		l := &c.layers
-		if l.backoff > 0 && now.Sub(l.changedAt) >= layerStableReset {
+		if l.backoff > 0 && l.upgradedAt.Equal(l.changedAt) && now.Sub(l.changedAt) >= layerStableReset {
 			l.backoff = 0
 		}
 		c.applyTarget(now)

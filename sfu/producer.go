@@ -325,7 +325,7 @@ func (p *Producer) requestKeyFrame(force bool) {
 // requestStreamKeyFrame sends a PLI for one stream, at most once per
 // 500 ms unless forced.
 func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
-	if p.kind != rtpparams.KindVideo || st == nil {
+	if p.kind != rtpparams.KindVideo || st == nil || p.transport == nil {
 		return
 	}
 	now := time.Now().UnixNano()

@@ -61,16 +61,23 @@ window.harness = {
     return peers.map((p) => p.name);
   },
 
-  async produce(kind) {
+  async produce(kind, options = {}) {
     if (!state.stream) {
       state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
     }
     const track = (kind === 'audio' ? state.stream.getAudioTracks() : state.stream.getVideoTracks())[0].clone();
-    const producer = state.room.createProducer(track, null, { source: kind === 'audio' ? 'mic' : 'webcam' });
+    const producer = state.room.createProducer(track, options.simulcast ? { simulcast: true } : null, { source: kind === 'audio' ? 'mic' : 'webcam' });
     await producer.send(state.sendTransport);
     state.producers[kind] = producer;
     return producer.id;
   },
+
+  // setPreferredProfile sets the preferred simulcast profile of every open
+  // video consumer (setConsumerPreferredProfile).
+  setPreferredProfile(profile) {
+    for (const c of state.consumers) if (!c.closed && c.kind === 'video') c.setPreferredProfile(profile);
+  },
+  effectiveProfiles: () => state.events.filter((e) => e.event === 'effectiveprofile').map((e) => ({ t: e.t, profile: e.profile })),
 
   pauseProducer(kind) { state.producers[kind].pause(); },
   resumeProducer(kind) { state.producers[kind].resume(); },
@@ -124,6 +131,8 @@ window.harness = {
         out.freezeSeconds += s.totalFreezesDuration || 0;
         out.nackCount += s.nackCount || 0;
         out.videoLost += s.packetsLost || 0;
+        out.frameWidth = s.frameWidth || 0;
+        out.frameHeight = s.frameHeight || 0;
       } else if (s.kind === 'audio') {
         out.audioPackets += s.packetsReceived || 0;
         out.audioSamples += s.totalSamplesReceived || 0;

@@ -1,0 +1,64 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+)
+
+// absTime is a 24-bit 6.18 abs-send-time for d since an origin.
+func absTime(d time.Duration) uint32 {
+	return uint32(uint64(d)<<18/uint64(time.Second)) & 0xffffff
+}
+
+// feed sends packets of size bytes at rate bps for dur, starting at send
+// time from; a bottleneck of link bps (0: none) queues them. It returns the
+// send time reached.
+func feed(e *rembEstimator, origin time.Time, from, dur time.Duration, rate, link float64, queueFree *time.Duration) time.Duration {
+	const size = 1200
+	gap := time.Duration(size * 8 / rate * float64(time.Second))
+	for t := from; t < from+dur; t += gap {
+		arrive := t
+		if link > 0 {
+			start := max(t, *queueFree)
+			*queueFree = start + time.Duration(size*8/link*float64(time.Second))
+			arrive = *queueFree
+		}
+		e.onPacket(origin.Add(arrive+20*time.Millisecond), absTime(t), size)
+	}
+	return from + dur
+}
+
+func TestREMBEstimatorRampsUpOnAClearPath(t *testing.T) {
+	e := newREMBEstimator()
+	var q time.Duration
+	feed(e, zeroTime, 0, 15*time.Second, 1_000_000, 0, &q)
+	bps, _ := e.bitrate()
+	if bps < 1_200_000 || bps > 1_600_000 {
+		t.Fatalf("estimate after 15 s at 1 Mb/s on a clear path = %d, want 1.2-1.6 Mb/s (1.5x incoming bound)", bps)
+	}
+}
+
+func TestREMBEstimatorCutsOnABottleneck(t *testing.T) {
+	e := newREMBEstimator()
+	var q time.Duration
+	at := feed(e, zeroTime, 0, 10*time.Second, 1_000_000, 0, &q)
+	e.bitrate() // clear the drop flag
+	q = at
+	feed(e, zeroTime, at, 2*time.Second, 1_000_000, 500_000, &q)
+	bps, dropped := e.bitrate()
+	if !dropped {
+		t.Fatal("no drop signalled when the path queued")
+	}
+	if bps > 600_000 || bps < 300_000 {
+		t.Fatalf("estimate behind a 500 kb/s bottleneck = %d, want about 0.85 x 500 kb/s", bps)
+	}
+}
+
+func TestAbsDeltaWraps(t *testing.T) {
+	if d := absDelta(0xfffff0, 0x000010); d <= 0 || d > 0.001 {
+		t.Fatalf("delta across wrap = %v", d)
+	}
+	if d := absDelta(0x000010, 0xfffff0); d >= 0 {
+		t.Fatalf("backwards delta = %v", d)
+	}
+}

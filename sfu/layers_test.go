@@ -1,0 +1,167 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/rtpparams"
+)
+
+// simulcastFixture is a producer with low/medium/high streams at the given
+// bitrates and one consumer of it on a receive transport, without network.
+type simulcastFixture struct {
+	p     *Producer
+	c     *Consumer
+	t     *Transport
+	rates [3]uint64
+	now   time.Time
+}
+
+func newSimulcastFixture() *simulcastFixture {
+	f := &simulcastFixture{rates: [3]uint64{150_000, 500_000, 1_500_000}, now: zeroTime}
+	f.p = &Producer{kind: "video"}
+	f.p.streams = newStreams([]rtpparams.EncodingParameters{
+		{SSRC: 1, Profile: "low"}, {SSRC: 2, Profile: "medium"}, {SSRC: 3, Profile: "high"},
+	}, false)
+	f.p.peer = &Peer{name: "alice"}
+	f.c = &Consumer{id: 7, kind: "video", producer: f.p, peer: &Peer{name: "bob", notify: func(any) {}}}
+	f.c.current.Store(-1)
+	f.c.target.Store(int32(f.p.initialStream("default")))
+	f.c.active.Store(true)
+	f.t = &Transport{}
+	f.t.consumersBySSRC.Store(&map[uint32]*Consumer{100: f.c})
+	return f
+}
+
+// tick advances the clock, keeps every stream live at its rate and runs
+// the layer choice.
+func (f *simulcastFixture) tick(d time.Duration) {
+	f.now = f.now.Add(d)
+	for i, s := range f.p.streams {
+		s.lastPacketAt.Store(f.now.UnixNano())
+		s.bitrate.mu.Lock()
+		s.bitrate.at, s.bitrate.bps = f.now, f.rates[i]
+		s.bitrate.mu.Unlock()
+	}
+	f.t.updateLayers(f.now)
+}
+
+func (f *simulcastFixture) target() string {
+	i := f.c.target.Load()
+	if i < 0 {
+		return "none"
+	}
+	return f.p.streams[i].profile
+}
+
+func TestLayersFollowPreferenceAndActivity(t *testing.T) {
+	f := newSimulcastFixture()
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "high" {
+		t.Fatalf("default preference on a clear path: %s, want high", got)
+	}
+	f.c.setPreferredLocked("low")
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "low" {
+		t.Fatalf("preferred low: %s", got)
+	}
+	f.c.setPreferredLocked("medium")
+	f.rates[1] = 0
+	f.p.streams[1].lastPacketAt.Store(0)
+	f.now = f.now.Add(500 * time.Millisecond)
+	for _, i := range []int{0, 2} {
+		f.p.streams[i].lastPacketAt.Store(f.now.UnixNano())
+	}
+	f.t.updateLayers(f.now)
+	if got := f.target(); got != "low" {
+		t.Fatalf("preferred medium with medium silent: %s, want low", got)
+	}
+	// Every stream silent: the consumer reports none.
+	f.c.current.Store(0)
+	var notified []protocol.ConsumerEffectiveProfileChanged
+	f.c.peer.notify = func(m any) {
+		if n, ok := m.(protocol.ConsumerEffectiveProfileChanged); ok {
+			notified = append(notified, n)
+		}
+	}
+	for _, s := range f.p.streams {
+		s.lastPacketAt.Store(0)
+	}
+	f.now = f.now.Add(2 * time.Second)
+	f.t.updateLayers(f.now)
+	if got := f.target(); got != "none" || f.c.effective.Load() == nil || *f.c.effective.Load() != "none" {
+		t.Fatalf("all silent: target %s", got)
+	}
+	if len(notified) != 1 || notified[0].Profile != "none" || notified[0].ID != 7 {
+		t.Fatalf("notifications: %+v", notified)
+	}
+}
+
+// TestLayersBackOffOnAThinLink: a link that carries medium but not high.
+// Each failed upgrade to high doubles the wait before the next try, so
+// over ten minutes the consumer tries high only a handful of times and
+// otherwise stays on medium.
+func TestLayersBackOffOnAThinLink(t *testing.T) {
+	f := newSimulcastFixture()
+	f.tick(500 * time.Millisecond)
+	var tries []time.Duration
+	start := f.now
+	onHigh := 0
+	for f.now.Sub(start) < 10*time.Minute {
+		if f.target() == "high" {
+			onHigh++
+			// The receiver's estimator sees the queue and reports ~85 % of
+			// the 800 kb/s link a second later.
+			f.t.remote.onREMB(2_000_000, f.now)
+			f.t.remote.onREMB(680_000, f.now)
+		}
+		prev := f.target()
+		f.tick(500 * time.Millisecond)
+		if prev != "high" && f.target() == "high" {
+			tries = append(tries, f.now.Sub(start))
+		}
+	}
+	if f.target() != "medium" && f.target() != "high" {
+		t.Fatalf("settled on %s, want medium", f.target())
+	}
+	if len(tries) > 12 || len(tries) < 3 {
+		t.Fatalf("%d upgrade tries in 10 min: %v", len(tries), tries)
+	}
+	for i := 2; i < len(tries); i++ {
+		if gap, prev := tries[i]-tries[i-1], tries[i-1]-tries[max(0, i-2)]; gap+time.Second < prev && gap < layerHoldMax {
+			t.Fatalf("wait shrank between tries: %v", tries)
+		}
+	}
+	if share := float64(onHigh) / float64(20*60); share > 0.05 {
+		t.Fatalf("on the failing high layer %.0f%% of the time", share*100)
+	}
+	t.Logf("upgrade tries at %v", tries)
+}
+
+func TestLayersDowngradeOnLoss(t *testing.T) {
+	f := newSimulcastFixture()
+	f.tick(500 * time.Millisecond)
+	f.c.remoteFraction.Store(128) // 50 % lost
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got == "high" {
+		t.Fatalf("still on high with 50%% loss")
+	}
+}
+
+func TestLayersUpgradeAgainWhenQuiet(t *testing.T) {
+	f := newSimulcastFixture()
+	f.tick(500 * time.Millisecond)
+	f.t.remote.onREMB(2_000_000, f.now)
+	f.t.remote.onREMB(200_000, f.now)
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "low" {
+		t.Fatalf("after a drop to 200 kb/s: %s, want low", got)
+	}
+	for i := 0; i < 60 && f.target() != "high"; i++ {
+		f.tick(500 * time.Millisecond)
+	}
+	if got := f.target(); got != "high" {
+		t.Fatalf("path quiet for 30 s: %s, want high again", got)
+	}
+}
