@@ -110,6 +110,13 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	if st == nil {
 		return
 	}
+	now := time.Now()
+	if e := p.estimator; e != nil && p.srcAbsSendTimeID != 0 {
+		// Every packet counts, RTX padding included: senders pad to probe.
+		if v := findExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {
+			e.onPacket(now, uint32(v[0])<<16|uint32(v[1])<<8|uint32(v[2]), len(pkt))
+		}
+	}
 	if isRTX {
 		if pkt = p.decodeRTX(pkt, st); pkt == nil {
 			return // padding-only probe or malformed
@@ -117,13 +124,7 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	} else {
 		st.recv.update(getUint16(pkt[2:]), len(pkt))
 	}
-	now := time.Now()
 	st.lastPacketAt.Store(now.UnixNano())
-	if e := p.estimator; e != nil && p.srcAbsSendTimeID != 0 {
-		if v := findExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {
-			e.onPacket(now, uint32(v[0])<<16|uint32(v[1])<<8|uint32(v[2]), len(pkt))
-		}
-	}
 	seq := getUint16(pkt[2:])
 	if p.levels != nil {
 		if v := findExtension(pkt, p.audioLevelID); len(v) > 0 {

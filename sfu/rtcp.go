@@ -3,6 +3,7 @@ package sfu
 import (
 	"time"
 
+	"github.com/gosoup/gosoup/protocol"
 	"github.com/pion/rtcp"
 )
 
@@ -50,6 +51,7 @@ func (t *Transport) handleRTCP(pkt []byte) {
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			t.remote.onREMB(uint64(p.Bitrate), time.Now())
+			t.remoteREMB.Store(&protocol.AvailableBw{Bitrate: uint64(p.Bitrate), SSRCs: p.SSRCs})
 		case *rtcp.SenderReport:
 			if prod := (*t.producersBySSRC.Load())[p.SSRC]; prod != nil {
 				if st, rtx := prod.streamFor(p.SSRC); st != nil && !rtx {
@@ -139,6 +141,7 @@ func (t *Transport) remb(ssrcs []uint32) *rtcp.ReceiverEstimatedMaximumBitrate {
 	if bps == 0 {
 		return nil
 	}
+	t.lastREMB.Store(&protocol.AvailableBw{Bitrate: bps, SSRCs: ssrcs})
 	return &rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: float32(bps), SSRCs: ssrcs}
 }
 

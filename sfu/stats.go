@@ -96,17 +96,18 @@ func (t *Transport) Stats() protocol.TransportStat {
 			RemoteIP: tp.Remote.Addr().String(), RemotePort: int(tp.Remote.Port()),
 		}
 	}
-	if max := uint64(t.maxBitrate.Load()); max > 0 {
-		st.LocalAvailableSendBw = &protocol.AvailableBw{Bitrate: max, MaxBitrate: &max, SSRCs: []uint32{}}
-		seen := map[*Producer]bool{}
-		for _, p := range *t.producersBySSRC.Load() {
-			if !seen[p] {
-				seen[p] = true
-				for _, s := range p.streams {
-					st.LocalAvailableSendBw.SSRCs = append(st.LocalAvailableSendBw.SSRCs, s.ssrc)
-				}
-			}
+	if max := uint64(t.maxBitrate.Load()); max > 0 || t.lastREMB.Load() != nil {
+		// The last REMB sent, with the SetMaxBitrate cap (mediasoup's shape).
+		bw := protocol.AvailableBw{SSRCs: []uint32{}}
+		if last := t.lastREMB.Load(); last != nil {
+			bw = *last
 		}
+		bw.MaxBitrate = &max
+		st.LocalAvailableSendBw = &bw
+	}
+	if r := t.remoteREMB.Load(); r != nil {
+		bw := *r
+		st.RemoteAvailableSendBw = &bw
 	}
 	if wt.DTLSState() == "closed" {
 		st.IceConnectionState = "closed"

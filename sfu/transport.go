@@ -24,8 +24,10 @@ type Transport struct {
 	maxBitrate atomic.Uint32 // REMB cap toward the sender, bps; 0: none
 	statsTimer *statsTimer
 
-	estimator *rembEstimator  // send transports: what the client can send us
-	remote    remoteBandwidth // recv transports: what the client's REMB says
+	estimator  *rembEstimator                       // send transports: what the client can send us
+	remote     remoteBandwidth                      // recv transports: what the client's REMB says
+	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
+	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
 	// Report loop only.
 	lastCongestion time.Time
 	lastUpgrade    time.Time

@@ -28,7 +28,7 @@ test('a receiver switches simulcast profiles and keeps decoding', async () => {
     const room = roomId('sim');
     await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
     await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
-    await alice.evaluate(() => window.harness.produce('video', { simulcast: true }));
+    await alice.evaluate(() => window.harness.produce('video', { simulcast: true, width: 1280, height: 720 }));
     await alice.evaluate(() => window.harness.enableStats(1000));
     await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
 
@@ -40,6 +40,8 @@ test('a receiver switches simulcast profiles and keeps decoding', async () => {
       if (layers.length >= 2) break;
       await sleep(1000);
     }
+    const tr = await alice.evaluate(() => window.harness.lastStats()['transport-send']);
+    console.log(`REMB to alice: ${JSON.stringify(tr && tr[0].localAvailableSendBw)}`);
     console.log(`simulcast layers sending after ${Date.now() - start} ms: ${JSON.stringify(layers)}`);
     assert.ok(layers.length >= 2, `only ${layers.length} layer(s) active`);
     const names = ['low', 'medium', 'high'];

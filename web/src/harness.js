@@ -63,7 +63,7 @@ window.harness = {
 
   async produce(kind, options = {}) {
     if (!state.stream) {
-      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: options.width || 640, height: options.height || 360 } });
     }
     const track = (kind === 'audio' ? state.stream.getAudioTracks() : state.stream.getVideoTracks())[0].clone();
     const producer = state.room.createProducer(track, options.simulcast ? { simulcast: true } : null, { source: kind === 'audio' ? 'mic' : 'webcam' });
