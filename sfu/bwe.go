@@ -27,6 +27,24 @@ const (
 	bweSteadyGrowthPer = 1.08 // after it
 )
 
+// Probe detection: in the first seconds of a stream, a burst of at least
+// bweProbeWindow packets sent faster than the estimate and received as
+// fast shows the path carries that rate, and the estimate jumps to it (as
+// senders probe at start; the slow multiplicative increase would take tens
+// of seconds to get there).
+const (
+	bweProbeWindow  = 10
+	bweProbeMinSize = 200 // bytes; smaller packets are not probes
+	bweProbeMinSpan = 2 * time.Millisecond
+	bweProbePeriod  = 2 * time.Second // from the first packet
+)
+
+type probeSample struct {
+	send uint32
+	at   time.Time
+	size int
+}
+
 // bweState is the overuse detector's verdict.
 type bweState int
 
@@ -64,6 +82,9 @@ type rembEstimator struct {
 	state        bweState
 	everOverused bool
 
+	probe  [bweProbeWindow]probeSample
+	probeN int
+
 	buckets    [bweRateBuckets]uint64
 	bucketAt   [bweRateBuckets]int64
 	estimate   float64
@@ -93,6 +114,9 @@ func (e *rembEstimator) onPacket(now time.Time, sendTime uint32, size int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.addBytes(now, size)
+	if !e.started || now.Sub(e.firstAt) < bweProbePeriod {
+		e.detectProbe(now, sendTime, size)
+	}
 	if !e.started {
 		e.started = true
 		e.groupFirst, e.groupLast, e.groupArrival = sendTime, sendTime, now
@@ -115,6 +139,39 @@ func (e *rembEstimator) onPacket(now time.Time, sendTime uint32, size int) {
 	e.prevLast, e.prevArrival, e.havePrevGroup = e.groupLast, e.groupArrival, true
 	e.groupFirst, e.groupLast, e.groupArrival = sendTime, sendTime, now
 	e.updateRate(now)
+}
+
+// detectProbe keeps the last packets and raises the estimate to the rate a
+// burst of them was both sent and received at.
+func (e *rembEstimator) detectProbe(now time.Time, sendTime uint32, size int) {
+	if size < bweProbeMinSize {
+		e.probeN = 0
+		return
+	}
+	copy(e.probe[:], e.probe[1:])
+	e.probe[bweProbeWindow-1] = probeSample{send: sendTime, at: now, size: size}
+	if e.probeN++; e.probeN < bweProbeWindow {
+		return
+	}
+	first, last := e.probe[0], e.probe[bweProbeWindow-1]
+	sendSpan := absDelta(first.send, last.send)
+	recvSpan := last.at.Sub(first.at).Seconds()
+	if sendSpan < bweProbeMinSpan.Seconds() || recvSpan < bweProbeMinSpan.Seconds() {
+		return
+	}
+	bits := 0.0
+	for _, p := range e.probe[1:] {
+		bits += float64(p.size * 8)
+	}
+	rate := min(bits/sendSpan, bits/recvSpan)
+	if bits/recvSpan < 0.9*bits/sendSpan {
+		return // the path stretched the burst: no evidence
+	}
+	if rate > e.estimate*1.2 {
+		e.estimate = rate
+		e.value.Store(uint64(rate))
+		e.probeN = 0
+	}
 }
 
 // updateTrend feeds one inter-group delay variation (ms) to the trendline

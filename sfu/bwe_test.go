@@ -62,3 +62,31 @@ func TestAbsDeltaWraps(t *testing.T) {
 		t.Fatalf("backwards delta = %v", d)
 	}
 }
+
+// TestREMBEstimatorFollowsAStartupProbe: a sender's startup probe (a burst
+// at 3 Mb/s) that arrives as fast lifts the estimate at once; the same
+// burst later, or stretched by the path, does not.
+func TestREMBEstimatorFollowsAStartupProbe(t *testing.T) {
+	burst := func(e *rembEstimator, at time.Duration, rate, link float64) {
+		var q time.Duration = at
+		feed(e, zeroTime, at, time.Duration(12*1200*8/rate*float64(time.Second)), rate, link, &q)
+	}
+	e := newREMBEstimator()
+	burst(e, 100*time.Millisecond, 3_000_000, 0)
+	if bps, _ := e.bitrate(); bps < 2_500_000 {
+		t.Fatalf("after a clean 3 Mb/s probe: %d", bps)
+	}
+	e = newREMBEstimator()
+	burst(e, 100*time.Millisecond, 3_000_000, 1_000_000)
+	if bps, _ := e.bitrate(); bps > 1_000_000 {
+		t.Fatalf("probe through a 1 Mb/s link: %d", bps)
+	}
+	e = newREMBEstimator()
+	var q time.Duration
+	feed(e, zeroTime, 0, 3*time.Second, 200_000, 0, &q)
+	before, _ := e.bitrate()
+	burst(e, 3*time.Second, 3_000_000, 0)
+	if bps, _ := e.bitrate(); bps > before*2 {
+		t.Fatalf("late burst moved the estimate from %d to %d", before, bps)
+	}
+}
