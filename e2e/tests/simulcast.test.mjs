@@ -29,38 +29,49 @@ test('a receiver switches simulcast profiles and keeps decoding', async () => {
     await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
     await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
     await alice.evaluate(() => window.harness.produce('video', { simulcast: true, width: 1280, height: 720 }));
+    console.log(`layer scales: ${JSON.stringify(await alice.evaluate(() => window.harness.scaleSimulcast([4, 2, 1])))}`);
     await alice.evaluate(() => window.harness.enableStats(1000));
     await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
 
-    // The receive-side estimate (REMB) lets Chrome turn on more than one layer.
+    // The receive-side estimate (REMB) lets Chrome turn on its layers.
     const start = Date.now();
     let layers = [];
     while (Date.now() - start < 30000) {
       layers = await activeLayers(alice);
-      if (layers.length >= 2) break;
+      if (layers.length >= 3) break;
       await sleep(1000);
     }
     const tr = await alice.evaluate(() => window.harness.lastStats()['transport-send']);
     console.log(`REMB to alice: ${JSON.stringify(tr && tr[0].localAvailableSendBw)}`);
     console.log(`simulcast layers sending after ${Date.now() - start} ms: ${JSON.stringify(layers)}`);
     assert.ok(layers.length >= 2, `only ${layers.length} layer(s) active`);
-    const names = ['low', 'medium', 'high'];
-    const top = names[layers[layers.length - 1].i];
 
-    for (const [want, expect] of [['low', 'low'], ['high', top], ['medium', layers.some((l) => l.i === 1) ? 'medium' : 'low']]) {
+    // Each layer is Chrome-downscaled 4/2/1 from 1280x720: the decoded
+    // width tells which stream bob gets.
+    const widths = { low: [200, 400], medium: [500, 700], high: [1000, 1400] };
+    const top = layers.length >= 3 ? 'high' : 'medium';
+    const steps = [['low', 'low'], ['high', top], ['medium', top === 'high' ? 'medium' : 'low'], ['high', top]];
+    for (const [want, expect] of steps) {
       const t0 = Date.now();
+      const seen = (await bob.evaluate(() => window.harness.effectiveProfiles())).length;
       await bob.evaluate((p) => window.harness.setPreferredProfile(p), want);
-      await waitFor(bob, async (e) => {
+      // Every step changes the effective profile: a new notification must come.
+      const got = await waitFor(bob, async ([n, e]) => {
         const ev = window.harness.effectiveProfiles();
-        return ev.length && ev[ev.length - 1].profile === e;
-      }, expect, 15000);
+        return ev.length > n && ev[ev.length - 1].profile === e && e;
+      }, [seen, expect], 15000);
       const switched = Date.now() - t0;
+      const [lo, hi] = widths[got];
+      await waitFor(bob, async (r) => {
+        const w = (await window.harness.stats()).frameWidth;
+        return w >= r[0] && w <= r[1];
+      }, [lo, hi], 10000);
       const before = await stats(bob);
       await sleep(2000);
       const after = await stats(bob);
-      console.log(`preferred ${want}: effective ${await lastProfile(bob)} after ${switched} ms; ` +
+      console.log(`preferred ${want}: effective ${got} after ${switched} ms; ` +
         `${after.framesDecoded - before.framesDecoded} frames in 2 s at ${after.frameWidth}x${after.frameHeight}, freezes ${after.freezeCount}`);
-      assert.ok(after.framesDecoded - before.framesDecoded > 20, `frames stalled after switching to ${expect}`);
+      assert.ok(after.framesDecoded - before.framesDecoded > 20, `frames stalled after switching to ${got}`);
     }
     const profiles = (await bob.evaluate(() => window.harness.effectiveProfiles())).map((e) => e.profile);
     console.log(`consumerEffectiveProfileChanged sequence: ${profiles.join(' -> ')}`);

@@ -72,6 +72,19 @@ window.harness = {
     return producer.id;
   },
 
+  // scaleSimulcast asks Chrome to downscale the simulcast layers of the
+  // video producer (e.g. [4, 2, 1]) through RTCRtpSender.setParameters, as
+  // an app can: Chrome does not downscale layers added by SDP munging.
+  async scaleSimulcast(factors) {
+    const producer = state.producers.video;
+    const pc = state.sendTransport._handler._pc;
+    const sender = pc.getSenders().find((s) => s.track === producer.track);
+    const params = sender.getParameters();
+    params.encodings.forEach((e, i) => { if (factors[i]) e.scaleResolutionDownBy = factors[i]; });
+    await sender.setParameters(params);
+    return sender.getParameters().encodings.map((e) => e.scaleResolutionDownBy);
+  },
+
   // setPreferredProfile sets the preferred simulcast profile of every open
   // video consumer (setConsumerPreferredProfile).
   setPreferredProfile(profile) {
