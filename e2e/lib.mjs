@@ -40,16 +40,17 @@ export async function startServer(opts = {}) {
   const bin = path.join(dir, 'gosoup');
   execFileSync('go', ['build', '-o', bin, './cmd/gosoup'], { cwd: repo, stdio: 'inherit' });
   const port = await freePort();
+  const host = opts.host || '127.0.0.1';
   const proc = spawn(bin, [
-    '--listen', `127.0.0.1:${port}`, '--web', path.join(repo, 'web', 'dist'),
-    '--rtc-listen-ip', '127.0.0.1', '--rtc-port', String(opts.rtcPort || 0), '--announced-ip', '127.0.0.1',
+    '--listen', `${host}:${port}`, '--web', path.join(repo, 'web', 'dist'),
+    '--rtc-listen-ip', host, '--rtc-port', String(opts.rtcPort || 0), '--announced-ip', host,
     '--log-level', process.env.GOSOUP_LOG || 'warn', ...(opts.args || [])
   ], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const http = `http://127.0.0.1:${port}`;
+  const http = `http://${host}:${port}`;
   await waitHttp(`${http}/healthz`, 20000);
   return {
     http,
-    ws: `ws://127.0.0.1:${port}`,
+    ws: `ws://${host}:${port}`,
     stop: async () => {
       proc.kill('SIGTERM');
       await new Promise((r) => { proc.once('exit', r); setTimeout(r, 5000); });
@@ -58,11 +59,13 @@ export async function startServer(opts = {}) {
   };
 }
 
-export async function launchBrowser() {
+// launchBrowser starts Chromium; opts.executablePath runs it through a
+// wrapper (a network namespace), opts.args adds flags.
+export async function launchBrowser(opts = {}) {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath: opts.executablePath || process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: [
+    args: [...(opts.args || []),
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
