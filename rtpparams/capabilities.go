@@ -155,6 +155,19 @@ func NewRoomCapabilities(codecs []MediaCodec, exts []HeaderExtensionCapability) 
 		}
 	}
 	caps.HeaderExtensions = append(caps.HeaderExtensions, exts...)
+	// With the transport-wide-cc extension, codecs offer transport-cc
+	// feedback so that senders negotiate it (mediasoup 2.6.19 had neither).
+	for _, e := range exts {
+		if e.URI != URITransportCC {
+			continue
+		}
+		for i := range caps.Codecs {
+			c := &caps.Codecs[i]
+			if c.Kind == e.Kind && !strings.EqualFold(c.Name, "rtx") {
+				c.RTCPFeedback = append(c.RTCPFeedback, RTCPFeedback{Type: "transport-cc"})
+			}
+		}
+	}
 	return caps, nil
 }
 

@@ -199,7 +199,7 @@ func ConsumableParameters(kind Kind, p Parameters, room Capabilities, m Producer
 		}
 	}
 	for _, e := range p.HeaderExtensions {
-		if e.URI == URIMid {
+		if e.URI == URIMid || e.URI == URITransportCC { // per transport, not per stream
 			continue
 		}
 		for _, pair := range m.HeaderExtensionIDs {

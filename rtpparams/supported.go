@@ -69,6 +69,7 @@ const (
 	URIVideoOrientation = "urn:3gpp:video-orientation"
 	URIMid              = "urn:ietf:params:rtp-hdrext:sdes:mid"
 	URIRtpStreamID      = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+	URITransportCC      = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 )
 
 func ext(kind Kind, uri string, id int) HeaderExtensionCapability {
@@ -100,6 +101,15 @@ func DefaultHeaderExtensions() []HeaderExtensionCapability {
 		ext(KindVideo, URIAbsSendTime, 3),
 		ext(KindVideo, URIRtpStreamID, 6),
 	}
+}
+
+// TransportCCHeaderExtensions is the transport-wide-cc extension (id 7,
+// audio and video) to add to a room's list for transport-cc feedback.
+// Chrome numbers it 3 or 4 depending on whether audio or video is offered
+// first, and mediasoup-client 2.4.12 answers with the audio-first id, so a
+// browser that produces video before audio fails (spec §16.3): opt in.
+func TransportCCHeaderExtensions() []HeaderExtensionCapability {
+	return []HeaderExtensionCapability{ext(KindAudio, URITransportCC, 7), ext(KindVideo, URITransportCC, 7)}
 }
 
 // DefaultMediaCodecs are the room codecs of the reference traces: opus,

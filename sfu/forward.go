@@ -111,6 +111,13 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 		return
 	}
 	now := time.Now()
+	if p.srcTCCID != 0 {
+		if v := findExtension(pkt, p.srcTCCID); len(v) == 2 {
+			if f := p.transport.tcc.Load(); f != nil {
+				f.record(ssrc, getUint16(v), now)
+			}
+		}
+	}
 	if e := p.estimator; e != nil && p.srcAbsSendTimeID != 0 {
 		// Every packet counts, RTX padding included: senders pad to probe.
 		if v := findExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {

@@ -31,6 +31,7 @@ type Producer struct {
 	clockRate        uint32
 	absSendTimeID    uint8 // room id of abs-send-time, rewritten on forwarding
 	srcAbsSendTimeID uint8
+	srcTCCID         uint8          // the sender's id of transport-wide-cc
 	estimator        *rembEstimator // the transport's // the sender's id of abs-send-time, for the estimator
 	vp8              bool
 	keyFrames        keyFrameDetector
@@ -175,8 +176,16 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		prod.mediaPT = uint8(mc.PayloadType)
 	}
 	for _, e := range req.RTPParameters.HeaderExtensions {
-		if e.URI == rtpparams.URIAbsSendTime && e.ID > 0 && e.ID < 15 {
+		if e.ID <= 0 || e.ID >= 15 {
+			continue
+		}
+		switch e.URI {
+		case rtpparams.URIAbsSendTime:
 			prod.srcAbsSendTimeID = uint8(e.ID)
+		case rtpparams.URITransportCC:
+			// Answered with feedback by the transport, not forwarded.
+			prod.srcTCCID, prod.extMap[e.ID] = uint8(e.ID), 0
+			t.useTransportCC()
 		}
 	}
 	if req.Kind == rtpparams.KindAudio {

@@ -25,6 +25,7 @@ type Transport struct {
 	statsTimer *statsTimer
 
 	estimator  *rembEstimator                       // send transports: what the client can send us
+	tcc        atomic.Pointer[transportCC]          // send transports whose sender uses transport-cc
 	remote     remoteBandwidth                      // recv transports: what the client's REMB says
 	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
 	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
@@ -311,12 +312,12 @@ func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
 	t.closeLocked(true)
 }
 
-// rtcpLoop sends sender reports for consumers and receiver reports and
-// REMB for producers every second, a REMB at once when the estimate drops,
-// and runs the simulcast layer choice twice a second, until the transport
-// closes.
+// rtcpLoop sends, until the transport closes: transport-cc feedback every
+// 100 ms; sender reports for consumers and receiver reports and REMB for
+// producers every second, and a REMB at once when the estimate drops; and
+// runs the simulcast layer choice twice a second.
 func (t *Transport) rtcpLoop() {
-	tk := time.NewTicker(250 * time.Millisecond)
+	tk := time.NewTicker(100 * time.Millisecond)
 	defer tk.Stop()
 	for n := 1; ; n++ {
 		select {
@@ -326,15 +327,16 @@ func (t *Transport) rtcpLoop() {
 			if !t.wt.Connected() {
 				continue
 			}
+			t.sendTransportCC()
 			switch {
-			case n%4 == 0:
+			case n%10 == 0:
 				t.sendReports(now)
-			case t.estimator != nil:
+			case t.estimator != nil && n%2 == 0:
 				if _, dropped := t.estimator.bitrate(); dropped {
 					t.sendREMB()
 				}
 			}
-			if t.direction == "recv" && n%2 == 0 {
+			if t.direction == "recv" && n%5 == 0 {
 				t.updateLayers(now)
 			}
 		}

@@ -41,6 +41,7 @@ func run(args []string) error {
 	announced6 := fs.String("announced-ipv6", "", "IPv6 address announced in ICE candidates too (needs --rtc-listen-ip ::)")
 	noTCP := fs.Bool("no-tcp", false, "disable passive ICE-TCP on the RTC port")
 	fullExt := fs.Bool("full-header-extensions", false, "advertise mediasoup 2.6.19's full header-extension list (breaks video-first sending in current Chrome)")
+	tcc := fs.Bool("transport-cc", false, "offer transport-wide-cc so senders get transport-cc feedback (breaks video-first sending in current Chrome with mediasoup-client 2.4.12)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	noRetransmit := fs.Bool("no-retransmission", false, "do not answer NACKs nor send them (to measure what retransmission brings)")
 	videoCodecs := fs.String("video-codecs", "vp8,h264", "room video codecs in order of preference: vp8, vp9, h264")
@@ -72,6 +73,12 @@ func run(args []string) error {
 	}
 	if *fullExt {
 		cfg.HeaderExtensions = rtpparams.FullHeaderExtensions()
+	}
+	if *tcc {
+		if cfg.HeaderExtensions == nil {
+			cfg.HeaderExtensions = rtpparams.DefaultHeaderExtensions()
+		}
+		cfg.HeaderExtensions = append(cfg.HeaderExtensions, rtpparams.TransportCCHeaderExtensions()...)
 	}
 	srv, err := sfu.NewServer(cfg)
 	if err != nil {

@@ -85,12 +85,26 @@ window.harness = {
     return sender.getParameters().encodings.map((e) => e.scaleResolutionDownBy);
   },
 
+  // sendBandwidth is Chrome's own estimate of what it may send
+  // (availableOutgoingBitrate of the send transport's candidate pair).
+  async sendBandwidth() {
+    const pc = state.sendTransport && state.sendTransport._handler._pc;
+    if (!pc) return 0;
+    let bw = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bw = s.availableOutgoingBitrate;
+    });
+    return bw;
+  },
+
   // setPreferredProfile sets the preferred simulcast profile of every open
   // video consumer (setConsumerPreferredProfile).
   setPreferredProfile(profile) {
     for (const c of state.consumers) if (!c.closed && c.kind === 'video') c.setPreferredProfile(profile);
   },
   effectiveProfiles: () => state.events.filter((e) => e.event === 'effectiveprofile').map((e) => ({ t: e.t, profile: e.profile })),
+
+  producerParameters: (kind) => state.producers[kind].rtpParameters,
 
   pauseProducer(kind) { state.producers[kind].pause(); },
   resumeProducer(kind) { state.producers[kind].resume(); },
