@@ -26,11 +26,12 @@ const (
 // consumerLayers is a consumer's bandwidth state; only its transport's
 // report loop touches it.
 type consumerLayers struct {
-	limit      int // highest profile rank the bandwidth allows
-	holdUntil  time.Time
-	backoff    time.Duration
-	upgradedAt time.Time
-	changedAt  time.Time
+	limit       int // highest profile rank the bandwidth allows
+	holdUntil   time.Time
+	backoff     time.Duration
+	upgradedAt  time.Time
+	changedAt   time.Time
+	reportsSeen uint64
 }
 
 // remoteBandwidth is what a receiver tells us about its path by REMB.
@@ -135,9 +136,13 @@ func (c *Consumer) streamRate(limit int, now time.Time) uint64 {
 	return c.producer.streams[i].currentBitrate(now)
 }
 
-// prefProfile reads the preferred profile without the room lock.
+// prefProfile is the profile the consumer prefers, read without the room
+// lock: its own, or when that is "default" its producer's (spec §9).
 func (c *Consumer) prefProfile() string {
-	if p := c.preferred.Load(); p != nil {
+	if p := c.preferred.Load(); p != nil && *p != "default" {
+		return *p
+	}
+	if p := c.producer.preferred.Load(); p != nil {
 		return *p
 	}
 	return "default"
@@ -153,7 +158,8 @@ func (t *Transport) updateLayers(now time.Time) {
 		if !c.active.Load() {
 			continue
 		}
-		if c.kind == "video" {
+		if n := c.reports.Load(); c.kind == "video" && n != c.layers.reportsSeen {
+			c.layers.reportsSeen = n // each receiver report counts once
 			worstLoss = max(worstLoss, c.remoteFraction.Load())
 		}
 		if !c.producer.simulcast() {
@@ -177,9 +183,6 @@ func (t *Transport) updateLayers(now time.Time) {
 		sent := t.sendRate(now)
 		if b := uint64(float64(sent) * (1 - float64(worstLoss)/512)); budget == 0 || b < budget {
 			budget = b
-		}
-		for _, c := range *t.consumersBySSRC.Load() {
-			c.remoteFraction.Store(0) // count each report once
 		}
 	}
 	if budget > 0 {

@@ -61,10 +61,20 @@ func TestLayersFollowPreferenceAndActivity(t *testing.T) {
 	if got := f.target(); got != "high" {
 		t.Fatalf("default preference on a clear path: %s, want high", got)
 	}
+	if err := f.p.SetPreferredProfile("medium"); err != nil {
+		t.Fatal(err)
+	}
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "medium" {
+		t.Fatalf("producer prefers medium, consumer default: %s", got)
+	}
 	f.c.setPreferredLocked("low")
 	f.tick(500 * time.Millisecond)
 	if got := f.target(); got != "low" {
 		t.Fatalf("preferred low: %s", got)
+	}
+	if f.p.SetPreferredProfile("best") == nil {
+		t.Fatal("invalid profile accepted")
 	}
 	f.c.setPreferredLocked("medium")
 	f.rates[1] = 0
@@ -143,6 +153,7 @@ func TestLayersDowngradeOnLoss(t *testing.T) {
 	f := newSimulcastFixture()
 	f.tick(500 * time.Millisecond)
 	f.c.remoteFraction.Store(128) // 50 % lost
+	f.c.reports.Add(1)
 	f.tick(500 * time.Millisecond)
 	if got := f.target(); got == "high" {
 		t.Fatalf("still on high with 50%% loss")

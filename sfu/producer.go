@@ -40,6 +40,7 @@ type Producer struct {
 
 	paused    atomic.Bool
 	consumers atomic.Pointer[[]*Consumer]
+	preferred atomic.Pointer[string] // for consumers whose own preference is "default"
 
 	// Media plane only (the network read goroutine).
 	scratch [1600]byte
@@ -77,6 +78,19 @@ func (p *Producer) Paused() bool { return p.paused.Load() }
 
 // RequestKeyFrame asks the sender for a key frame (PLI).
 func (p *Producer) RequestKeyFrame() { p.requestKeyFrame(true) }
+
+// SetPreferredProfile sets the simulcast profile that the producer's
+// consumers prefer when their own preference is "default" (mediasoup's
+// producer.setPreferredProfile()): "default", "low", "medium" or "high".
+func (p *Producer) SetPreferredProfile(profile string) error {
+	switch profile {
+	case "default", "low", "medium", "high":
+	default:
+		return protocol.NewTypeError("invalid profile %q", profile)
+	}
+	p.preferred.Store(&profile)
+	return nil
+}
 
 // Pause pauses the producer from the server side: the owner gets
 // "producerPaused", consumers "consumerPaused".

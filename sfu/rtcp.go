@@ -201,6 +201,7 @@ func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, 
 func (c *Consumer) onReceptionReport(r rtcp.ReceptionReport, now time.Time) {
 	c.remoteLost.Store(r.TotalLost)
 	c.remoteFraction.Store(uint32(r.FractionLost))
+	c.reports.Add(1)
 	if r.LastSenderReport == 0 {
 		return
 	}

@@ -188,6 +188,7 @@ func (c *Consumer) GetStats() []any {
 type consumerFeedback struct {
 	remoteLost     atomic.Uint32
 	remoteFraction atomic.Uint32
+	reports        atomic.Uint64 // receiver reports seen
 	rttMicros      atomic.Int64
 	pliCount       atomic.Uint64
 	firCount       atomic.Uint64
