@@ -87,10 +87,13 @@ func FuzzRetransmissionBuffer(f *testing.F) {
 // packet that already arrived and the missing count stays in bounds.
 func checkNackGenerator(t *testing.T, seqs []uint16) {
 	var g nackGenerator
-	arrived := map[uint16]bool{}
+	arrived := map[uint16]bool{} // since the generator last resynced
 	now := int64(0)
-	for _, s := range seqs {
+	for i, s := range seqs {
 		now += int64(5 * time.Millisecond)
+		if d := s - g.highest; i > 0 && d < 0x8000 && d > nackSlots/2 {
+			clear(arrived) // a jump: the generator starts over
+		}
 		arrived[s] = true
 		for _, p := range g.onPacket(s, now) {
 			p.Range(func(x uint16) bool {

@@ -31,7 +31,7 @@ func FuzzVP8Descriptor(f *testing.F) {
 	f.Add([]byte{0x90, 0xE0, 0x92, 0x34, 200, 0x20, 0x00}, uint16(5), uint8(3))
 	f.Fuzz(func(t *testing.T, p []byte, pidOff uint16, tl0Off uint8) {
 		d := parseVP8Descriptor(p, 0)
-		if d.pidAt >= len(p) || d.tl0At >= len(p) || (d.long && d.pidAt+1 >= len(p)) {
+		if (d.pidAt > 0 && d.pidAt >= len(p)) || (d.tl0At > 0 && d.tl0At >= len(p)) || (d.long && d.pidAt+1 >= len(p)) {
 			t.Fatalf("offsets out of range: %+v len %d", d, len(p))
 		}
 		d.rewrite(p, pidOff, tl0Off)
