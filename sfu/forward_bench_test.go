@@ -39,6 +39,8 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, fun
 	owner := &Peer{name: "alice", notify: func(any) {}, room: &Room{server: srv}}
 	p := &Producer{peer: owner, kind: "video", clockRate: 90000, vp8: true}
 	p.streams = newStreams([]rtpparams.EncodingParameters{{SSRC: 1111}}, true) // as a real VP8 producer with nack
+	// abs-send-time (id 2) feeds the REMB estimator and is restamped (room id 3).
+	p.estimator, p.srcAbsSendTimeID, p.absSendTimeID = newREMBEstimator(), 2, 3
 	for i := range p.ptMap {
 		p.ptMap[i] = -1
 	}

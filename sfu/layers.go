@@ -20,6 +20,7 @@ const (
 	layerFailedWithin  = 10 * time.Second // a downgrade this soon after an upgrade means it failed
 	layerStableReset   = 30 * time.Second // an upgrade kept this long forgets past failures
 	layerLossThreshold = 26               // fraction lost (/256) counted as congestion, about 10 %
+	layerSettle        = 2 * time.Second  // after a downgrade, congestion reports are the queue draining
 	rembFreshFor       = 5 * time.Second
 )
 
@@ -187,7 +188,12 @@ func (t *Transport) updateLayers(now time.Time) {
 	}
 	if budget > 0 {
 		t.lastCongestion = now
-		t.fitLayers(sim, fixed, budget, now)
+		// Right after a downgrade the receiver still sees the queue the
+		// higher layer (and the new layer's key frame) built: reports then
+		// understate the path, so the next downgrade waits for them to settle.
+		if now.Sub(t.lastDowngrade) >= layerSettle && t.fitLayers(sim, fixed, budget, now) {
+			t.lastDowngrade = now
+		}
 	} else if now.Sub(t.lastCongestion) >= layerUpgradeQuiet && now.Sub(t.lastUpgrade) >= layerUpgradeQuiet {
 		t.upgradeOne(sim, now)
 	}
@@ -202,8 +208,9 @@ func (t *Transport) updateLayers(now time.Time) {
 
 // fitLayers lowers limits, highest streams first, until the consumers'
 // streams fit what the receiver's path carried: Chrome reports 85 % of it
-// on congestion, so budget/0.85 is the room.
-func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Time) {
+// on congestion, so budget/0.85 is the room. It reports whether a limit
+// dropped.
+func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Time) (lowered bool) {
 	room := float64(budget) / bweDecreaseFactor
 	total := float64(fixed)
 	for _, c := range sim {
@@ -221,7 +228,7 @@ func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Ti
 			}
 		}
 		if pick == nil {
-			return // everyone on the lowest layer
+			return lowered // everyone on the lowest layer
 		}
 		l := &pick.layers
 		next := pick.producer.stepDown(pick.currentRank(now), now)
@@ -232,7 +239,9 @@ func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Ti
 			l.backoff = max(l.backoff, layerHoldMin)
 		}
 		l.limit, l.holdUntil, l.changedAt = next, now.Add(l.backoff), now
+		lowered = true
 	}
+	return lowered
 }
 
 // currentRank is the rank of the stream the consumer's preference and

@@ -176,3 +176,28 @@ func TestLayersUpgradeAgainWhenQuiet(t *testing.T) {
 		t.Fatalf("path quiet for 30 s: %s, want high again", got)
 	}
 }
+
+// TestLayersSettleAfterADowngrade: reports right after a downgrade (the
+// queue draining) do not push the consumer further down; later ones do.
+func TestLayersSettleAfterADowngrade(t *testing.T) {
+	f := newSimulcastFixture()
+	f.tick(500 * time.Millisecond)
+	f.t.remote.onREMB(2_000_000, f.now)
+	f.t.remote.onREMB(600_000, f.now)
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "medium" {
+		t.Fatalf("after a drop to 600 kb/s: %s, want medium", got)
+	}
+	f.t.remote.onREMB(300_000, f.now)
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "medium" {
+		t.Fatalf("a report 0.5 s after the downgrade moved it to %s", got)
+	}
+	f.tick(2 * time.Second)
+	f.t.remote.onREMB(600_000, f.now)
+	f.t.remote.onREMB(200_000, f.now)
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "low" {
+		t.Fatalf("a later drop to 200 kb/s: %s, want low", got)
+	}
+}

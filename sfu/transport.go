@@ -32,6 +32,7 @@ type Transport struct {
 	// Report loop only.
 	lastCongestion time.Time
 	lastUpgrade    time.Time
+	lastDowngrade  time.Time
 
 	// Copy-on-write routing tables read by the media plane without locks.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]

@@ -58,15 +58,19 @@ test('a receiver whose link is capped below the high layer settles on a lower pr
     const t0 = Date.now();
     ns.cap(cap);
     const timeline = [];
+    // After the first downgrade, count how often bob is back on high (the
+    // upgrade retries, spaced by the back-off).
     let onHigh = 0;
     let samples = 0;
     let firstDown = null;
     while (Date.now() - t0 < 30000) {
       await sleep(500);
       const p = await effective(bob);
-      samples++;
-      if (p === 'high') onHigh++;
-      else if (firstDown === null) firstDown = Date.now() - t0;
+      if (firstDown === null && p !== 'high') firstDown = Date.now() - t0;
+      if (firstDown !== null) {
+        samples++;
+        if (p === 'high') onHigh++;
+      }
     }
     const events = (await bob.evaluate(() => window.harness.effectiveProfiles())).slice(seen);
     for (const e of events) timeline.push(`${e.t - t0} ms ${e.profile}`);
@@ -74,12 +78,12 @@ test('a receiver whose link is capped below the high layer settles on a lower pr
     await sleep(3000);
     const after = await stats(bob);
     const final = await effective(bob);
-    console.log(`cap ${cap} b/s: first below high after ${firstDown} ms; on high ${Math.round(100 * onHigh / samples)}% ` +
-      `of the 30 s; profile changes: ${timeline.join(', ') || 'none'}; final ${final} at ${after.frameWidth}x${after.frameHeight}, ` +
+    console.log(`cap ${cap} b/s: first below high after ${firstDown} ms; then on high ${Math.round(100 * onHigh / samples)}% ` +
+      `of the time (retries); profile changes: ${timeline.join(', ') || 'none'}; final ${final} at ${after.frameWidth}x${after.frameHeight}, ` +
       `${after.framesDecoded - before.framesDecoded} frames in 3 s`);
     assert.ok(firstDown !== null, 'never left the high profile');
     assert.ok(rank[final] < rank.high && rank[final] >= rank.low, `final profile ${final}`);
-    assert.ok(onHigh / samples < 0.35, `on high ${onHigh}/${samples} samples`);
+    assert.ok(onHigh / samples < 0.3, `back on high ${onHigh}/${samples} samples after the first downgrade`);
     assert.ok(after.framesDecoded - before.framesDecoded > 15, 'video stalled on the thin link');
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
