@@ -228,12 +228,31 @@ type Producer struct {
 	transport *Transport
 	sender    *webrtc.RTPSender
 	track     *webrtc.TrackLocalStaticRTP
+	senders   []*webrtc.RTPSender // one per layer
+	tracks    []*webrtc.TrackLocalStaticRTP
 	extIDs    map[string]uint8 // header extensions declared, by URI
 }
 
 // Produce creates a producer of kind with the room's first codec of that
 // kind, sending on SSRC (random when 0).
 func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, paused bool, appData any) (*Producer, error) {
+	if ssrc == 0 {
+		ssrc = rand.Uint32()
+	}
+	return t.produce(ctx, kind, []uint32{ssrc}, paused, appData)
+}
+
+// ProduceSimulcast creates a video producer with three encodings, profiles
+// low, medium and high on consecutive SSRCs (as mediasoup-client's
+// simulcast option in Chrome); write each layer with WriteLayerRTP.
+func (t *Transport) ProduceSimulcast(ctx context.Context, paused bool, appData any) (*Producer, error) {
+	base := rand.Uint32() &^ 3
+	return t.produce(ctx, "video", []uint32{base, base + 1, base + 2}, paused, appData)
+}
+
+var simulcastProfiles = []string{"low", "medium", "high"}
+
+func (t *Transport) produce(ctx context.Context, kind string, ssrcs []uint32, paused bool, appData any) (*Producer, error) {
 	var codec *rtpparams.CodecCapability
 	for i, c := range t.peer.RoomCapabilities.Codecs {
 		if c.Kind == kind && !strings.EqualFold(c.Name, "rtx") {
@@ -244,34 +263,23 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 	if codec == nil {
 		return nil, fmt.Errorf("room has no %s codec", kind)
 	}
-	if ssrc == 0 {
-		ssrc = rand.Uint32()
-	}
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: codec.MimeType, ClockRate: uint32(codec.ClockRate), Channels: uint16(codec.Channels)}, kind, "gosoup-client")
-	if err != nil {
-		return nil, err
-	}
-	sender, err := t.peer.api.NewRTPSender(track, t.dtls)
-	if err != nil {
-		return nil, fmt.Errorf("rtp sender: %w", err)
-	}
-	params := sender.GetParameters()
-	params.Encodings[0].SSRC = webrtc.SSRC(ssrc)
-	if err := sender.Send(params); err != nil {
-		return nil, fmt.Errorf("rtp sender send: %w", err)
-	}
-	t.mu.Lock()
-	t.senders = append(t.senders, sender)
-	t.mu.Unlock()
-	go func() { // drain RTCP (PLI etc.) so the sender never blocks
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
-			}
+	pr := &Producer{ID: randomID(), Kind: kind, SSRC: ssrcs[0], Codec: *codec, transport: t, extIDs: map[string]uint8{}}
+	encodings := []any{}
+	for i, ssrc := range ssrcs {
+		track, sender, err := t.newSender(kind, codec, ssrc)
+		if err != nil {
+			pr.stop()
+			return nil, err
 		}
-	}()
-	pr := &Producer{ID: randomID(), Kind: kind, SSRC: ssrc, Codec: *codec, transport: t, sender: sender, track: track, extIDs: map[string]uint8{}}
+		pr.senders = append(pr.senders, sender)
+		pr.tracks = append(pr.tracks, track)
+		enc := map[string]any{"ssrc": ssrc}
+		if len(ssrcs) > 1 {
+			enc["profile"] = simulcastProfiles[i]
+		}
+		encodings = append(encodings, enc)
+	}
+	pr.sender, pr.track = pr.senders[0], pr.tracks[0]
 	exts := []any{}
 	for _, e := range t.peer.RoomCapabilities.HeaderExtensions {
 		if e.Kind == kind && (e.URI == absSendTimeURI || e.URI == audioLevelURI) {
@@ -292,20 +300,64 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 	if codec.Parameters == nil {
 		cp["parameters"] = map[string]any{}
 	}
-	_, err = t.peer.Request(ctx, "createProducer", map[string]any{
+	_, err := t.peer.Request(ctx, "createProducer", map[string]any{
 		"id": pr.ID, "kind": kind, "transportId": t.ID, "paused": paused, "appData": appData,
 		"rtpParameters": map[string]any{
 			"codecs":           []any{cp},
 			"headerExtensions": exts,
-			"encodings":        []any{map[string]any{"ssrc": ssrc}},
+			"encodings":        encodings,
 			"rtcp":             map[string]any{"cname": "gosoup-client", "reducedSize": true, "mux": true},
 		},
 	})
 	if err != nil {
-		_ = sender.Stop()
+		pr.stop()
 		return nil, fmt.Errorf("createProducer: %w", err)
 	}
 	return pr, nil
+}
+
+// newSender starts a pion RTP sender on ssrc and drains its RTCP.
+func (t *Transport) newSender(kind string, codec *rtpparams.CodecCapability, ssrc uint32) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPSender, error) {
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: codec.MimeType, ClockRate: uint32(codec.ClockRate), Channels: uint16(codec.Channels)}, kind, "gosoup-client")
+	if err != nil {
+		return nil, nil, err
+	}
+	sender, err := t.peer.api.NewRTPSender(track, t.dtls)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rtp sender: %w", err)
+	}
+	params := sender.GetParameters()
+	params.Encodings[0].SSRC = webrtc.SSRC(ssrc)
+	if err := sender.Send(params); err != nil {
+		return nil, nil, fmt.Errorf("rtp sender send: %w", err)
+	}
+	t.mu.Lock()
+	t.senders = append(t.senders, sender)
+	t.mu.Unlock()
+	go func() { // drain RTCP (PLI etc.) so the sender never blocks
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sender.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return track, sender, nil
+}
+
+func (pr *Producer) stop() {
+	for _, s := range pr.senders {
+		_ = s.Stop()
+	}
+}
+
+// WriteLayerRTP sends a packet on simulcast layer i (0 low, 1 medium,
+// 2 high); layer 0 is the only one without simulcast.
+func (pr *Producer) WriteLayerRTP(i int, pkt *rtp.Packet) error {
+	if i < 0 || i >= len(pr.tracks) {
+		return fmt.Errorf("no layer %d", i)
+	}
+	return pr.tracks[i].WriteRTP(pkt)
 }
 
 // WriteRTP sends a packet; SSRC and payload type are set by the sender.
@@ -324,7 +376,7 @@ func (pr *Producer) Resume() error {
 // Close sends closeProducer and stops sending.
 func (pr *Producer) Close() error {
 	err := pr.transport.peer.Notify("closeProducer", map[string]any{"id": pr.ID})
-	_ = pr.sender.Stop()
+	pr.stop()
 	return err
 }
 
