@@ -156,8 +156,8 @@ func (t *Transport) updateLayers(now time.Time) {
 	var fixed uint64 // consumers without simulcast
 	worstLoss := uint32(0)
 	for _, c := range *t.consumersBySSRC.Load() {
-		if !c.active.Load() {
-			continue
+		if !c.active.Load() || c.transport.Load() != t {
+			continue // c.layers belongs to the loop of the consumer's transport
 		}
 		if n := c.reports.Load(); c.kind == "video" && n != c.layers.reportsSeen {
 			c.layers.reportsSeen = n // each receiver report counts once

@@ -31,6 +31,7 @@ func newSimulcastFixture() *simulcastFixture {
 	f.c.active.Store(true)
 	f.t = &Transport{}
 	f.t.consumersBySSRC.Store(&map[uint32]*Consumer{100: f.c})
+	f.c.transport.Store(f.t)
 	return f
 }
 

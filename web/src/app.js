@@ -11,6 +11,10 @@ if (!roomId) {
   history.replaceState(null, '', `${location.pathname}?${params}`);
 }
 
+// ?simulcast=1 sends the camera as three layers (320x180, 640x360,
+// 1280x720); every remote video then has a profile selector.
+const simulcast = params.get('simulcast') === '1';
+
 const state = { room: null, session: null, producers: {}, tiles: new Map(), stream: null };
 window.demo = state;
 
@@ -57,6 +61,7 @@ function addConsumer(consumer, recvTransport) {
       }
     })
     .catch((err) => console.warn('consumer.receive() failed', err));
+  if (consumer.kind === 'video') addProfileControl(tile, consumer);
   consumer.on('pause', () => tile.classList.toggle(`paused-${consumer.kind}`, true));
   consumer.on('resume', () => tile.classList.toggle(`paused-${consumer.kind}`, false));
   consumer.on('close', () => {
@@ -66,11 +71,35 @@ function addConsumer(consumer, recvTransport) {
   });
 }
 
+// addProfileControl shows the consumer's effective simulcast profile and
+// lets the user prefer one (setConsumerPreferredProfile).
+function addProfileControl(tile, consumer) {
+  const box = document.createElement('div');
+  box.className = 'profile';
+  box.innerHTML = '<select><option value="default">auto</option><option>low</option><option>medium</option><option>high</option></select> <span></span>';
+  const select = box.querySelector('select');
+  const shown = box.querySelector('span');
+  select.addEventListener('change', () => consumer.setPreferredProfile(select.value));
+  consumer.on('effectiveprofilechange', (profile) => { shown.textContent = profile; });
+  consumer.on('close', () => box.remove());
+  tile.appendChild(box);
+}
+
 function addPeer(peer, recvTransport) {
   tileFor(peer.name, displayName(peer));
   peer.on('newconsumer', (c) => addConsumer(c, recvTransport));
   peer.on('close', () => removeTile(peer.name));
   for (const c of peer.consumers) addConsumer(c, recvTransport);
+}
+
+// scaleLayers makes Chrome send the layers at 1/4, 1/2 and full size: it
+// does not downscale layers added by mediasoup-client's SDP munging.
+async function scaleLayers(transport, producer) {
+  const sender = transport._handler._pc.getSenders().find((x) => x.track === producer.track);
+  if (!sender) return;
+  const p = sender.getParameters();
+  p.encodings.forEach((e, i) => { e.scaleResolutionDownBy = [4, 2, 1][i] || 1; });
+  await sender.setParameters(p).catch((err) => console.warn('setParameters failed', err));
 }
 
 async function join() {
@@ -100,7 +129,8 @@ async function join() {
     const me = tileFor('me', `${name} (you)`);
     me.classList.add('me');
     try {
-      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+      const size = simulcast ? { width: 1280, height: 720 } : { width: 640, height: 360 };
+      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: size });
     } catch (err) {
       status(`in room ${roomId} — no camera/microphone: ${err.message}`);
       return;
@@ -110,9 +140,11 @@ async function join() {
     me.querySelector('video').muted = true;
     for (const track of state.stream.getTracks()) {
       if (!room.canSend(track.kind)) continue;
-      const producer = room.createProducer(track.clone(), null, { source: track.kind === 'audio' ? 'mic' : 'webcam' });
+      const layered = simulcast && track.kind === 'video';
+      const producer = room.createProducer(track.clone(), layered ? { simulcast: true } : null, { source: track.kind === 'audio' ? 'mic' : 'webcam' });
       state.producers[track.kind] = producer;
       await producer.send(sendTransport);
+      if (layered) await scaleLayers(sendTransport, producer);
     }
   } catch (err) {
     console.error(err);
