@@ -251,5 +251,6 @@ func (c *Consumer) setEffective(profile string) {
 	if old := c.effective.Swap(&p); old != nil && *old == profile {
 		return
 	}
+	c.peer.counters().profileChanges.Add(1)
 	c.peer.notify(protocol.ConsumerEffectiveProfileChanged{ID: c.id, PeerName: c.producer.peer.name, Profile: profile})
 }

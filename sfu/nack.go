@@ -114,5 +114,6 @@ func (p *Producer) sendNack(st *producerStream, pairs []rtcp.NackPair) {
 	if p.transport.wt.WriteRTCP(b) == nil {
 		st.nacks.sent++
 		p.nackCount.Add(1)
+		p.peer.counters().nacksSent.Add(1)
 	}
 }

@@ -360,6 +360,7 @@ func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
 		return
 	}
 	st.pliCount.Add(1)
+	p.peer.counters().keyFrameRequests.Add(1)
 	var pli [12]byte
 	pli[0], pli[1], pli[3] = 0x81, 206, 2
 	putUint32(pli[4:], 1)

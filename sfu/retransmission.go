@@ -94,6 +94,7 @@ func (c *Consumer) retransmit(seq uint16) {
 	}
 	if t.wt.WriteRTP(pkt[:n]) == nil {
 		c.retransmitted.Add(1)
+		c.peer.counters().retransmitted.Add(1)
 	}
 }
 

@@ -74,7 +74,8 @@ type Server struct {
 	rooms  map[string]*Room
 	closed bool
 
-	started time.Time
+	started  time.Time
+	counters serverCounters
 }
 
 // NewServer opens the media network.

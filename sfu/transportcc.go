@@ -58,6 +58,7 @@ func (t *Transport) sendTransportCC() {
 	}
 	if t.wt.WriteRTCP(b) == nil {
 		f.sent.Add(uint64(len(pkts)))
+		t.peer.counters().tccFeedback.Add(uint64(len(pkts)))
 	}
 }
 

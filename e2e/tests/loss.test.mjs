@@ -22,7 +22,10 @@ async function lossyRun(args) {
     await new Promise((r) => setTimeout(r, 10000));
     const s1 = await stats(bob);
     const server1 = await bob.evaluate(() => window.harness.lastStats()['consumer-video']);
+    const metrics = await (await fetch(`${server.http}/metrics`)).text();
+    const metric = (name) => Number((metrics.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1] || 0);
     return {
+      metricRetransmitted: metric('gosoup_rtp_retransmitted_packets_total'),
       frames: s1.framesDecoded - s0.framesDecoded,
       freezes: s1.freezeCount - s0.freezeCount,
       freezeSeconds: +(s1.freezeSeconds - s0.freezeSeconds).toFixed(2),
@@ -47,4 +50,6 @@ test('5 % loss: retransmission keeps video decoding', async () => {
   assert.ok(withRtx.frames > 150, `frames decoded ${withRtx.frames}`);
   assert.ok(withRtx.nacksSent > 0 && withRtx.repairedByServer > 0, JSON.stringify(withRtx));
   assert.equal(without.repairedByServer, 0);
+  assert.ok(withRtx.metricRetransmitted >= withRtx.repairedByServer, `metrics: ${withRtx.metricRetransmitted}`);
+  assert.equal(without.metricRetransmitted, 0);
 });
