@@ -52,6 +52,8 @@ export function createNetns() {
       run('tc', 'qdisc', 'replace', 'dev', host, 'root', 'tbf', 'rate', `${Math.round(bps)}bit`,
         'burst', '20kb', 'latency', '60ms');
     },
+    // uncap removes the limit.
+    uncap() { tryRun('tc', 'qdisc', 'del', 'dev', host, 'root'); },
     close() {
       tryRun('ip', 'link', 'del', host);
       tryRun('ip', 'netns', 'del', ns);

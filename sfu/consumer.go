@@ -41,11 +41,14 @@ type Consumer struct {
 
 	consumerFeedback
 	rtxSSRC        uint32
+	absSendTimeID  uint8 // in the consumer's parameters; padding probes carry it
 	rtxPayloadType uint8
 	rtxMu          sync.Mutex
 	rtxSeq         uint16
 	rtxScratch     [1600]byte
 	retransmitted  atomic.Uint64
+	paddingSent    atomic.Uint64 // probe packets
+	probesFailed   atomic.Uint64
 	statsID        string
 	rate           rateMeter
 	statsTimer     *statsTimer // room lock
@@ -195,6 +198,11 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 	if rtx := params.Encodings[0].RTX; rtx != nil {
 		if pt, ok := params.RTXPayloadType(int(c.payloadType)); ok {
 			c.rtxSSRC, c.rtxPayloadType = rtx.SSRC, uint8(pt)
+		}
+	}
+	for _, e := range params.HeaderExtensions {
+		if e.URI == rtpparams.URIAbsSendTime && e.ID > 0 && e.ID < 15 {
+			c.absSendTimeID = uint8(e.ID)
 		}
 	}
 	c.send.clockRate = prod.clockRate

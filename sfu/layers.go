@@ -33,6 +33,9 @@ type consumerLayers struct {
 	upgradedAt  time.Time
 	changedAt   time.Time
 	reportsSeen uint64
+	probeTo     int // rank being probed; 0: none
+	probeUntil  time.Time
+	probeBps    uint64
 }
 
 // remoteBandwidth is what a receiver tells us about its path by REMB.
@@ -186,6 +189,14 @@ func (t *Transport) updateLayers(now time.Time) {
 			budget = b
 		}
 	}
+	if budget > 0 && t.probing != nil {
+		// The padding caused it: stop, and let the queue it built drain
+		// before reports count again (as after a downgrade).
+		t.abortProbe(now)
+		t.lastDowngrade = now
+	} else if c := t.probing; c != nil && !now.Before(c.layers.probeUntil) {
+		t.finishProbe(now)
+	}
 	if budget > 0 {
 		t.lastCongestion = now
 		// Right after a downgrade the receiver still sees the queue the
@@ -194,7 +205,7 @@ func (t *Transport) updateLayers(now time.Time) {
 		if now.Sub(t.lastDowngrade) >= layerSettle && t.fitLayers(sim, fixed, budget, now) {
 			t.lastDowngrade = now
 		}
-	} else if now.Sub(t.lastCongestion) >= layerUpgradeQuiet && now.Sub(t.lastUpgrade) >= layerUpgradeQuiet {
+	} else if t.probing == nil && now.Sub(t.lastCongestion) >= layerUpgradeQuiet && now.Sub(t.lastUpgrade) >= layerUpgradeQuiet {
 		t.upgradeOne(sim, now)
 	}
 	for _, c := range sim {
@@ -240,6 +251,7 @@ func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Ti
 		}
 		l.limit, l.holdUntil, l.changedAt = next, now.Add(l.backoff), now
 		lowered = true
+		t.debug("layer limit lowered", "consumer", pick.id, "limit", next, "budget", budget, "backoff", l.backoff)
 	}
 	return lowered
 }
@@ -277,9 +289,51 @@ func (t *Transport) upgradeOne(sim []*Consumer, now time.Time) {
 		return
 	}
 	l := &pick.layers
-	l.limit = pick.producer.stepUp(pickRank, now)
-	l.upgradedAt, l.changedAt = now, now
+	up := pick.producer.stepUp(pickRank, now)
 	t.lastUpgrade = now
+	if pick.canProbe() {
+		extra := pick.streamRate(up, now) - min(pick.streamRate(up, now), pick.streamRate(l.limit, now))
+		l.probeTo, l.probeUntil, l.probeBps = up, now.Add(probeDuration), min(max(extra, probeMinBps), probeMaxBps)
+		t.probing = pick
+		t.debug("probing before an upgrade", "consumer", pick.id, "to", up, "bps", l.probeBps)
+		return
+	}
+	l.limit = up
+	l.upgradedAt, l.changedAt = now, now
+}
+
+// finishProbe moves the probed consumer up: the path carried the padding.
+func (t *Transport) finishProbe(now time.Time) {
+	c := t.probing
+	t.probing = nil
+	l := &c.layers
+	if l.probeTo > l.limit {
+		l.limit = l.probeTo
+		l.upgradedAt, l.changedAt = now, now
+	}
+	l.probeTo = 0
+	t.lastUpgrade = now
+	t.debug("probe passed", "consumer", c.id, "limit", l.limit)
+}
+
+// abortProbe stops a probe the receiver reported congestion during: the
+// consumer stays and waits twice as long before the next try.
+func (t *Transport) abortProbe(now time.Time) {
+	c := t.probing
+	t.probing = nil
+	l := &c.layers
+	l.probeTo = 0
+	l.backoff = min(max(2*l.backoff, layerHoldMin), layerHoldMax)
+	l.holdUntil = now.Add(l.backoff)
+	c.probesFailed.Add(1)
+	t.debug("probe failed", "consumer", c.id, "backoff", l.backoff)
+}
+
+// debug logs on the owner's logger, if any.
+func (t *Transport) debug(msg string, args ...any) {
+	if t.peer != nil && t.peer.log != nil {
+		t.peer.log.Debug(msg, append([]any{"transport", t.id}, args...)...)
+	}
 }
 
 // applyTarget points the consumer at the stream its preference and limit

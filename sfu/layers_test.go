@@ -202,3 +202,52 @@ func TestLayersSettleAfterADowngrade(t *testing.T) {
 		t.Fatalf("a later drop to 200 kb/s: %s, want low", got)
 	}
 }
+
+// TestLayersProbeBeforeUpgrading: a consumer with RTX probes with padding
+// before moving up; it moves up only if the probe passes, and a failed
+// probe leaves the video alone and doubles the wait.
+func TestLayersProbeBeforeUpgrading(t *testing.T) {
+	f := newSimulcastFixture()
+	f.c.rtxSSRC, f.c.absSendTimeID = 9999, 3
+	f.tick(500 * time.Millisecond)
+	f.t.remote.onREMB(2_000_000, f.now)
+	f.t.remote.onREMB(600_000, f.now)
+	f.tick(500 * time.Millisecond)
+	if got := f.target(); got != "medium" {
+		t.Fatalf("after the drop: %s", got)
+	}
+	// Wait for the probe to start: the target must not move meanwhile.
+	for i := 0; i < 40 && f.t.probing == nil; i++ {
+		f.tick(500 * time.Millisecond)
+	}
+	if f.t.probing != f.c || f.target() != "medium" {
+		t.Fatalf("probing %v, target %s", f.t.probing != nil, f.target())
+	}
+	if bps := f.c.layers.probeBps; bps != f.rates[2]-f.rates[1] {
+		t.Fatalf("probe at %d b/s, want the extra %d of high", bps, f.rates[2]-f.rates[1])
+	}
+	// The receiver reports congestion during the probe: no switch.
+	f.t.remote.onREMB(700_000, f.now)
+	f.t.remote.onREMB(550_000, f.now)
+	f.tick(500 * time.Millisecond)
+	if f.t.probing != nil || f.target() != "medium" || f.c.probesFailed.Load() != 1 {
+		t.Fatalf("after a failed probe: probing %v target %s failed %d", f.t.probing != nil, f.target(), f.c.probesFailed.Load())
+	}
+	hold := f.c.layers.holdUntil.Sub(f.now)
+	if hold < 2*layerHoldMin-time.Second {
+		t.Fatalf("hold after a failed probe %v, want doubled", hold)
+	}
+	// The next probe passes: the consumer moves up when it ends.
+	for i := 0; i < 80 && f.t.probing == nil; i++ {
+		f.tick(500 * time.Millisecond)
+	}
+	if f.t.probing == nil {
+		t.Fatal("no second probe")
+	}
+	for i := 0; i < 10 && f.target() != "high"; i++ {
+		f.tick(500 * time.Millisecond)
+	}
+	if got := f.target(); got != "high" {
+		t.Fatalf("after a clean probe: %s, want high", got)
+	}
+}

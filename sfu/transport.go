@@ -33,6 +33,7 @@ type Transport struct {
 	lastCongestion time.Time
 	lastUpgrade    time.Time
 	lastDowngrade  time.Time
+	probing        *Consumer // the consumer whose upgrade is being probed
 
 	// Copy-on-write routing tables read by the media plane without locks.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
@@ -337,8 +338,11 @@ func (t *Transport) rtcpLoop() {
 					t.sendREMB()
 				}
 			}
-			if t.direction == "recv" && n%5 == 0 {
-				t.updateLayers(now)
+			if t.direction == "recv" {
+				if n%5 == 0 {
+					t.updateLayers(now)
+				}
+				t.probeTick(100*time.Millisecond, now)
 			}
 		}
 	}

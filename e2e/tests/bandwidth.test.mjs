@@ -2,8 +2,9 @@
 // gosoup is capped with tc tbf below alice's high simulcast layer. gosoup
 // reads bob's REMB and receiver reports, moves his consumer to a lower
 // profile and tells him (consumerEffectiveProfileChanged); the video keeps
-// decoding. Prints the time from the cap to the downgrade and what
-// happened over the next 30 s.
+// decoding; when the cap goes, he moves back up. Prints the time from the
+// cap to the downgrade, what happened over the next 30 s, and the time
+// back to high after the cap is removed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openHarness, waitFor, stats, roomId } from '../lib.mjs';
@@ -85,6 +86,16 @@ test('a receiver whose link is capped below the high layer settles on a lower pr
     assert.ok(rank[final] < rank.high && rank[final] >= rank.low, `final profile ${final}`);
     assert.ok(onHigh / samples < 0.3, `back on high ${onHigh}/${samples} samples after the first downgrade`);
     assert.ok(after.framesDecoded - before.framesDecoded > 15, 'video stalled on the thin link');
+
+    // The link recovers: after a passing probe (RTX padding at the extra
+    // rate) bob moves back up, within the back-off of the failed probes.
+    const t1 = Date.now();
+    ns.uncap();
+    await waitFor(bob, async () => {
+      const ev = window.harness.effectiveProfiles();
+      return ev.length && ev[ev.length - 1].profile === 'high';
+    }, null, 90000);
+    console.log(`link restored: back on high after ${Date.now() - t1} ms`);
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
     if (server) await server.stop();
