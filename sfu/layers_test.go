@@ -48,6 +48,22 @@ func (f *simulcastFixture) tick(d time.Duration) {
 	f.t.updateLayers(f.now)
 }
 
+// drop makes the receiver report its estimate falling from one rate to
+// another, then runs a tick.
+func (f *simulcastFixture) drop(from, to uint64) {
+	f.t.remote.onREMB(from, f.now)
+	f.t.remote.onREMB(to, f.now)
+	f.tick(500 * time.Millisecond)
+}
+
+// expect fails unless the consumer's target profile is want.
+func (f *simulcastFixture) expect(t *testing.T, want, when string) {
+	t.Helper()
+	if got := f.target(); got != want {
+		t.Fatalf("%s: %s, want %s", when, got, want)
+	}
+}
+
 func (f *simulcastFixture) target() string {
 	i := f.c.target.Load()
 	if i < 0 {
@@ -164,12 +180,8 @@ func TestLayersDowngradeOnLoss(t *testing.T) {
 func TestLayersUpgradeAgainWhenQuiet(t *testing.T) {
 	f := newSimulcastFixture()
 	f.tick(500 * time.Millisecond)
-	f.t.remote.onREMB(2_000_000, f.now)
-	f.t.remote.onREMB(200_000, f.now)
-	f.tick(500 * time.Millisecond)
-	if got := f.target(); got != "low" {
-		t.Fatalf("after a drop to 200 kb/s: %s, want low", got)
-	}
+	f.drop(2_000_000, 200_000)
+	f.expect(t, "low", "after a drop to 200 kb/s")
 	for i := 0; i < 60 && f.target() != "high"; i++ {
 		f.tick(500 * time.Millisecond)
 	}
@@ -183,24 +195,16 @@ func TestLayersUpgradeAgainWhenQuiet(t *testing.T) {
 func TestLayersSettleAfterADowngrade(t *testing.T) {
 	f := newSimulcastFixture()
 	f.tick(500 * time.Millisecond)
-	f.t.remote.onREMB(2_000_000, f.now)
-	f.t.remote.onREMB(600_000, f.now)
-	f.tick(500 * time.Millisecond)
-	if got := f.target(); got != "medium" {
-		t.Fatalf("after a drop to 600 kb/s: %s, want medium", got)
-	}
+	f.drop(2_000_000, 600_000)
+	f.expect(t, "medium", "after a drop to 600 kb/s")
 	f.t.remote.onREMB(300_000, f.now)
 	f.tick(500 * time.Millisecond)
 	if got := f.target(); got != "medium" {
 		t.Fatalf("a report 0.5 s after the downgrade moved it to %s", got)
 	}
 	f.tick(2 * time.Second)
-	f.t.remote.onREMB(600_000, f.now)
-	f.t.remote.onREMB(200_000, f.now)
-	f.tick(500 * time.Millisecond)
-	if got := f.target(); got != "low" {
-		t.Fatalf("a later drop to 200 kb/s: %s, want low", got)
-	}
+	f.drop(600_000, 200_000)
+	f.expect(t, "low", "a later drop to 200 kb/s")
 }
 
 // TestLayersProbeBeforeUpgrading: a consumer with RTX probes with padding
@@ -210,12 +214,8 @@ func TestLayersProbeBeforeUpgrading(t *testing.T) {
 	f := newSimulcastFixture()
 	f.c.rtxSSRC, f.c.absSendTimeID = 9999, 3
 	f.tick(500 * time.Millisecond)
-	f.t.remote.onREMB(2_000_000, f.now)
-	f.t.remote.onREMB(600_000, f.now)
-	f.tick(500 * time.Millisecond)
-	if got := f.target(); got != "medium" {
-		t.Fatalf("after the drop: %s", got)
-	}
+	f.drop(2_000_000, 600_000)
+	f.expect(t, "medium", "after the drop")
 	// Wait for the probe to start: the target must not move meanwhile.
 	for i := 0; i < 40 && f.t.probing == nil; i++ {
 		f.tick(500 * time.Millisecond)

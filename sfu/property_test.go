@@ -65,6 +65,15 @@ func randomSeqs(rng *rand.Rand, n int) []uint16 {
 	return out
 }
 
+// seqsFrom reads fuzz input as big-endian sequence numbers.
+func seqsFrom(data []byte) []uint16 {
+	seqs := make([]uint16, 0, len(data)/2)
+	for i := 0; i+1 < len(data); i += 2 {
+		seqs = append(seqs, getUint16(data[i:]))
+	}
+	return seqs
+}
+
 func TestRetransmissionBufferProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for run := 0; run < 200; run++ {
@@ -75,11 +84,7 @@ func TestRetransmissionBufferProperty(t *testing.T) {
 func FuzzRetransmissionBuffer(f *testing.F) {
 	f.Add([]byte{0xff, 0xfe, 0xff, 0xff, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		seqs := make([]uint16, 0, len(data)/2)
-		for i := 0; i+1 < len(data); i += 2 {
-			seqs = append(seqs, getUint16(data[i:]))
-		}
-		checkRetransmissionBuffer(t, seqs)
+		checkRetransmissionBuffer(t, seqsFrom(data))
 	})
 }
 
@@ -119,11 +124,7 @@ func TestNackGeneratorProperty(t *testing.T) {
 func FuzzNackGenerator(f *testing.F) {
 	f.Add([]byte{0xff, 0xf0, 0xff, 0xf5, 0x00, 0x02, 0xff, 0xf2})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		seqs := make([]uint16, 0, len(data)/2)
-		for i := 0; i+1 < len(data); i += 2 {
-			seqs = append(seqs, getUint16(data[i:]))
-		}
-		checkNackGenerator(t, seqs)
+		checkNackGenerator(t, seqsFrom(data))
 	})
 }
 
