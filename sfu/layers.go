@@ -21,6 +21,7 @@ const (
 	layerStableReset   = 30 * time.Second // an upgrade kept this long forgets past failures
 	layerLossThreshold = 26               // fraction lost (/256) counted as congestion, about 10 %
 	layerSettle        = 2 * time.Second  // after a downgrade, congestion reports are the queue draining
+	probeSettle        = 4 * time.Second  // the same after a failed probe (its padding filled the queue)
 	rembFreshFor       = 5 * time.Second
 )
 
@@ -193,7 +194,7 @@ func (t *Transport) updateLayers(now time.Time) {
 		// The padding caused it: stop, and let the queue it built drain
 		// before reports count again (as after a downgrade).
 		t.abortProbe(now)
-		t.lastDowngrade = now
+		t.settleUntil = now.Add(probeSettle)
 	} else if c := t.probing; c != nil && !now.Before(c.layers.probeUntil) {
 		t.finishProbe(now)
 	}
@@ -202,8 +203,8 @@ func (t *Transport) updateLayers(now time.Time) {
 		// Right after a downgrade the receiver still sees the queue the
 		// higher layer (and the new layer's key frame) built: reports then
 		// understate the path, so the next downgrade waits for them to settle.
-		if now.Sub(t.lastDowngrade) >= layerSettle && t.fitLayers(sim, fixed, budget, now) {
-			t.lastDowngrade = now
+		if !now.Before(t.settleUntil) && t.fitLayers(sim, fixed, budget, now) {
+			t.settleUntil = now.Add(layerSettle)
 		}
 	} else if t.probing == nil && now.Sub(t.lastCongestion) >= layerUpgradeQuiet && now.Sub(t.lastUpgrade) >= layerUpgradeQuiet {
 		t.upgradeOne(sim, now)

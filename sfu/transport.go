@@ -32,7 +32,7 @@ type Transport struct {
 	// Report loop only.
 	lastCongestion time.Time
 	lastUpgrade    time.Time
-	lastDowngrade  time.Time
+	settleUntil    time.Time // congestion reports before it are not acted on
 	probing        *Consumer // the consumer whose upgrade is being probed
 
 	// Copy-on-write routing tables read by the media plane without locks.
