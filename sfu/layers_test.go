@@ -13,17 +13,21 @@ import (
 type simulcastFixture struct {
 	p     *Producer
 	c     *Consumer
+	more  []*Consumer // further consumers on the transport, see addConsumer
 	t     *Transport
 	rates [3]uint64
 	now   time.Time
 }
 
+// simulcastEncodings are three SSRC encodings low, medium, high.
+func simulcastEncodings() []rtpparams.EncodingParameters {
+	return []rtpparams.EncodingParameters{{SSRC: 1, Profile: "low"}, {SSRC: 2, Profile: "medium"}, {SSRC: 3, Profile: "high"}}
+}
+
 func newSimulcastFixture() *simulcastFixture {
 	f := &simulcastFixture{rates: [3]uint64{150_000, 500_000, 1_500_000}, now: zeroTime}
 	f.p = &Producer{kind: "video"}
-	f.p.streams = newStreams([]rtpparams.EncodingParameters{
-		{SSRC: 1, Profile: "low"}, {SSRC: 2, Profile: "medium"}, {SSRC: 3, Profile: "high"},
-	}, false)
+	f.p.streams = newStreams(simulcastEncodings(), false)
 	f.p.peer = &Peer{name: "alice"}
 	f.c = &Consumer{id: 7, kind: "video", producer: f.p, peer: &Peer{name: "bob", notify: func(any) {}}}
 	f.c.current.Store(-1)
@@ -39,13 +43,32 @@ func newSimulcastFixture() *simulcastFixture {
 // the layer choice.
 func (f *simulcastFixture) tick(d time.Duration) {
 	f.now = f.now.Add(d)
-	for i, s := range f.p.streams {
-		s.lastPacketAt.Store(f.now.UnixNano())
-		s.bitrate.mu.Lock()
-		s.bitrate.at, s.bitrate.bps = f.now, f.rates[i]
-		s.bitrate.mu.Unlock()
+	for _, c := range append([]*Consumer{f.c}, f.more...) {
+		for i, s := range c.producer.streams {
+			s.lastPacketAt.Store(f.now.UnixNano())
+			s.bitrate.mu.Lock()
+			s.bitrate.at, s.bitrate.bps = f.now, f.rates[i]
+			s.bitrate.mu.Unlock()
+		}
 	}
 	f.t.updateLayers(f.now)
+}
+
+// addConsumer puts a consumer of another simulcast producer (same layer
+// rates) on the fixture's transport.
+func (f *simulcastFixture) addConsumer(id uint32) *Consumer {
+	p := &Producer{kind: "video", peer: &Peer{name: "carol"}}
+	p.streams = newStreams(simulcastEncodings(), false)
+	c := &Consumer{id: id, kind: "video", producer: p, peer: f.c.peer}
+	c.current.Store(-1)
+	c.target.Store(int32(p.initialStream("default")))
+	c.active.Store(true)
+	c.transport.Store(f.t)
+	m := copyMap(*f.t.consumersBySSRC.Load())
+	m[uint32(200+len(f.more))] = c
+	f.t.consumersBySSRC.Store(&m)
+	f.more = append(f.more, c)
+	return c
 }
 
 // drop makes the receiver report its estimate falling from one rate to
@@ -249,5 +272,37 @@ func TestLayersProbeBeforeUpgrading(t *testing.T) {
 	}
 	if got := f.target(); got != "high" {
 		t.Fatalf("after a clean probe: %s, want high", got)
+	}
+}
+
+func profileOfTarget(c *Consumer) string {
+	if i := c.target.Load(); i >= 0 {
+		return c.producer.streams[i].profile
+	}
+	return "none"
+}
+
+// TestLayersShareTheBudget: two simulcast consumers on one transport; a
+// drop lowers the highest stream first, one layer at a time, until both
+// fit, and never more than needed.
+func TestLayersShareTheBudget(t *testing.T) {
+	f := newSimulcastFixture()
+	other := f.addConsumer(8)
+	f.tick(500 * time.Millisecond)
+	if profileOfTarget(f.c) != "high" || profileOfTarget(other) != "high" {
+		t.Fatalf("start: %s %s", profileOfTarget(f.c), profileOfTarget(other))
+	}
+	// 1.7 Mb/s reported: room for 2 Mb/s = one high (1.5) + one medium (0.5).
+	f.drop(3_500_000, 1_700_000)
+	got := []string{profileOfTarget(f.c), profileOfTarget(other)}
+	if !(got[0] == "high" && got[1] == "medium" || got[0] == "medium" && got[1] == "high") {
+		t.Fatalf("after 1.7 Mb/s: %v, want one high and one medium", got)
+	}
+	// 600 kb/s after the settle time: room 706 kb/s = medium + low.
+	f.tick(2 * time.Second)
+	f.drop(1_700_000, 600_000)
+	got = []string{profileOfTarget(f.c), profileOfTarget(other)}
+	if !(got[0] == "medium" && got[1] == "low" || got[0] == "low" && got[1] == "medium") {
+		t.Fatalf("after 600 kb/s: %v, want one medium and one low", got)
 	}
 }

@@ -14,8 +14,8 @@ import (
 // checkRetransmissionBuffer stores packets in the order given and checks
 // that a lookup returns exactly the packet stored under that sequence
 // number, or nothing.
-func checkRetransmissionBuffer(t *testing.T, seqs []uint16) {
-	var r retransmissionBuffer
+func checkRetransmissionBuffer(t *testing.T, seqs []uint16, size int) {
+	r := newRetransmissionBuffer(size)
 	stored := map[uint16][]byte{}
 	last := map[int]uint16{} // slot -> seq that owns it
 	pkt := make([]byte, 64)
@@ -25,11 +25,11 @@ func checkRetransmissionBuffer(t *testing.T, seqs []uint16) {
 		pkt[20] = byte(i)
 		r.store(s, pkt, 12)
 		stored[s] = append([]byte(nil), pkt...)
-		last[int(s)%retransmissionSlots] = s
+		last[int(s)%size] = s
 	}
 	for s, want := range stored {
 		n, off, ok := r.get(s, dst)
-		owner := last[int(s)%retransmissionSlots]
+		owner := last[int(s)%size]
 		if owner != s {
 			if ok {
 				t.Fatalf("seq %d returned although slot belongs to %d", s, owner)
@@ -77,14 +77,14 @@ func seqsFrom(data []byte) []uint16 {
 func TestRetransmissionBufferProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for run := 0; run < 200; run++ {
-		checkRetransmissionBuffer(t, randomSeqs(rng, 2000))
+		checkRetransmissionBuffer(t, randomSeqs(rng, 2000), retransmissionSlotsFor([]string{"low", "medium", "high"}[run%3]))
 	}
 }
 
 func FuzzRetransmissionBuffer(f *testing.F) {
 	f.Add([]byte{0xff, 0xfe, 0xff, 0xff, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkRetransmissionBuffer(t, seqsFrom(data))
+		checkRetransmissionBuffer(t, seqsFrom(data), retransmissionSlots/4)
 	})
 }
 

@@ -2,23 +2,45 @@ package sfu
 
 import "sync"
 
-// retransmissionSlots is how many recent packets a video producer keeps
-// for retransmission (about 1.5 s of 720p video).
+// retransmissionSlots is how many recent packets a video stream keeps for
+// retransmission (about 1.5 s of 720p video); simulcast's lower layers,
+// with fewer packets per second, keep a half or a quarter of that. Powers
+// of two, so that slots stay aligned across the 16-bit wraparound.
 const retransmissionSlots = 512
 
-// retransmissionBuffer keeps one shared copy of a producer's recent
+// retransmissionSlotsFor sizes a stream's buffer by its profile.
+func retransmissionSlotsFor(profile string) int {
+	switch profile {
+	case "low":
+		return retransmissionSlots / 4
+	case "medium":
+		return retransmissionSlots / 2
+	}
+	return retransmissionSlots
+}
+
+// retransmissionBuffer keeps one shared copy of a producer stream's recent
 // packets, already rewritten to room payload type and extension ids, so
 // that every consumer can answer its receiver's NACKs from it (as
-// mediasoup's RtpRetransmissionBuffer). Slots are indexed by the
-// producer's sequence number; a slot is valid only for the sequence number
-// it holds, which makes the 16-bit wraparound harmless.
+// mediasoup's RtpRetransmissionBuffer). Slots are indexed by the sequence
+// number; a slot is valid only for the sequence number it holds, which
+// makes the 16-bit wraparound harmless.
 type retransmissionBuffer struct {
 	mu    sync.Mutex
-	seqs  [retransmissionSlots]uint16
-	valid [retransmissionSlots]bool
-	lens  [retransmissionSlots]uint16
-	offs  [retransmissionSlots]uint16 // payload offset
-	data  [retransmissionSlots][1500]byte
+	slots []rtxSlot
+}
+
+type rtxSlot struct {
+	seq   uint16
+	valid bool
+	len   uint16
+	off   uint16 // payload offset
+	data  [1500]byte
+}
+
+// newRetransmissionBuffer returns a buffer of n slots (a power of two).
+func newRetransmissionBuffer(n int) *retransmissionBuffer {
+	return &retransmissionBuffer{slots: make([]rtxSlot, n)}
 }
 
 // store copies a rewritten packet; packets larger than a slot are skipped.
@@ -26,23 +48,23 @@ func (r *retransmissionBuffer) store(seq uint16, pkt []byte, payloadOff int) {
 	if len(pkt) > 1500 {
 		return
 	}
-	i := int(seq) % retransmissionSlots
 	r.mu.Lock()
-	r.seqs[i], r.valid[i], r.lens[i], r.offs[i] = seq, true, uint16(len(pkt)), uint16(payloadOff)
-	copy(r.data[i][:], pkt)
+	sl := &r.slots[int(seq)&(len(r.slots)-1)]
+	sl.seq, sl.valid, sl.len, sl.off = seq, true, uint16(len(pkt)), uint16(payloadOff)
+	copy(sl.data[:], pkt)
 	r.mu.Unlock()
 }
 
-// get copies the packet with this producer sequence number into dst and
-// returns its length and payload offset, or ok=false if it is gone.
+// get copies the packet with this sequence number into dst and returns its
+// length and payload offset, or ok=false if it is gone.
 func (r *retransmissionBuffer) get(seq uint16, dst []byte) (n, payloadOff int, ok bool) {
-	i := int(seq) % retransmissionSlots
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.valid[i] || r.seqs[i] != seq || len(dst) < int(r.lens[i])+2 {
+	sl := &r.slots[int(seq)&(len(r.slots)-1)]
+	if !sl.valid || sl.seq != seq || len(dst) < int(sl.len)+2 {
 		return 0, 0, false
 	}
-	return copy(dst, r.data[i][:r.lens[i]]), int(r.offs[i]), true
+	return copy(dst, sl.data[:sl.len]), int(sl.off), true
 }
 
 // buildRTX turns a stored packet (in dst[:n], payload at off) into the

@@ -11,7 +11,7 @@ import (
 )
 
 func TestRetransmissionBufferWraparound(t *testing.T) {
-	var r retransmissionBuffer
+	r := newRetransmissionBuffer(retransmissionSlots)
 	dst := make([]byte, 1600)
 	for i := 0; i < 3*retransmissionSlots; i++ {
 		seq := uint16(65000 + i) // wraps through 0
@@ -31,6 +31,9 @@ func TestRetransmissionBufferWraparound(t *testing.T) {
 	}
 	if _, _, ok := r.get(last+1, dst); ok {
 		t.Fatal("a future packet was returned")
+	}
+	if n := len(newStreams(simulcastEncodings(), true)[0].rtx.slots); n != retransmissionSlots/4 {
+		t.Fatalf("low layer keeps %d packets", n)
 	}
 }
 

@@ -105,7 +105,7 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 		}
 		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), ssrc: e.SSRC, rtxSSRC: rtxSSRC(e), statsID: statsID()}
 		if withRetransmission {
-			s.rtx = &retransmissionBuffer{}
+			s.rtx = newRetransmissionBuffer(retransmissionSlotsFor(profile))
 			s.nacks = &nackGenerator{}
 		}
 		out = append(out, s)
