@@ -2,7 +2,7 @@ package sfu
 
 import (
 	"slices"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -22,7 +22,7 @@ const (
 	layerLossThreshold = 26               // fraction lost (/256) counted as congestion, about 10 %
 	layerSettle        = 2 * time.Second  // after a downgrade, congestion reports are the queue draining
 	probeSettle        = 4 * time.Second  // the same after a failed probe (its padding filled the queue)
-	rembFreshFor       = 5 * time.Second
+	rembBootstrap      = 5 * time.Second  // a receiver's first REMBs, not counted as congestion
 )
 
 // consumerLayers is a consumer's bandwidth state; only its transport's
@@ -34,6 +34,7 @@ type consumerLayers struct {
 	upgradedAt  time.Time
 	changedAt   time.Time
 	reportsSeen uint64
+	lossy       int // consecutive receiver reports with loss over the threshold
 	probeTo     int // rank being probed; 0: none
 	probeUntil  time.Time
 	probeBps    uint64
@@ -41,31 +42,41 @@ type consumerLayers struct {
 
 // remoteBandwidth is what a receiver tells us about its path by REMB.
 type remoteBandwidth struct {
-	bps      atomic.Uint64
-	at       atomic.Int64
-	decrease atomic.Uint64 // lowest REMB since the last check that fell >5 % below the previous one
+	mu       sync.Mutex
+	bps      uint64
+	decrease uint64 // lowest REMB since the last take that fell >5 % below the one before
+	before   uint64 // the highest REMB a recorded decrease fell from
+	first    time.Time
 }
 
 // onREMB records a receiver's estimate.
 func (r *remoteBandwidth) onREMB(bps uint64, now time.Time) {
-	prev := r.bps.Swap(bps)
-	r.at.Store(now.UnixNano())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.bps
+	r.bps = bps
+	if r.first.IsZero() {
+		r.first = now
+	}
+	if now.Sub(r.first) < rembBootstrap {
+		return // Chrome's estimator starts from its small incoming rate
+	}
 	if prev > 0 && float64(bps) < 0.95*float64(prev) {
-		for {
-			old := r.decrease.Load()
-			if old != 0 && old <= bps || r.decrease.CompareAndSwap(old, bps) {
-				break
-			}
+		if r.decrease == 0 || bps < r.decrease {
+			r.decrease = bps
 		}
+		r.before = max(r.before, prev)
 	}
 }
 
-// current returns the last estimate if fresh, else 0.
-func (r *remoteBandwidth) current(now time.Time) uint64 {
-	if now.UnixNano()-r.at.Load() > int64(rembFreshFor) {
-		return 0
-	}
-	return r.bps.Load()
+// takeDecrease returns and clears the recorded decrease: the value it fell
+// to and the one it fell from (0, 0 when none).
+func (r *remoteBandwidth) takeDecrease() (to, from uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	to, from = r.decrease, r.before
+	r.decrease, r.before = 0, 0
+	return to, from
 }
 
 // initialStream is the stream a new consumer with this preferred profile
@@ -165,7 +176,15 @@ func (t *Transport) updateLayers(now time.Time) {
 		}
 		if n := c.reports.Load(); c.kind == "video" && n != c.layers.reportsSeen {
 			c.layers.reportsSeen = n // each receiver report counts once
-			worstLoss = max(worstLoss, c.remoteFraction.Load())
+			// Loss counts from the second lossy report in a row: a single
+			// one (a stream starting, a burst) is not a congested path.
+			if f := c.remoteFraction.Load(); f >= layerLossThreshold {
+				if c.layers.lossy++; c.layers.lossy >= 2 {
+					worstLoss = max(worstLoss, f)
+				}
+			} else {
+				c.layers.lossy = 0
+			}
 		}
 		if !c.producer.simulcast() {
 			if c.producer.streams[0].active(now) {
@@ -181,8 +200,15 @@ func (t *Transport) updateLayers(now time.Time) {
 	slices.SortFunc(sim, func(a, b *Consumer) int { return int(a.id) - int(b.id) })
 
 	budget := uint64(0)
-	if d := t.remote.decrease.Swap(0); d > 0 {
-		budget = d
+	// A receiver whose estimate is still far below what it gets is
+	// bootstrapping (Chrome's first REMBs follow its incoming rate), not
+	// reporting congestion.
+	if to, from := t.remote.takeDecrease(); to > 0 {
+		sent := t.sendRate(now)
+		t.debug("receiver estimate fell", "from", from, "to", to, "sending", sent)
+		if 2*from >= sent {
+			budget = to
+		}
 	}
 	if worstLoss >= layerLossThreshold {
 		sent := t.sendRate(now)

@@ -34,6 +34,7 @@ func newSimulcastFixture() *simulcastFixture {
 	f.c.target.Store(int32(f.p.initialStream("default")))
 	f.c.active.Store(true)
 	f.t = &Transport{}
+	f.t.remote.first = f.now.Add(-time.Minute) // past the receiver's bootstrap
 	f.t.consumersBySSRC.Store(&map[uint32]*Consumer{100: f.c})
 	f.c.transport.Store(f.t)
 	return f
@@ -195,6 +196,9 @@ func TestLayersDowngradeOnLoss(t *testing.T) {
 	f.c.remoteFraction.Store(128) // 50 % lost
 	f.c.reports.Add(1)
 	f.tick(500 * time.Millisecond)
+	f.expect(t, "high", "one lossy report")
+	f.c.reports.Add(1)
+	f.tick(500 * time.Millisecond)
 	if got := f.target(); got == "high" {
 		t.Fatalf("still on high with 50%% loss")
 	}
@@ -305,4 +309,23 @@ func TestLayersShareTheBudget(t *testing.T) {
 	if !(got[0] == "medium" && got[1] == "low" || got[0] == "low" && got[1] == "medium") {
 		t.Fatalf("after 600 kb/s: %v, want one medium and one low", got)
 	}
+}
+
+// TestLayersIgnoreABootstrappingReceiver: Chrome's first REMBs follow its
+// small incoming rate and can dip; far below what it receives, they are
+// not congestion.
+func TestLayersIgnoreABootstrappingReceiver(t *testing.T) {
+	f := newSimulcastFixture()
+	f.t.remote.first = time.Time{}
+	f.tick(500 * time.Millisecond)
+	f.t.remote.onREMB(300_000, f.now) // the receiver's first REMB
+	f.tick(time.Second)
+	f.drop(2_000_000, 600_000)
+	f.expect(t, "high", "a drop 1.5 s after the first REMB")
+	f.tick(5 * time.Second)
+	f.drop(500_000, 300_000)
+	f.expect(t, "high", "a dip from 500 kb/s while receiving 1.5 Mb/s")
+	f.tick(2 * time.Second)
+	f.drop(2_000_000, 600_000)
+	f.expect(t, "medium", "a drop from 2 Mb/s to 600 kb/s")
 }
