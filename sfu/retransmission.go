@@ -1,6 +1,9 @@
 package sfu
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // retransmissionSlots is how many recent packets a video stream keeps for
 // retransmission (about 1.5 s of 720p video); simulcast's lower layers,
@@ -105,6 +108,13 @@ func (c *Consumer) retransmit(seq uint16) {
 	putUint32(pkt[4:], getUint32(pkt[4:])+m.tsOffset)
 	putUint32(pkt[8:], c.ssrc)
 	pkt[1] = pkt[1]&0x80 | c.payloadType
+	if id := c.producer.absSendTimeID; id != 0 {
+		// Stamped now, like forwarded packets: the stored copy still has the
+		// sender's clock, which would confuse the receiver's estimator.
+		if v := findExtension(pkt[:n], id); len(v) == 3 {
+			putAbsSendTime(v, time.Now())
+		}
+	}
 	if c.producer.vp8 {
 		if _, end, ok := rtpPayloadBounds(pkt[:n]); ok {
 			parseVP8Descriptor(pkt[off:end], off).rewrite(pkt, m.pidOffset, m.tl0Offset)
