@@ -14,10 +14,11 @@ import (
 
 // benchFanout builds a producer with n consumers, each on its own
 // transport whose packets go (SRTP-encrypted, AES-GCM) to a UDP sink on
-// loopback.
-func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, func()) {
+// loopback. The media socket binds listenIP; bound to any address (as by
+// default), every datagram carries its source address as a control message.
+func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *transport.Batch, func()) {
 	srv, err := NewServer(Config{
-		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0},
+		RTC:    transport.Config{ListenIP: listenIP, Port: 0, NoTCP: true},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -87,10 +88,16 @@ func benchFanout(tb testing.TB, n int) (*Producer, []byte, *transport.Batch, fun
 // BenchmarkForward measures the whole per-packet path: rewrite, per
 // consumer header patch, SRTP encrypt and UDP send. ns/op is per incoming
 // packet; ns/pkt per forwarded packet.
-func BenchmarkForward(b *testing.B) {
+func BenchmarkForward(b *testing.B) { benchForward(b, "127.0.0.1") }
+
+// BenchmarkForwardAnyAddr is BenchmarkForward with the socket bound to
+// 0.0.0.0, as the server runs by default: sends carry IP_PKTINFO.
+func BenchmarkForwardAnyAddr(b *testing.B) { benchForward(b, "0.0.0.0") }
+
+func benchForward(b *testing.B, listenIP string) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("consumers=%d", n), func(b *testing.B) {
-			p, pkt, batch, done := benchFanout(b, n)
+			p, pkt, batch, done := benchFanout(b, n, listenIP)
 			defer done()
 			b.SetBytes(int64(len(pkt) * n))
 			b.ReportAllocs()
@@ -108,7 +115,7 @@ func BenchmarkForward(b *testing.B) {
 
 // BenchmarkRewrite measures the payload-type and extension rewrite alone.
 func BenchmarkRewrite(b *testing.B) {
-	p, pkt, _, done := benchFanout(b, 0)
+	p, pkt, _, done := benchFanout(b, 0, "127.0.0.1")
 	defer done()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

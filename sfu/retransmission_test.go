@@ -61,7 +61,7 @@ func TestBuildRTX(t *testing.T) {
 // packet; it comes back as RTX (osn = the NACKed number) on the consumer's
 // RTX SSRC.
 func TestNackIsAnsweredWithRTX(t *testing.T) {
-	p, pkt, batch, done := benchFanout(t, 1)
+	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
 	defer done()
 	c := (*p.consumers.Load())[0]
 	c.rtxSSRC, c.rtxPayloadType = 6000, 102

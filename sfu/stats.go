@@ -91,8 +91,12 @@ func (t *Transport) Stats() protocol.TransportStat {
 	}
 	if tp, ok := wt.SelectedTuple(); ok {
 		st.IceConnectionState = "completed"
+		local := t.peer.room.server.announcedIP()
+		if tp.Local.IsValid() {
+			local = tp.Local.String()
+		}
 		st.IceSelectedTuple = &protocol.IceSelectedTuple{
-			LocalIP: t.peer.room.server.announcedIP(), LocalPort: t.peer.room.server.RTCPort(), Protocol: tp.Protocol(),
+			LocalIP: local, LocalPort: t.peer.room.server.RTCPort(), Protocol: tp.Protocol(),
 			RemoteIP: tp.Remote.Addr().String(), RemotePort: int(tp.Remote.Port()),
 		}
 	}

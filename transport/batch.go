@@ -16,7 +16,8 @@ type Batch struct {
 	bufs  [maxBatch][1600]byte
 	lens  [maxBatch]int
 	addrs [maxBatch]netip.AddrPort
-	sys   batchSys // platform state (message headers)
+	local [maxBatch]netip.Addr // source address, when the network sets it
+	sys   batchSys             // platform state (message headers)
 }
 
 // slot returns the buffer for the next datagram, flushing first when full.
@@ -28,9 +29,10 @@ func (b *Batch) slot() []byte {
 }
 
 // commit queues the datagram just written into slot().
-func (b *Batch) commit(n int, to netip.AddrPort) {
+func (b *Batch) commit(n int, to Tuple) {
 	b.lens[b.count] = n
-	b.addrs[b.count] = to
+	b.addrs[b.count] = to.Remote
+	b.local[b.count] = to.Local
 	b.count++
 }
 
@@ -46,7 +48,7 @@ func (b *Batch) Flush() {
 // sendEach is the portable fallback: one send per datagram.
 func (b *Batch) sendEach() {
 	for i := 0; i < b.count; i++ {
-		_, _ = b.n.conn.WriteToUDPAddrPort(b.bufs[i][:b.lens[i]], b.addrs[i])
+		_ = b.n.write(Tuple{Remote: b.addrs[i], Local: b.local[i]}, b.bufs[i][:b.lens[i]])
 	}
 }
 
@@ -73,7 +75,7 @@ func (t *WebRTCTransport) WriteRTPBatch(pkt []byte, b *Batch) error {
 	if &out[0] != &b.bufs[b.count][0] { // did not fit: send it alone
 		return t.send(out)
 	}
-	b.commit(len(out), tp.Remote)
+	b.commit(len(out), tp)
 	t.bytesSent.Add(uint64(len(out)))
 	return nil
 }

@@ -20,6 +20,7 @@ type batchSys struct {
 	iovs  [maxBatch]unix.Iovec
 	sa4   [maxBatch]unix.RawSockaddrInet4
 	sa6   [maxBatch]unix.RawSockaddrInet6
+	oob   [maxBatch][oobSize]byte
 	raw   syscall.RawConn
 	v6    bool
 	sent  int
@@ -57,6 +58,10 @@ func (b *Batch) send() {
 			p[0], p[1] = byte(b.addrs[i].Port()>>8), byte(b.addrs[i].Port())
 			h.Name = (*byte)(unsafe.Pointer(&s.sa4[i]))
 			h.Namelen = unix.SizeofSockaddrInet4
+		}
+		if b.n.pktinfo && b.local[i].IsValid() {
+			h.Control = &s.oob[i][0]
+			h.SetControllen(putPktinfo(s.oob[i][:], b.local[i]))
 		}
 	}
 	s.sent = 0

@@ -18,8 +18,13 @@ type Config struct {
 	ListenIP string
 	// Port is the UDP port shared by all transports; 0 picks a free one.
 	Port int
-	// AnnouncedIP is the IP put in ICE candidates. Default: ListenIP, or
-	// 127.0.0.1 when ListenIP is unspecified.
+	// AnnouncedIPs are the IPs put in ICE candidates, in order of
+	// preference. Default: ListenIP, or, when ListenIP is unspecified
+	// (0.0.0.0 or ::), every usable address of the host's interfaces
+	// (non-loopback first, then loopback).
+	AnnouncedIPs []string
+	// AnnouncedIP is one more announced IP, after AnnouncedIPs (kept for
+	// embedders of earlier versions).
 	AnnouncedIP string
 	// Logger receives transport logs. Default slog.Default().
 	Logger *slog.Logger
@@ -40,15 +45,16 @@ type Config struct {
 // of incoming packets to transports (by ICE username for STUN, then by
 // remote address).
 type Network struct {
-	conn        *net.UDPConn
-	cert        *Certificate
-	consent     time.Duration
-	announcedIP netip.Addr
-	announced6  netip.Addr // invalid when IPv6 is off
-	dualStack   bool       // the socket is IPv6 (v4 peers are v4-mapped)
-	annPort     int        // announced port, 0: the bound one
-	port        int
-	log         *slog.Logger
+	conn      *net.UDPConn
+	cert      *Certificate
+	consent   time.Duration
+	announced []netip.Addr // candidate addresses, in order of preference
+	dualStack bool         // the socket is IPv6 (v4 peers are v4-mapped)
+	pktinfo   bool         // datagrams carry their local address (socket bound to any)
+	oobPool   sync.Pool    // *[oobSize]byte for writes outside the read loop
+	annPort   int          // announced port, 0: the bound one
+	port      int
+	log       *slog.Logger
 
 	tcp      net.Listener // nil when ICE-TCP is off
 	tcpConns map[*tcpConn]struct{}
@@ -79,25 +85,9 @@ func NewNetwork(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtc listen IP %q: %w", cfg.ListenIP, err)
 	}
-	announced := listen
-	if cfg.AnnouncedIP != "" {
-		if announced, err = netip.ParseAddr(cfg.AnnouncedIP); err != nil {
-			return nil, fmt.Errorf("announced IP %q: %w", cfg.AnnouncedIP, err)
-		}
-	} else if listen.IsUnspecified() {
-		announced = netip.MustParseAddr("127.0.0.1")
-	}
-	if listen.Is6() && !listen.IsUnspecified() && cfg.AnnouncedIP == "" {
-		announced = listen
-	}
-	var announced6 netip.Addr
-	if cfg.AnnouncedIPv6 != "" {
-		if announced6, err = netip.ParseAddr(cfg.AnnouncedIPv6); err != nil || !announced6.Is6() {
-			return nil, fmt.Errorf("announced IPv6 %q: not an IPv6 address", cfg.AnnouncedIPv6)
-		}
-		if !listen.Is6() {
-			return nil, fmt.Errorf("announced IPv6 needs an IPv6 listen IP (e.g. \"::\"), not %s", listen)
-		}
+	announced, err := announcedAddrs(cfg, listen)
+	if err != nil {
+		return nil, err
 	}
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(cfg.Port))))
 	if err != nil {
@@ -111,21 +101,29 @@ func NewNetwork(cfg Config) (*Network, error) {
 		return nil, err
 	}
 	n := &Network{
-		conn:        conn,
-		cert:        cert,
-		consent:     cfg.ConsentTimeout,
-		annPort:     cfg.AnnouncedPort,
-		announced6:  announced6,
-		announcedIP: announced.Unmap(),
-		port:        conn.LocalAddr().(*net.UDPAddr).Port,
-		log:         cfg.Logger,
-		byUfrag:     map[string]*WebRTCTransport{},
-		byAddr:      map[netip.AddrPort]*WebRTCTransport{},
-		done:        make(chan struct{}),
-		tcpConns:    map[*tcpConn]struct{}{},
+		conn:      conn,
+		cert:      cert,
+		consent:   cfg.ConsentTimeout,
+		annPort:   cfg.AnnouncedPort,
+		announced: announced,
+		port:      conn.LocalAddr().(*net.UDPAddr).Port,
+		log:       cfg.Logger,
+		byUfrag:   map[string]*WebRTCTransport{},
+		byAddr:    map[netip.AddrPort]*WebRTCTransport{},
+		done:      make(chan struct{}),
+		tcpConns:  map[*tcpConn]struct{}{},
+	}
+	n.oobPool.New = func() any { return new([oobSize]byte) }
+	n.dualStack = listen.Is6()
+	if listen.IsUnspecified() {
+		// Replies must leave from the address the client sent to, not the
+		// kernel's choice, or ICE fails on hosts with several addresses.
+		n.pktinfo = enablePktinfo(conn, n.dualStack)
+		if !n.pktinfo {
+			cfg.Logger.Warn("cannot learn datagrams' local address; on a host with several addresses bind --rtc-listen-ip to one")
+		}
 	}
 	n.batch = n.NewBatch()
-	n.dualStack = listen.Is6()
 	if !cfg.NoTCP {
 		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(n.port))))
 		if err != nil {
@@ -140,8 +138,17 @@ func NewNetwork(cfg Config) (*Network, error) {
 	return n, nil
 }
 
-// AnnouncedIP returns the IP announced in candidates.
-func (n *Network) AnnouncedIP() string { return n.announcedIP.String() }
+// AnnouncedIP returns the first IP announced in candidates.
+func (n *Network) AnnouncedIP() string { return n.announced[0].String() }
+
+// AnnouncedIPs returns every IP announced in candidates, in order.
+func (n *Network) AnnouncedIPs() []string {
+	out := make([]string, len(n.announced))
+	for i, a := range n.announced {
+		out[i] = a.String()
+	}
+	return out
+}
 
 // NewBatch returns a send batch for this network's socket (one per
 // goroutine that forwards).
@@ -224,51 +231,6 @@ func (n *Network) NewWebRTCTransport(ctx context.Context, l Listener, opts Trans
 	return t, nil
 }
 
-// candidates returns the host candidates a transport announces.
-func (n *Network) candidates(o TransportOptions) []ICECandidate {
-	var out []ICECandidate
-	port := n.port
-	if n.annPort > 0 {
-		port = n.annPort
-	}
-	for _, ip := range []netip.Addr{n.announcedIP, n.announced6} {
-		if !ip.IsValid() {
-			continue
-		}
-		family, famPref := "ipv4", o.PreferIPv4
-		if ip.Is6() && !ip.Is4In6() {
-			family, famPref = "ipv6", o.PreferIPv6
-		}
-		if o.UDP {
-			out = append(out, ICECandidate{
-				Family: family, Foundation: "udpcandidate", IP: ip.String(), Port: port,
-				Priority: candidatePriority(o.PreferUDP, famPref), Protocol: "udp", Type: "host",
-			})
-		}
-		if o.TCP {
-			out = append(out, ICECandidate{
-				Family: family, Foundation: "tcpcandidate", IP: ip.String(), Port: n.port,
-				Priority: candidatePriority(o.PreferTCP, famPref), Protocol: "tcp", Type: "host", TCPType: "passive",
-			})
-		}
-	}
-	return out
-}
-
-// candidatePriority is mediasoup's host priority: 2^24*64 + 2^8*localPref + 255
-// with localPref 20000, +5000 for a preferred protocol, +10000 for a
-// preferred family.
-func candidatePriority(preferredProtocol, preferredFamily bool) uint32 {
-	localPref := uint32(20000)
-	if preferredProtocol {
-		localPref += 5000
-	}
-	if preferredFamily {
-		localPref += 10000
-	}
-	return 64<<24 + localPref<<8 + 255
-}
-
 func (n *Network) unregister(t *WebRTCTransport) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -310,6 +272,12 @@ func (n *Network) write(tp Tuple, b []byte) error {
 	if tp.tcp != nil {
 		return tp.tcp.write(b)
 	}
+	if n.pktinfo && tp.Local.IsValid() {
+		oob := n.oobPool.Get().(*[oobSize]byte)
+		_, _, err := n.conn.WriteMsgUDPAddrPort(b, oob[:putPktinfo(oob[:], tp.Local)], tp.Remote)
+		n.oobPool.Put(oob)
+		return err
+	}
 	_, err := n.conn.WriteToUDPAddrPort(b, tp.Remote)
 	return err
 }
@@ -347,8 +315,22 @@ func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport) {
 func (n *Network) readLoop() {
 	defer close(n.done)
 	buf := make([]byte, 1500+64)
+	oob := make([]byte, oobSize)
 	for {
-		nr, addr, err := n.conn.ReadFromUDPAddrPort(buf)
+		var (
+			nr, noob int
+			addr     netip.AddrPort
+			local    netip.Addr
+			err      error
+		)
+		if n.pktinfo {
+			nr, noob, _, addr, err = n.conn.ReadMsgUDPAddrPort(buf, oob)
+			if err == nil {
+				local = parsePktinfo(oob[:noob])
+			}
+		} else {
+			nr, addr, err = n.conn.ReadFromUDPAddrPort(buf)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -361,7 +343,7 @@ func (n *Network) readLoop() {
 		}
 		pkt := buf[:nr]
 		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-		n.demux(pkt, Tuple{Remote: addr}, nil)
+		n.demux(pkt, Tuple{Remote: addr, Local: local}, nil)
 		n.batch.Flush()
 	}
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // NewConnectedForTest returns a transport that skips ICE and DTLS: its
-// selected tuple is remote and both SRTP directions use one fixed
+// selected tuple is remote (reached at remote's own address when the
+// socket is bound to any address) and both SRTP directions use one fixed
 // AES-GCM key. It exists for benchmarks and tests of the layers above
 // (the SFU forwarding path); real clients never get one.
 func (n *Network) NewConnectedForTest(l Listener, remote netip.AddrPort) (*WebRTCTransport, error) {
@@ -27,7 +28,11 @@ func (n *Network) NewConnectedForTest(l Listener, remote netip.AddrPort) (*WebRT
 	if err != nil {
 		return nil, fmt.Errorf("test SRTP context: %w", err)
 	}
-	t.selected.Store(&Tuple{Remote: remote})
+	tp := Tuple{Remote: remote}
+	if n.pktinfo {
+		tp.Local = remote.Addr()
+	}
+	t.selected.Store(&tp)
 	n.bindAddr(t, remote)
 	t.sendMu.Lock()
 	t.sendCtx = send

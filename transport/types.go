@@ -68,7 +68,11 @@ type Listener interface {
 // connection.
 type Tuple struct {
 	Remote netip.AddrPort
-	tcp    *tcpConn
+	// Local is the server address the client sent to, from which replies
+	// leave (invalid when the socket is bound to a single address, or on
+	// TCP).
+	Local netip.Addr
+	tcp   *tcpConn
 }
 
 // Protocol returns "udp" or "tcp".
