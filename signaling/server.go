@@ -2,9 +2,12 @@ package signaling
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -34,8 +37,12 @@ type Server struct {
 	sfu      *sfu.Server
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	opts     Options
+	origins  map[string]struct{} // normalized Options.AllowedOrigins; nil: any origin
+	draining atomic.Bool
 
 	mu       sync.Mutex
+	closed   bool
 	roomRefs map[string]int // open sessions per room id
 	speakers map[string]*sfu.ActiveSpeakerDetector
 	sessions map[[2]string]*session // by room id and peer name
@@ -45,21 +52,31 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
-// NewServer returns the signaling endpoint for s.
+// NewServer returns the signaling endpoint for s with no Options: every
+// origin may connect and anyone may join any room under any peer name.
 func NewServer(s *sfu.Server, log *slog.Logger) *Server {
+	return NewServerWithOptions(s, log, Options{})
+}
+
+// NewServerWithOptions returns the signaling endpoint for s, admitting
+// connections as opts says (origin restriction, authorization hook).
+func NewServerWithOptions(s *sfu.Server, log *slog.Logger, opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		sfu: s,
-		log: log,
+		sfu:  s,
+		log:  log,
+		opts: opts,
 		upgrader: websocket.Upgrader{
-			Subprotocols:    []string{"protoo"},
+			Subprotocols: []string{"protoo"},
+			// ServeHTTP applies Options.AllowedOrigins before upgrading.
 			CheckOrigin:     func(*http.Request) bool { return true },
 			ReadBufferSize:  16 << 10,
 			WriteBufferSize: 16 << 10,
 		},
+		origins:  allowedOrigins(opts.AllowedOrigins, log),
 		roomRefs: map[string]int{},
 		speakers: map[string]*sfu.ActiveSpeakerDetector{},
 		sessions: map[[2]string]*session{},
@@ -72,11 +89,27 @@ func NewServer(s *sfu.Server, log *slog.Logger) *Server {
 // IsUpgrade reports whether r asks for a WebSocket.
 func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
-// ServeHTTP accepts a protoo WebSocket: subprotocol "protoo" (403
-// otherwise) and the roomId and peerName query parameters (400 otherwise).
+// ServeHTTP accepts a protoo WebSocket. Before upgrading, and before any
+// room is touched, it refuses with an HTTP error and a plain-text reason:
+// 400 when r is no WebSocket upgrade; 503 once the server is draining or
+// closed; 403 for an Origin not in Options.AllowedOrigins; 403 without
+// subprotocol "protoo"; 400 without the roomId and peerName query
+// parameters; 401 when Options.Authorize refuses (its error is the body).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		http.Error(w, "expected a WebSocket upgrade", http.StatusBadRequest)
+		return
+	}
+	if s.isClosed() {
+		s.refuse(w, r, http.StatusServiceUnavailable, "server is closed")
+		return
+	}
+	if s.Draining() {
+		s.refuse(w, r, http.StatusServiceUnavailable, "server is draining")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
+		s.refuse(w, r, http.StatusForbidden, "origin not allowed: "+truncate(origin, 256))
 		return
 	}
 	if !hasProtoo(r) {
@@ -93,31 +126,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "roomId or peerName too long", http.StatusBadRequest)
 		return
 	}
+	var grant *Grant
+	if s.opts.Authorize != nil {
+		g, err := s.authorize(r, roomID, peerName)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gosoup"`)
+			s.refuse(w, r, http.StatusUnauthorized, err.Error())
+			return
+		}
+		grant = &g
+	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered
 	}
-	room, old, err := s.acquire(roomID, peerName)
+	sess, old, err := s.admit(conn, roomID, peerName, grant)
 	if err != nil {
 		_ = conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, err.Error()), time.Now().Add(time.Second))
+			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, truncate(err.Error(), 120)), time.Now().Add(time.Second))
 		conn.Close()
 		return
 	}
 	if old != nil {
 		old.close() // the demo replaces a previous connection of the same peer
 	}
-	sess := newSession(s, conn, room, peerName)
-	s.mu.Lock()
-	s.sessions[[2]string{roomID, peerName}] = sess
-	s.all[sess] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		sess.run(s.ctx)
 		s.release(sess)
 	}()
+}
+
+// refuse answers a refused connection request with an HTTP error.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	s.log.Info("signaling connection refused", "status", code, "reason", reason, "remote", r.RemoteAddr)
+	http.Error(w, reason, code)
 }
 
 func hasProtoo(r *http.Request) bool {
@@ -129,14 +172,21 @@ func hasProtoo(r *http.Request) bool {
 	return false
 }
 
-// acquire returns the room for a new session and counts the session in it;
-// it also returns a previous session of the same peer name, if any.
-func (s *Server) acquire(roomID, peerName string) (*sfu.Room, *session, error) {
+// admit registers a new session on conn: it counts the session in its
+// room (creating the room on first use) and returns it with a previous
+// session of the same peer name, if any. It fails once the server is
+// closed, checked under the same lock Close takes, so no session starts
+// after Close has collected them. (A socket upgraded just before Drain is
+// admitted; Drain refuses its join.)
+func (s *Server) admit(conn *websocket.Conn, roomID, peerName string, grant *Grant) (*session, *session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, errors.New("server is closed")
+	}
 	room, err := s.sfu.Room(roomID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("open room: %w", err)
 	}
 	s.roomRefs[roomID]++
 	if s.speakers[roomID] == nil {
@@ -147,7 +197,13 @@ func (s *Server) acquire(roomID, peerName string) (*sfu.Room, *session, error) {
 		d.Start(0)
 		s.speakers[roomID] = d
 	}
-	return room, s.sessions[[2]string{roomID, peerName}], nil
+	key := [2]string{roomID, peerName}
+	old := s.sessions[key]
+	sess := newSession(s, conn, room, peerName, grant)
+	s.sessions[key] = sess
+	s.all[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess, old, nil
 }
 
 // release closes the session's peer and closes the room when its last
@@ -173,15 +229,4 @@ func (s *Server) release(sess *session) {
 		}
 		sess.room.Close()
 	}
-}
-
-// Close disconnects every session and waits for them to end.
-func (s *Server) Close() {
-	s.cancel()
-	s.mu.Lock()
-	for sess := range s.all {
-		sess.close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,20 +30,29 @@ type session struct {
 	out       chan []byte
 	done      chan struct{}
 	closeOnce sync.Once
+	// shuttingDown: the server is closing; only the peer's own "closed"
+	// notification is still queued (see Server.Close).
+	shuttingDown atomic.Bool
 
-	mu   sync.Mutex
-	peer *sfu.Peer
+	// grant is what Options.Authorize allowed; nil without Authorize.
+	grant *Grant
+
+	mu       sync.Mutex
+	peer     *sfu.Peer
+	flushBy  time.Time   // set by shutdown: write the queue until then
+	hardStop *time.Timer // set by shutdown: closes the connection late
 
 	limiter    *rate.Limiter
 	justJoined bool // reader goroutine only
 }
 
-func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string) *session {
+func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string, grant *Grant) *session {
 	return &session{
 		srv:      s,
 		conn:     conn,
 		room:     room,
 		peerName: peerName,
+		grant:    grant,
 		log:      s.log.With("room", room.ID(), "peer", peerName),
 		out:      make(chan []byte, sendQueue),
 		done:     make(chan struct{}),
@@ -88,6 +98,11 @@ func (s *session) send(b []byte) {
 
 // notify is the sfu.Notifier of the session's peer.
 func (s *session) notify(n any) {
+	if s.shuttingDown.Load() {
+		if _, own := n.(protocol.Closed); !own {
+			return // others' peerClosed etc. are moot: this peer closes too
+		}
+	}
 	b, err := notification("mediasoup-notification", n)
 	if err != nil {
 		s.log.Error("encode notification", "err", err)
@@ -106,6 +121,7 @@ func (s *session) run(ctx context.Context) {
 	s.readLoop()
 	s.close()
 	wg.Wait()
+	s.stopHardStop()
 	s.conn.Close()
 }
 
@@ -126,19 +142,26 @@ func (s *session) writeLoop(ctx context.Context) {
 				return
 			}
 		case <-ctx.Done():
+			s.flush()
 			s.goodbye()
 			s.close()
 			return
 		case <-s.done:
+			s.flush()
 			s.goodbye()
 			return
 		}
 	}
 }
 
+// goodbye sends the protoo close frame.
 func (s *session) goodbye() {
+	deadline := time.Now().Add(time.Second)
+	if by := s.flushDeadline(); !by.IsZero() {
+		deadline = by.Add(goodbyeGrace)
+	}
 	_ = s.conn.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(closeByServer, "closed by protoo-server"), time.Now().Add(time.Second))
+		websocket.FormatCloseMessage(closeByServer, "closed by protoo-server"), deadline)
 }
 
 func (s *session) readLoop() {
@@ -231,11 +254,17 @@ func (s *session) dispatch(f *Frame) (any, int, error) {
 			}
 			var j struct {
 				PeerName json.RawMessage `json:"peerName"`
+				Spy      json.RawMessage `json:"spy"`
 			}
 			_ = json.Unmarshal(m.Raw, &j)
 			var name string
 			if json.Unmarshal(j.PeerName, &name) == nil && name != s.peerName {
 				return nil, 403, errors.New("that is not your corresponding mediasoup Peer name")
+			}
+			var spy bool
+			_ = json.Unmarshal(j.Spy, &spy) // the room refuses a spy that is not a boolean
+			if code, err := s.joinAllowed(spy); err != nil {
+				return nil, code, err
 			}
 		}
 		resp, peer, err := s.room.ReceiveRequest(m, s.notify)

@@ -1,0 +1,176 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gosoup/gosoup/auth"
+)
+
+// Options control who may open a signaling WebSocket. The zero value
+// admits every connection, as NewServer does.
+type Options struct {
+	// Authorize, when set, decides whether a connection request for
+	// roomID under peerName is allowed, before the WebSocket is upgraded
+	// and before the room is created. An error refuses the request with
+	// HTTP 401 and the error text as the body, so it should be a short
+	// reason a user can read. The Grant is enforced when the peer joins.
+	// TokenAuthorizer returns the join-token hook.
+	Authorize func(r *http.Request, roomID, peerName string) (Grant, error)
+	// AllowedOrigins, when not empty, lists the web origins
+	// ("https://app.example.com", "http://127.0.0.1:3443") whose pages may
+	// connect: a request whose Origin header is not one of them is
+	// refused with HTTP 403. Scheme and host compare case-insensitively
+	// and a default port (80, 443) may be given or left out. Requests
+	// without an Origin header (non-browser clients) are not refused by
+	// this rule. When empty, every origin is allowed.
+	AllowedOrigins []string
+}
+
+// Grant is what an authorized connection may do.
+type Grant struct {
+	// Spy is whether the peer must join as a spy (invisible, receive
+	// only): its mediasoup join request must carry the same "spy" value,
+	// or the join is answered with an error.
+	Spy bool
+}
+
+// ErrMissingToken is TokenAuthorizer's error for a request that carries
+// no join token.
+var ErrMissingToken = errors.New("missing token")
+
+// TokenAuthorizer returns an Options.Authorize hook that admits requests
+// carrying a join token minted by keys: in the "token" query parameter
+// (what a browser can send, e.g. ws://host/?roomId=r&peerName=p&token=T)
+// or an "Authorization: Bearer T" header. The token must verify (see
+// auth.KeySet.Verify) and name the requested room and peer name; its spy
+// claim becomes the Grant. Refusals read "missing token",
+// "invalid token: <reason>", "token is for another room" or "token is for
+// another peer name".
+func TokenAuthorizer(keys *auth.KeySet) func(*http.Request, string, string) (Grant, error) {
+	return func(r *http.Request, roomID, peerName string) (Grant, error) {
+		tok := requestToken(r)
+		if tok == "" {
+			return Grant{}, ErrMissingToken
+		}
+		c, err := keys.Verify(tok, time.Now())
+		if err != nil {
+			return Grant{}, fmt.Errorf("invalid token: %w", err)
+		}
+		if c.Room != roomID {
+			return Grant{}, errors.New("token is for another room")
+		}
+		if c.Peer != peerName {
+			return Grant{}, errors.New("token is for another peer name")
+		}
+		return Grant{Spy: c.Spy}, nil
+	}
+}
+
+// requestToken returns the join token of r: the "token" query parameter,
+// else the Authorization header's bearer token, else "".
+func requestToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	scheme, t, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+// authorize calls Options.Authorize; a panicking hook refuses the request
+// instead of taking the connection down.
+func (s *Server) authorize(r *http.Request, roomID, peerName string) (g Grant, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in Authorize hook", "panic", p)
+			g, err = Grant{}, errors.New("authorization failed")
+		}
+	}()
+	return s.opts.Authorize(r, roomID, peerName)
+}
+
+// joinAllowed checks a mediasoup join request of the session (spy is its
+// "spy" field) against the server's state and the session's Grant, and
+// returns the protoo error code and error when it must be refused.
+func (s *session) joinAllowed(spy bool) (int, error) {
+	if s.srv.Draining() || s.srv.isClosed() {
+		return 503, errors.New("server is draining: join refused")
+	}
+	if s.grant != nil && spy != s.grant.Spy {
+		if s.grant.Spy {
+			return 403, errors.New("token is for a spy peer")
+		}
+		return 403, errors.New("token does not allow joining as spy")
+	}
+	return 0, nil
+}
+
+// allowedOrigins normalizes Options.AllowedOrigins; nil allows any origin.
+// An entry that is not scheme://host[:port] is kept verbatim (lower case)
+// so that the list still restricts: a typo must not open the server.
+func allowedOrigins(list []string, log *slog.Logger) map[string]struct{} {
+	if len(list) == 0 {
+		return nil
+	}
+	set := make(map[string]struct{}, len(list))
+	for _, o := range list {
+		n, ok := normalizeOrigin(o)
+		if !ok {
+			log.Warn("allowed origin is not scheme://host[:port]; it only matches verbatim", "origin", o)
+		}
+		set[n] = struct{}{}
+	}
+	return set
+}
+
+// originAllowed reports whether a request's Origin header passes
+// Options.AllowedOrigins.
+func (s *Server) originAllowed(origin string) bool {
+	if s.origins == nil {
+		return true
+	}
+	n, _ := normalizeOrigin(origin)
+	_, ok := s.origins[n]
+	return ok
+}
+
+// normalizeOrigin returns an origin as lower-case scheme://host[:port]
+// without a default port, and whether it had that form; otherwise the
+// trimmed, lower-cased input.
+func normalizeOrigin(origin string) (string, bool) {
+	raw := strings.ToLower(strings.TrimSpace(origin))
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return strings.TrimSuffix(raw, "/"), false
+	}
+	host, port := u.Hostname(), u.Port()
+	if (u.Scheme == "http" || u.Scheme == "ws") && port == "80" || (u.Scheme == "https" || u.Scheme == "wss") && port == "443" {
+		port = ""
+	}
+	switch {
+	case port != "":
+		host = net.JoinHostPort(host, port)
+	case strings.Contains(host, ":"):
+		host = "[" + host + "]"
+	}
+	return u.Scheme + "://" + host, true
+}
+
+// truncate cuts s to at most n bytes (n > 3) of valid UTF-8, marking
+// the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n-3], "") + "..."
+}
