@@ -105,6 +105,10 @@ func NewServer(cfg Config) (*Server, error) {
 
 func (s *Server) announcedIP() string { return s.net.AnnouncedIP() }
 
+// AnnouncedIPs returns the addresses put in ICE candidates, in order of
+// preference.
+func (s *Server) AnnouncedIPs() []string { return s.net.AnnouncedIPs() }
+
 // RTCPort returns the UDP port media flows on.
 func (s *Server) RTCPort() int { return s.net.Port() }
 

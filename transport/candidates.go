@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 )
 
 // announcedAddrs resolves the addresses a network announces: the configured
@@ -117,15 +118,22 @@ func (n *Network) candidates(o TransportOptions) []ICECandidate {
 			family, famPref = "ipv6", o.PreferIPv6
 		}
 		rank := uint32(min(i, 100))
+		// One foundation per base address (RFC 8445 5.1.1.3): a client
+		// checks pairs of one foundation after another, so a shared one
+		// would leave the second address untried while the first fails.
+		suffix := ""
+		if i > 0 {
+			suffix = strconv.Itoa(i)
+		}
 		if o.UDP {
 			out = append(out, ICECandidate{
-				Family: family, Foundation: "udpcandidate", IP: ip.String(), Port: port,
+				Family: family, Foundation: "udpcandidate" + suffix, IP: ip.String(), Port: port,
 				Priority: candidatePriority(o.PreferUDP, famPref) - rank<<8, Protocol: "udp", Type: "host",
 			})
 		}
 		if o.TCP {
 			out = append(out, ICECandidate{
-				Family: family, Foundation: "tcpcandidate", IP: ip.String(), Port: n.port,
+				Family: family, Foundation: "tcpcandidate" + suffix, IP: ip.String(), Port: n.port,
 				Priority: candidatePriority(o.PreferTCP, famPref) - rank<<8, Protocol: "tcp", Type: "host", TCPType: "passive",
 			})
 		}

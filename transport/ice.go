@@ -74,9 +74,14 @@ func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 	if err != nil {
 		return
 	}
-	_ = n.write(tp, resp.Raw)
+	// The tuple is recorded before the answer leaves, so that whatever the
+	// client sends once answered finds it; DTLS starts after the answer.
 	_, useCandidate := m.Attributes.Get(stun.AttrUseCandidate)
-	t.onValidTuple(tp, useCandidate)
+	valid := t.onValidTuple(tp, useCandidate)
+	_ = n.write(tp, resp.Raw)
+	if valid {
+		t.maybeStartDTLS()
+	}
 }
 
 func (n *Network) stunError(m *stun.Message, tp Tuple, code stun.ErrorCode, pwd string) {

@@ -257,10 +257,11 @@ func (t *WebRTCTransport) shutdown() bool {
 	return true
 }
 
-// onValidTuple records a tuple that passed an ICE check.
-func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) {
+// onValidTuple records a tuple that passed an ICE check; it reports false
+// when the transport is closed. The caller then starts DTLS if it can.
+func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) bool {
 	if t.isClosed() {
-		return
+		return false
 	}
 	t.lastCheck.Store(time.Now().UnixNano())
 	if tp.tcp != nil {
@@ -271,7 +272,7 @@ func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) {
 	if cur := t.selected.Load(); cur == nil || nominated {
 		t.selected.Store(&tp)
 	}
-	t.maybeStartDTLS()
+	return true
 }
 
 // useTuple makes a valid tuple that carries DTLS or media the selected one
