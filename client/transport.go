@@ -382,10 +382,11 @@ func (pr *Producer) Close() error {
 
 // Consumer receives one consumer's stream.
 type Consumer struct {
-	Data     ConsumerData
-	receiver *webrtc.RTPReceiver
-	ready    chan struct{}
-	err      error
+	Data      ConsumerData
+	receiver  *webrtc.RTPReceiver
+	ready     chan struct{}
+	err       error
+	closeOnce sync.Once
 	// Enable is the enableConsumer response.
 	Enable json.RawMessage
 }
@@ -458,5 +459,31 @@ var errNotReady = errors.New("consumer receiver not started before the deadline"
 // Receiver exposes the pion receiver (for RTCP such as PLI).
 func (c *Consumer) Receiver() *webrtc.RTPReceiver { return c.receiver }
 
-// Close stops receiving.
-func (c *Consumer) Close() error { return c.receiver.Stop() }
+// Close stops delivering the consumer's packets. The pion receiver keeps
+// reading and dropping them until the transport closes: packets the server
+// sent before it learned of the close may still arrive, and pion's SRTP
+// session stalls the whole transport on an SSRC whose stream is gone.
+func (c *Consumer) Close() error {
+	c.closeOnce.Do(func() {
+		select {
+		case <-c.ready:
+		default:
+			_ = c.receiver.Stop() // never started: nothing can arrive
+			return
+		}
+		tr := c.receiver.Track()
+		if c.err != nil || tr == nil {
+			_ = c.receiver.Stop()
+			return
+		}
+		_ = tr.SetReadDeadline(time.Time{})
+		go func() {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return // the transport closed
+				}
+			}
+		}()
+	})
+	return nil
+}
