@@ -18,6 +18,10 @@ fi
 
 echo "== web: npm ci + build"
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+# The binary embeds web/dist: the committed copy must be what web/src builds.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- web/dist; then
+  echo "web/dist differs from the build of web/src: commit the rebuilt web/dist"; git diff --stat -- web/dist; exit 1
+fi
 echo "== e2e: npm ci"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 

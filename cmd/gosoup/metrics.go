@@ -1,17 +1,41 @@
 package main
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gosoup/gosoup/sfu"
 )
 
+// The server whose counts /metrics shows; the collectors are registered
+// with the default registry once per process and read it when scraped.
+var (
+	metricsServer atomic.Pointer[sfu.Server]
+	metricsOnce   sync.Once
+)
+
 // registerMetrics exposes the server's object counts and media packets on
-// /metrics, read when scraped (nothing on the media path).
+// /metrics, read when scraped (nothing on the media path). A later call
+// switches the metrics to another server.
 func registerMetrics(srv *sfu.Server) {
+	metricsServer.Store(srv)
+	metricsOnce.Do(registerCollectors)
+}
+
+// metricsCounts returns the counts of the registered server.
+func metricsCounts() sfu.Counts {
+	if srv := metricsServer.Load(); srv != nil {
+		return srv.Counts()
+	}
+	return sfu.Counts{}
+}
+
+func registerCollectors() {
 	gauge := func(name, help string, f func(sfu.Counts) int) {
 		prometheus.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return float64(f(srv.Counts())) }))
+			func() float64 { return float64(f(metricsCounts())) }))
 	}
 	gauge("gosoup_rooms", "Open rooms.", func(c sfu.Counts) int { return c.Rooms })
 	gauge("gosoup_peers", "Joined peers.", func(c sfu.Counts) int { return c.Peers })
@@ -20,10 +44,10 @@ func registerMetrics(srv *sfu.Server) {
 	gauge("gosoup_consumers", "Consumers.", func(c sfu.Counts) int { return c.Consumers })
 	prometheus.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "gosoup_media_packets_received_total", Help: "Datagrams read from the media socket.",
-	}, func() float64 { return float64(srv.Counts().PacketsReceived) }))
+	}, func() float64 { return float64(metricsCounts().PacketsReceived) }))
 	counter := func(name, help string, f func(sfu.Counts) uint64) {
 		prometheus.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(f(srv.Counts())) }))
+			func() float64 { return float64(f(metricsCounts())) }))
 	}
 	counter("gosoup_consumer_profile_changes_total", "consumerEffectiveProfileChanged notifications (simulcast switches).",
 		func(c sfu.Counts) uint64 { return c.ProfileChanges })
