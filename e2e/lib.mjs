@@ -12,12 +12,21 @@ import { fileURLToPath } from 'node:url';
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const artifacts = path.join(repo, 'e2e', 'artifacts');
 
-function freePort() {
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
     s.on('error', reject);
   });
+}
+
+// serverEnv is this process's environment without GOSOUP_* variables (the
+// server refuses unknown ones, and each test chooses its own), plus extra.
+export function serverEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GOSOUP_')) env[k] = v;
+  return { ...env, ...extra };
 }
 
 async function waitHttp(url, ms) {
@@ -45,7 +54,7 @@ export async function startServer(opts = {}) {
     '--listen', `${host}:${port}`, '--web', path.join(repo, 'web', 'dist'),
     '--rtc-listen-ip', host, '--rtc-port', String(opts.rtcPort || 0), '--announced-ip', host,
     '--log-level', process.env.GOSOUP_LOG || 'warn', ...(opts.args || [])
-  ], { stdio: ['ignore', 'inherit', 'inherit'] });
+  ], { stdio: ['ignore', 'inherit', 'inherit'], env: serverEnv() });
   const http = `http://${host}:${port}`;
   await waitHttp(`${http}/healthz`, 20000);
   return {

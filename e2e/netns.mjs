@@ -1,7 +1,7 @@
 // A network namespace for one browser, joined to the host by a veth pair:
 // traffic from gosoup (on the host end) to the browser (inside) can be
 // rate-limited with tc tbf on the host end. Needs root, ip and tc.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,62 @@ export function createNetns() {
     close() {
       tryRun('ip', 'link', 'del', host);
       tryRun('ip', 'netns', 'del', ns);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+// createTwoAddressNet makes two namespaces joined by a veth pair: "server"
+// (interface addresses first = 10.214.N.1/24 and second = 10.214.N.11/24,
+// as a host with a primary and a secondary address) and "client"
+// (10.214.N.2/24, whose packets to the first server address are lost, so
+// that it reaches the server only through the second one). run(ns, args) spawns a
+// command inside ns; wrapper(ns) is a Chromium that runs inside ns.
+export function createTwoAddressNet() {
+  const n = (process.pid % 200) + 20;
+  const srv = `gosoup-das${n}`;
+  const cli = `gosoup-dac${n}`;
+  const sIf = `gsda${n}s`;
+  const cIf = `gsda${n}c`;
+  const first = `10.214.${n}.1`;
+  const second = `10.214.${n}.11`;
+  const clientIP = `10.214.${n}.2`;
+  for (const ns of [srv, cli]) tryRun('ip', 'netns', 'del', ns);
+  for (const ns of [srv, cli]) run('ip', 'netns', 'add', ns);
+  run('ip', 'link', 'add', sIf, 'netns', srv, 'type', 'veth', 'peer', 'name', cIf, 'netns', cli);
+  const inNs = (ns, ...args) => run('ip', 'netns', 'exec', ns, ...args);
+  inNs(srv, 'ip', 'addr', 'add', `${first}/24`, 'dev', sIf);
+  inNs(srv, 'ip', 'addr', 'add', `${second}/24`, 'dev', sIf);
+  inNs(cli, 'ip', 'addr', 'add', `${clientIP}/24`, 'dev', cIf);
+  for (const [ns, dev] of [[srv, sIf], [cli, cIf]]) {
+    inNs(ns, 'ip', 'link', 'set', dev, 'up');
+    inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+  }
+  // Packets to the first address go to a MAC address nobody has: they
+  // vanish silently (a blackhole route would fail the send, and Chromium
+  // drops a socket whose send fails).
+  inNs(cli, 'ip', 'neigh', 'add', `10.214.${n}.99`, 'lladdr', '02:00:00:00:00:99', 'dev', cIf, 'nud', 'permanent');
+  inNs(cli, 'ip', 'route', 'add', `${first}/32`, 'via', `10.214.${n}.99`, 'dev', cIf);
+  // Chromium gathers no candidate on a host without a default route; the
+  // server namespace does not forward, so nothing leaves the two.
+  inNs(cli, 'ip', 'route', 'add', 'default', 'via', second);
+  const dir = mkdtempSync(path.join(tmpdir(), 'gosoup-netns-'));
+  const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
+  const wrappers = {};
+  for (const ns of [srv, cli]) {
+    wrappers[ns] = path.join(dir, `chromium-${ns}`);
+    writeFileSync(wrappers[ns], `#!/bin/sh\nexec ip netns exec ${ns} ${chromium} "$@"\n`, { mode: 0o755 });
+  }
+  return {
+    server: srv,
+    client: cli,
+    first,
+    second,
+    wrapper: (ns) => wrappers[ns],
+    // spawnIn starts a command inside ns (options as child_process.spawn).
+    spawnIn: (ns, args, opts) => spawn('ip', ['netns', 'exec', ns, ...args], opts),
+    close() {
+      for (const ns of [srv, cli]) tryRun('ip', 'netns', 'del', ns);
       rmSync(dir, { recursive: true, force: true });
     }
   };

@@ -137,6 +137,23 @@ window.harness = {
     send: state.sendTransport && state.sendTransport.connectionState,
     recv: state.recvTransport && state.recvTransport.connectionState
   }),
+  // selectedRemotes gives, per transport direction, the server address and
+  // port of the ICE candidate pair Chromium selected.
+  async selectedRemotes() {
+    const out = {};
+    for (const t of [state.sendTransport, state.recvTransport]) {
+      const pc = t && t._handler && t._handler._pc;
+      if (!pc) continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+        const pair = report.get(s.selectedCandidatePairId);
+        const remote = pair && report.get(pair.remoteCandidateId);
+        if (remote) out[t.direction] = { address: remote.address || remote.ip, port: remote.port };
+      });
+    }
+    return out;
+  },
   events: () => state.events,
   trace: () => (state.session ? state.session.trace : []),
   consumers: () => state.consumers.map((c) => ({

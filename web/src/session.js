@@ -10,6 +10,10 @@ export function serverUrl(roomId, peerName) {
   const url = new URL(base);
   url.searchParams.set('roomId', roomId);
   url.searchParams.set('peerName', peerName);
+  // A join token (servers started with --auth-secret) rides along from the
+  // page's own address: ?token=...
+  const token = params.get('token');
+  if (token) url.searchParams.set('token', token);
   return url.toString();
 }
 
@@ -24,7 +28,7 @@ export function openSession(url, roomOptions = {}, onDemoNotification = () => {}
     ...roomOptions
   });
   const demoNotifications = [];
-  // trace records every mediasoup message like ../shared/reference traces.
+  // trace records every mediasoup message, in the shape of mediasoup's recorded traces.
   const trace = [];
   const record = (dir, type, method, data) =>
     trace.push({ dir, type, method, data: JSON.parse(JSON.stringify(data === undefined ? {} : data)) });

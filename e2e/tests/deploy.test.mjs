@@ -1,0 +1,264 @@
+// Deployment features: https/wss with a self-signed certificate, join
+// tokens minted by `gosoup token`, and the drain on SIGTERM. Each test
+// runs its own server with the flags it needs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { repo, launchBrowser, waitFor, stats, events, roomId, serverEnv, freePort } from '../lib.mjs';
+
+let dir;
+let bin;
+let browser;
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'gosoup-deploy-'));
+  bin = path.join(dir, 'gosoup');
+  execFileSync('go', ['build', '-o', bin, './cmd/gosoup'], { cwd: repo, stdio: 'inherit' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+// request sends one HTTP(S) request (certificates not checked: the
+// servers here use a generated one) and resolves {status, body}. With
+// upgrade set it asks for a protoo WebSocket and resolves status 101 when
+// the server switches protocols.
+function request(url, { upgrade = false, headers = {} } = {}) {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  const h = { ...headers };
+  if (upgrade) {
+    Object.assign(h, {
+      Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64'), 'Sec-WebSocket-Protocol': 'protoo'
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { headers: h, rejectUnauthorized: false, timeout: 5000 });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode, body: '' }); });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// startGosoup runs the built server on a free loopback port with args and
+// resolves {http, ws, proc, exit}; exit resolves {code, signal}.
+async function startGosoup(args = [], { tls = false, env = {} } = {}) {
+  const port = await freePort();
+  const proc = spawn(bin, [
+    '--listen', `127.0.0.1:${port}`, '--rtc-listen-ip', '127.0.0.1', '--announced-ip', '127.0.0.1', '--rtc-port', '0',
+    '--log-level', process.env.GOSOUP_LOG || 'warn', ...args
+  ], { stdio: ['ignore', 'inherit', 'inherit'], env: serverEnv(env) });
+  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const scheme = tls ? 'https' : 'http';
+  const base = `${scheme}://127.0.0.1:${port}`;
+  const end = Date.now() + 20000;
+  for (;;) {
+    try { if ((await request(`${base}/healthz`)).status === 200) break; } catch { /* not yet */ }
+    if (proc.exitCode !== null) throw new Error(`gosoup exited with ${proc.exitCode}`);
+    if (Date.now() > end) { proc.kill('SIGKILL'); throw new Error(`gosoup did not answer at ${base}`); }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    http: base,
+    ws: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}`,
+    proc,
+    exit,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exit;
+    }
+  };
+}
+
+// mint runs `gosoup token` with the secret in GOSOUP_AUTH_SECRET.
+function mint(secret, room, peer, ttl = '1h') {
+  return execFileSync(bin, ['token', '--room', room, '--peer', peer, '--ttl', ttl],
+    { env: serverEnv({ GOSOUP_AUTH_SECRET: secret }), encoding: 'utf8' }).trim();
+}
+
+// openPage opens the harness; token, when given, goes into the signaling
+// URL through the harness's ?server= parameter.
+async function openPage(server, name, { token } = {}) {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`[${name}] page error: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') console.log(`[${name}] console: ${msg.text()}`); });
+  let url = `${server.http}/harness.html`;
+  if (token) url += `?server=${encodeURIComponent(`${server.ws}/?token=${encodeURIComponent(token)}`)}`;
+  await page.goto(url);
+  await page.waitForFunction(() => window.harness !== undefined);
+  return page;
+}
+
+// call joins alice and bob, alice sends her microphone and camera, and it
+// resolves once bob decodes her video.
+async function call(server, room, tokens = {}) {
+  const alice = await openPage(server, 'alice', { token: tokens.alice });
+  const bob = await openPage(server, 'bob', { token: tokens.bob });
+  await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
+  await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
+  await alice.evaluate(() => window.harness.produce('audio'));
+  await alice.evaluate(() => window.harness.produce('video'));
+  await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
+  return { alice, bob };
+}
+
+async function framesRising(page, more = 10, timeout = 20000) {
+  const first = (await stats(page)).framesDecoded;
+  await waitFor(page, async (n) => (await window.harness.stats()).framesDecoded > n, first + more, timeout);
+}
+
+test('wss: a call over https and wss with a self-signed certificate', async () => {
+  const server = await startGosoup(['--tls-self-signed'], { tls: true });
+  try {
+    const page = await request(`${server.http}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /gosoup demo/, 'embedded demo page served over https');
+    const { alice, bob } = await call(server, roomId('wss'));
+    assert.equal(await bob.evaluate(() => location.protocol), 'https:');
+    await framesRising(bob);
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('tokens: a good token joins; missing, expired, forged and other-room tokens get 401', async () => {
+  const secret = crypto.randomBytes(24).toString('hex');
+  const server = await startGosoup(['--auth-secret', secret]);
+  try {
+    const room = roomId('token');
+    const { alice, bob } = await call(server, room, { alice: mint(secret, room, 'alice'), bob: mint(secret, room, 'bob') });
+    await framesRising(bob);
+
+    const expired = mint(secret, room, 'carol', '1s');
+    const upgrade = (query, headers) => request(`${server.http}/?roomId=${room}&peerName=carol${query}`, { upgrade: true, headers });
+    const good = mint(secret, room, 'carol');
+    assert.equal((await upgrade(`&token=${good}`)).status, 101, 'good token upgrades');
+    assert.equal((await upgrade('', { Authorization: `Bearer ${good}` })).status, 101, 'bearer token upgrades');
+
+    const cases = {
+      missing: '',
+      forged: `&token=${mint(crypto.randomBytes(24).toString('hex'), room, 'carol')}`,
+      tampered: `&token=${good.slice(0, -4)}${good.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`,
+      'other room': `&token=${mint(secret, `${room}-other`, 'carol')}`,
+      'other peer': `&token=${mint(secret, room, 'dave')}`
+    };
+    await new Promise((r) => setTimeout(r, 2100)); // the 1 s token expires
+    cases.expired = `&token=${expired}`;
+    for (const [name, query] of Object.entries(cases)) {
+      const res = await upgrade(query);
+      assert.equal(res.status, 401, `${name} token: ${res.status} ${res.body}`);
+      assert.ok(res.body.length > 0, `${name} token: the 401 says why`);
+      console.log(`${name} token -> ${res.status} ${res.body.trim()}`);
+    }
+    // The call was not disturbed.
+    await framesRising(bob);
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('drain: SIGTERM keeps calls going, refuses new ones, then closes peers and exits 0', async () => {
+  const server = await startGosoup(['--drain-timeout', '5s']);
+  try {
+    const room = roomId('drain');
+    const { alice, bob } = await call(server, room);
+    assert.equal((await request(`${server.http}/healthz/ready`)).status, 200);
+
+    const t0 = Date.now();
+    server.proc.kill('SIGTERM');
+    const deadline = Date.now() + 2000;
+    let ready;
+    do {
+      ready = await request(`${server.http}/healthz/ready`);
+    } while (ready.status !== 503 && Date.now() < deadline);
+    assert.equal(ready.status, 503, 'not ready while draining');
+    assert.equal(ready.body.trim(), 'draining');
+    const live = await request(`${server.http}/healthz/live`);
+    assert.equal(live.status, 200, 'live while draining');
+    const fresh = await request(`${server.http}/?roomId=${room}&peerName=carol`, { upgrade: true });
+    assert.equal(fresh.status, 503, `new WebSocket while draining: ${fresh.status} ${fresh.body}`);
+
+    const before = (await stats(bob)).framesDecoded;
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = (await stats(bob)).framesDecoded;
+    console.log(`frames decoded by bob during 3 s of drain: ${during - before}`);
+    assert.ok(during > before + 20, `frames kept coming during the drain: ${before} -> ${during}`);
+    assert.ok(Date.now() - t0 < 5000, 'checks done within the drain timeout');
+
+    for (const page of [alice, bob]) {
+      await waitFor(page, () => window.harness.events().some((e) => e.event === 'room-close' && e.originator === 'remote'), null, 10000);
+    }
+    const { code, signal } = await Promise.race([
+      server.exit,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('gosoup did not exit')), 15000))
+    ]);
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 4500, `exited after ${elapsed} ms, before the drain timeout`);
+    console.log(`exited 0 after ${elapsed} ms; peers got closed: ${(await events(bob)).filter((e) => e.event === 'room-close').length}`);
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('drain: a second signal exits at once with status 1', async () => {
+  const server = await startGosoup(['--drain-timeout', '60s']);
+  try {
+    // An open WebSocket keeps the drain waiting.
+    const socket = await new Promise((resolve, reject) => {
+      const req = http.request(`${server.http}/?roomId=${roomId('second')}&peerName=p`, {
+        headers: {
+          Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64'), 'Sec-WebSocket-Protocol': 'protoo'
+        }
+      });
+      req.on('upgrade', (res, sock) => resolve(sock));
+      req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    socket.on('error', () => {});
+    server.proc.kill('SIGTERM');
+    const end = Date.now() + 2000;
+    while ((await request(`${server.http}/healthz/ready`)).status !== 503) {
+      assert.ok(Date.now() < end, 'draining');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const t0 = Date.now();
+    server.proc.kill('SIGINT');
+    const { code } = await Promise.race([
+      server.exit,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('gosoup did not exit')), 5000))
+    ]);
+    assert.equal(code, 1);
+    assert.ok(Date.now() - t0 < 2000, `exited ${Date.now() - t0} ms after the second signal`);
+    socket.destroy();
+  } finally {
+    await server.stop();
+  }
+});
