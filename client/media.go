@@ -1,6 +1,8 @@
 package client
 
 import (
+	"github.com/gosoup/gosoup/rtpparams"
+
 	"encoding/binary"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 const (
 	audioLevelURI  = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 	absSendTimeURI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+	rtpStreamIDURI = rtpparams.URIRtpStreamID
 )
 
 // absSendTime encodes a time as the 24-bit 6.18 fixed point seconds of the

@@ -231,6 +231,7 @@ type Producer struct {
 	senders   []*webrtc.RTPSender // one per layer
 	tracks    []*webrtc.TrackLocalStaticRTP
 	extIDs    map[string]uint8 // header extensions declared, by URI
+	rids      []string         // per layer, when the server knows RIDs only
 }
 
 // Produce creates a producer of kind with the room's first codec of that
@@ -239,7 +240,7 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 	if ssrc == 0 {
 		ssrc = rand.Uint32()
 	}
-	return t.produce(ctx, kind, []uint32{ssrc}, paused, appData)
+	return t.produce(ctx, kind, []uint32{ssrc}, nil, paused, appData)
 }
 
 // ProduceSimulcast creates a video producer with three encodings, profiles
@@ -247,12 +248,22 @@ func (t *Transport) Produce(ctx context.Context, kind string, ssrc uint32, pause
 // simulcast option in Chrome); write each layer with WriteLayerRTP.
 func (t *Transport) ProduceSimulcast(ctx context.Context, paused bool, appData any) (*Producer, error) {
 	base := rand.Uint32() &^ 3
-	return t.produce(ctx, "video", []uint32{base, base + 1, base + 2}, paused, appData)
+	return t.produce(ctx, "video", []uint32{base, base + 1, base + 2}, nil, paused, appData)
+}
+
+// ProduceSimulcastRID is ProduceSimulcast as Firefox and WHIP publishers
+// signal it: the encodings name RIDs ("l", "m", "h") and no SSRC, and
+// every packet carries its layer's RID in the rtp-stream-id extension.
+func (t *Transport) ProduceSimulcastRID(ctx context.Context, paused bool, appData any) (*Producer, error) {
+	base := rand.Uint32() &^ 3
+	return t.produce(ctx, "video", []uint32{base, base + 1, base + 2}, []string{"l", "m", "h"}, paused, appData)
 }
 
 var simulcastProfiles = []string{"low", "medium", "high"}
 
-func (t *Transport) produce(ctx context.Context, kind string, ssrcs []uint32, paused bool, appData any) (*Producer, error) {
+// produce creates a producer sending on ssrcs; with rids, the server is
+// told the RIDs instead of the SSRCs.
+func (t *Transport) produce(ctx context.Context, kind string, ssrcs []uint32, rids []string, paused bool, appData any) (*Producer, error) {
 	var codec *rtpparams.CodecCapability
 	for i, c := range t.peer.RoomCapabilities.Codecs {
 		if c.Kind == kind && !strings.EqualFold(c.Name, "rtx") {
@@ -274,15 +285,18 @@ func (t *Transport) produce(ctx context.Context, kind string, ssrcs []uint32, pa
 		pr.senders = append(pr.senders, sender)
 		pr.tracks = append(pr.tracks, track)
 		enc := map[string]any{"ssrc": ssrc}
+		if rids != nil {
+			enc = map[string]any{"encodingId": rids[i]}
+		}
 		if len(ssrcs) > 1 {
 			enc["profile"] = simulcastProfiles[i]
 		}
 		encodings = append(encodings, enc)
 	}
-	pr.sender, pr.track = pr.senders[0], pr.tracks[0]
+	pr.sender, pr.track, pr.rids = pr.senders[0], pr.tracks[0], rids
 	exts := []any{}
 	for _, e := range t.peer.RoomCapabilities.HeaderExtensions {
-		if e.Kind == kind && (e.URI == absSendTimeURI || e.URI == audioLevelURI) {
+		if e.Kind == kind && (e.URI == absSendTimeURI || e.URI == audioLevelURI || (rids != nil && e.URI == rtpStreamIDURI)) {
 			exts = append(exts, map[string]any{"uri": e.URI, "id": e.PreferredID})
 			pr.extIDs[e.URI] = uint8(e.PreferredID)
 		}
@@ -356,6 +370,11 @@ func (pr *Producer) stop() {
 func (pr *Producer) WriteLayerRTP(i int, pkt *rtp.Packet) error {
 	if i < 0 || i >= len(pr.tracks) {
 		return fmt.Errorf("no layer %d", i)
+	}
+	if pr.rids != nil {
+		if err := pkt.Header.SetExtension(pr.extIDs[rtpStreamIDURI], []byte(pr.rids[i])); err != nil {
+			return fmt.Errorf("rtp-stream-id: %w", err)
+		}
 	}
 	return pr.tracks[i].WriteRTP(pkt)
 }

@@ -147,6 +147,17 @@ func profileOf(t *testing.T, n client.Notification) string {
 // sending when his layer stops, then "none"; every switch is announced and
 // the stream he receives stays continuous on the wire.
 func TestSimulcastSwitching(t *testing.T) {
+	testSimulcastSwitching(t, (*client.Transport).ProduceSimulcast)
+}
+
+// TestRIDSimulcastSwitching is TestSimulcastSwitching with the layers
+// signaled by RID only, as Firefox and WHIP publishers do: the server
+// learns each layer's SSRC from its first packets.
+func TestRIDSimulcastSwitching(t *testing.T) {
+	testSimulcastSwitching(t, (*client.Transport).ProduceSimulcastRID)
+}
+
+func testSimulcastSwitching(t *testing.T, produce func(*client.Transport, context.Context, bool, any) (*client.Producer, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	g := startGosoup(t)
@@ -155,7 +166,7 @@ func TestSimulcastSwitching(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prod, err := send.ProduceSimulcast(ctx, false, nil)
+	prod, err := produce(send, ctx, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,6 +144,9 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 	if len(p.Encodings) == 0 {
 		return m, errors.New("empty rtpParameters.encodings")
 	}
+	if err := checkEncodingIDs(p); err != nil {
+		return m, err
+	}
 	if len(p.Encodings) == 1 {
 		if pr := p.Encodings[0].Profile; pr != "" && pr != "default" {
 			return m, errors.New("invalid single encoding with non default profile")
@@ -273,4 +276,55 @@ func ConsumerParameters(consumable Parameters, caps Capabilities) (Parameters, b
 		out.RTCP = &r
 	}
 	return out, true
+}
+
+// checkEncodingIDs checks how encodings identify their streams: each by an
+// SSRC, or each by an encodingId (RID, as Firefox and WHIP publishers send
+// simulcast) that the rtp-stream-id header extension then carries.
+func checkEncodingIDs(p Parameters) error {
+	ridOnly := 0
+	seen := map[string]bool{}
+	for i, e := range p.Encodings {
+		if e.EncodingID != "" {
+			if !validRID(e.EncodingID) {
+				return fmt.Errorf("invalid rtpParameters.encodings[%d].encodingId %q (1 to 16 letters, digits, '-' or '_')", i, e.EncodingID)
+			}
+			if seen[e.EncodingID] {
+				return fmt.Errorf("duplicated rtpParameters.encodings[%d].encodingId %q", i, e.EncodingID)
+			}
+			seen[e.EncodingID] = true
+		}
+		if e.SSRC == 0 {
+			if e.EncodingID == "" {
+				return fmt.Errorf("rtpParameters.encodings[%d] has neither ssrc nor encodingId", i)
+			}
+			ridOnly++
+		}
+	}
+	if ridOnly > 0 && ridOnly < len(p.Encodings) {
+		return errors.New("rtpParameters.encodings mixes encodings with an ssrc and encodings with only an encodingId")
+	}
+	if ridOnly > 0 {
+		for _, e := range p.HeaderExtensions {
+			if e.URI == URIRtpStreamID {
+				return nil
+			}
+		}
+		return fmt.Errorf("rtpParameters.headerExtensions lacks %s, which encodings with only an encodingId need", URIRtpStreamID)
+	}
+	return nil
+}
+
+// validRID reports whether id is a RID as RFC 8851 spells it, short enough
+// for a one-byte header extension.
+func validRID(id string) bool {
+	if len(id) == 0 || len(id) > 16 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -69,6 +69,7 @@ const (
 	URIVideoOrientation = "urn:3gpp:video-orientation"
 	URIMid              = "urn:ietf:params:rtp-hdrext:sdes:mid"
 	URIRtpStreamID      = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+	URIRepairedStreamID = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 	URITransportCC      = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 )
 

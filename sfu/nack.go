@@ -83,6 +83,12 @@ func (g *nackGenerator) onPacket(seq uint16, now int64) []rtcp.NackPair {
 	return g.pairs
 }
 
+// pending reports whether seq is missing and may still be NACKed.
+func (g *nackGenerator) pending(seq uint16) bool {
+	j := int(seq) % nackSlots
+	return g.missing[j] && g.seqs[j] == seq
+}
+
 func (g *nackGenerator) reset(seq uint16) {
 	*g = nackGenerator{started: true, highest: seq, pairs: g.pairs[:0], sent: g.sent}
 }
@@ -106,7 +112,7 @@ func (g *nackGenerator) add(s uint16) {
 
 // sendNack asks the producer's sender for lost packets.
 func (p *Producer) sendNack(st *producerStream, pairs []rtcp.NackPair) {
-	nack := rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: st.ssrc, Nacks: pairs}
+	nack := rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: st.ssrc.Load(), Nacks: pairs}
 	b, err := nack.Marshal()
 	if err != nil {
 		return

@@ -68,7 +68,8 @@ func TestNackGeneratorWraparoundAndJumps(t *testing.T) {
 
 func TestDecodeRTX(t *testing.T) {
 	p := &Producer{mediaPT: 96}
-	st := &producerStream{ssrc: 1111}
+	st := &producerStream{}
+	st.ssrc.Store(1111)
 	rtx := []byte{0x80, 97, 0, 9, 0, 0, 0x23, 0x28, 0, 0, 0x08, 0xae, 0x01, 0xf4, 0xAA, 0xBB}
 	out := p.decodeRTX(rtx, st)
 	if out == nil || out[1]&0x7f != 96 || getUint16(out[2:]) != 500 || getUint32(out[8:]) != 1111 || len(out) != 14 || out[12] != 0xAA {

@@ -27,6 +27,7 @@ type Producer struct {
 	closed         bool
 
 	ssrcs            []uint32          // every SSRC routed to this producer
+	rid              ridRouting        // matching RID streams to their SSRCs
 	streams          []*producerStream // one, or one per simulcast profile
 	clockRate        uint32
 	absSendTimeID    uint8 // room id of abs-send-time, rewritten on forwarding
@@ -214,11 +215,15 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		prod.keyFrames = keyFrameDetectorFor(strings.ToLower(codec.MimeType))
 		prod.vp8 = strings.EqualFold(codec.MimeType, "video/vp8")
 	}
+	prod.rid = newRIDRouting(req.RTPParameters)
+	if prod.rid.ridExtID != 0 {
+		prod.extMap[prod.rid.ridExtID] = 0 // names a layer of this sender only
+	}
+	if prod.rid.repairedExtID != 0 {
+		prod.extMap[prod.rid.repairedExtID] = 0
+	}
 	routed := *t.producersBySSRC.Load()
 	for _, enc := range req.RTPParameters.Encodings {
-		if enc.SSRC == 0 {
-			return protocol.NewError("gosoup needs SSRCs in rtpParameters.encodings (RID-only simulcast is not supported yet)")
-		}
 		for _, s := range []uint32{enc.SSRC, rtxSSRC(enc)} {
 			if s == 0 {
 				continue
@@ -348,8 +353,8 @@ func (p *Producer) requestKeyFrame(force bool) {
 // requestStreamKeyFrame sends a PLI for one stream, at most once per
 // 500 ms unless forced.
 func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
-	if p.kind != rtpparams.KindVideo || st == nil || p.transport == nil {
-		return
+	if p.kind != rtpparams.KindVideo || st == nil || p.transport == nil || st.ssrc.Load() == 0 {
+		return // a RID stream not seen yet cannot be asked for
 	}
 	now := time.Now().UnixNano()
 	last := st.lastKeyFrame.Load()
@@ -364,6 +369,6 @@ func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
 	var pli [12]byte
 	pli[0], pli[1], pli[3] = 0x81, 206, 2
 	putUint32(pli[4:], 1)
-	putUint32(pli[8:], st.ssrc)
+	putUint32(pli[8:], st.ssrc.Load())
 	_ = p.transport.wt.WriteRTCP(pli[:])
 }

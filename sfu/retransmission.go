@@ -148,7 +148,7 @@ func (p *Producer) decodeRTX(pkt []byte, st *producerStream) []byte {
 	out[0] &^= 0x20 // padding dropped
 	out[1] = out[1]&0x80 | p.mediaPT
 	putUint16(out[2:], osn)
-	putUint32(out[8:], st.ssrc)
+	putUint32(out[8:], st.ssrc.Load())
 	return out[:n]
 }
 

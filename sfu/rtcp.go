@@ -104,7 +104,9 @@ func (t *Transport) sendReports(now time.Time) {
 		seen[prod] = true
 		var reports []rtcp.ReceptionReport
 		for _, st := range prod.streams {
-			capped = append(capped, st.ssrc)
+			if s := st.ssrc.Load(); s != 0 {
+				capped = append(capped, s)
+			}
 			if r, ok := st.receptionReport(now); ok {
 				reports = append(reports, r)
 			}
@@ -153,7 +155,9 @@ func (t *Transport) sendREMB() {
 		if !seen[prod] {
 			seen[prod] = true
 			for _, st := range prod.streams {
-				ssrcs = append(ssrcs, st.ssrc)
+				if s := st.ssrc.Load(); s != 0 {
+					ssrcs = append(ssrcs, s)
+				}
 			}
 		}
 	}
@@ -191,7 +195,7 @@ func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, 
 		dlsr = uint32(now.Sub(time.Unix(0, at)).Seconds() * 65536)
 	}
 	return rtcp.ReceptionReport{
-		SSRC: st.ssrc, FractionLost: fraction, TotalLost: uint32(min(lost, 0x7fffff)),
+		SSRC: st.ssrc.Load(), FractionLost: fraction, TotalLost: uint32(min(lost, 0x7fffff)),
 		LastSequenceNumber: maxSeq, LastSenderReport: lsr, Delay: dlsr,
 	}, true
 }

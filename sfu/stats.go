@@ -142,7 +142,7 @@ func (p *Producer) inboundStat(st *producerStream, withTransport bool, now time.
 		nacks = p.nackCount.Load()
 	}
 	out := protocol.InboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
-		Type: "inbound-rtp", ID: st.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: st.ssrc,
+		Type: "inbound-rtp", ID: st.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: st.ssrc.Load(),
 		Kind: p.kind, MediaType: p.kind, MimeType: p.mimeType(),
 		Bitrate: st.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
 		PacketsLost: lost, PliCount: st.pliCount.Load(), FirCount: 0, NackCount: nacks,

@@ -45,8 +45,9 @@ type producerStream struct {
 	index   int
 	profile string // "default" without simulcast
 	rank    int
-	ssrc    uint32
-	rtxSSRC uint32 // the sender's RTX stream, decoded on arrival
+	rid     string        // the encodingId a RID-only stream is matched by
+	ssrc    atomic.Uint32 // fixed, or learned from the RID (0 until then)
+	rtxSSRC atomic.Uint32 // the sender's RTX stream, decoded on arrival
 
 	recv         receiveStats          // media plane writes
 	rtx          *retransmissionBuffer // video with NACK only
@@ -103,7 +104,12 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 		if profile == "" || len(encs) == 1 {
 			profile = "default"
 		}
-		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), ssrc: e.SSRC, rtxSSRC: rtxSSRC(e), statsID: statsID()}
+		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), statsID: statsID()}
+		s.ssrc.Store(e.SSRC)
+		s.rtxSSRC.Store(rtxSSRC(e))
+		if e.SSRC == 0 {
+			s.rid = e.EncodingID
+		}
 		if withRetransmission {
 			s.rtx = newRetransmissionBuffer(retransmissionSlotsFor(profile))
 			s.nacks = &nackGenerator{}
@@ -117,10 +123,10 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 // stream's RTX SSRC.
 func (p *Producer) streamFor(ssrc uint32) (*producerStream, bool) {
 	for _, s := range p.streams {
-		if s.ssrc == ssrc {
+		if s.ssrc.Load() == ssrc {
 			return s, false
 		}
-		if s.rtxSSRC == ssrc && ssrc != 0 {
+		if s.rtxSSRC.Load() == ssrc && ssrc != 0 {
 			return s, true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,12 @@ type Transport struct {
 	// Copy-on-write routing tables read by the media plane without locks.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
 	consumersBySSRC atomic.Pointer[map[uint32]*Consumer]
+	// ridProducers are the producers with RID streams whose SSRCs are not
+	// known yet (copy-on-write, nil when none); ssrcMu serializes the
+	// writers of producersBySSRC and ridProducers (the control plane, and
+	// the media plane when it learns an SSRC).
+	ridProducers atomic.Pointer[[]*Producer]
+	ssrcMu       sync.Mutex
 }
 
 // ID returns the transport id chosen by the client.
@@ -235,14 +242,22 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 }
 
 func (t *Transport) addProducerSSRCs(prod *Producer) {
+	t.ssrcMu.Lock()
+	defer t.ssrcMu.Unlock()
 	m := copyMap(*t.producersBySSRC.Load())
 	for _, s := range prod.ssrcs {
 		m[s] = prod
 	}
 	t.producersBySSRC.Store(&m)
+	if prod.waitsForSSRCs() {
+		t.setRIDProducer(prod, true)
+	}
 }
 
 func (t *Transport) removeProducerSSRCs(prod *Producer) {
+	t.ssrcMu.Lock()
+	defer t.ssrcMu.Unlock()
+	t.setRIDProducer(prod, false)
 	m := copyMap(*t.producersBySSRC.Load())
 	for s, p := range m {
 		if p == prod {
@@ -280,9 +295,13 @@ func (t *Transport) OnRTP(_ *transport.WebRTCTransport, pkt []byte, b *transport
 		return
 	}
 	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
-	if prod := (*t.producersBySSRC.Load())[ssrc]; prod != nil {
-		prod.receiveRTP(pkt, ssrc, b)
+	prod := (*t.producersBySSRC.Load())[ssrc]
+	if prod == nil {
+		if prod = t.learnSSRC(pkt, ssrc); prod == nil {
+			return
+		}
 	}
+	prod.receiveRTP(pkt, ssrc, b)
 }
 
 // OnRTCP handles feedback and reports (transport.Listener).
