@@ -84,7 +84,9 @@ func TestMatchRIDLearnsRTXByRepairedSequence(t *testing.T) {
 	p.streams[1].nacks.onPacket(52, now)
 	p.streams[0].nacks.onPacket(50, now)
 	p.streams[0].nacks.onPacket(52, now)
-	rtxOf := func(osn uint16) []byte { return ridPacket(t, 555, 124, 7, 0, "", []byte{byte(osn >> 8), byte(osn), 0xAA}) }
+	rtxOf := func(osn uint16) []byte {
+		return ridPacket(t, 555, 124, 7, 0, "", []byte{byte(osn >> 8), byte(osn), 0xAA})
+	}
 	if p.matchRID(rtxOf(51), 555) {
 		t.Fatal("an RTX packet two streams wait for was matched")
 	}
