@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every gosoup test: go vet, unit and integration tests with the race
-# detector, and the browser end-to-end tests in Debian's Chromium.
-# Installs what a fresh Debian machine lacks (chromium via apt, npm packages).
+# detector, and the browser end-to-end tests in Debian's Chromium and
+# Firefox ESR. Installs what a fresh Debian machine lacks (chromium and
+# firefox-esr via apt, npm packages; no browser is ever downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
-# ip and tc for the thin-link test (network namespace + tbf; it runs as root).
+[ -x /usr/bin/firefox-esr ] || missing="$missing firefox-esr"
+# ip and tc for the tests in network namespaces (thin link, Firefox; as root).
 command -v tc >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 if [ -n "$missing" ]; then
   echo "== installing Debian packages:$missing"
@@ -23,7 +25,8 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- 
   echo "web/dist differs from the build of web/src: commit the rebuilt web/dist"; git diff --stat -- web/dist; exit 1
 fi
 echo "== e2e: npm ci"
-(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+# puppeteer-core (Firefox over WebDriver BiDi) drives /usr/bin/firefox-esr.
+(cd e2e && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== gofmt / go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './*/node_modules/*'))
@@ -34,5 +37,5 @@ echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
 
 echo "== browser end-to-end tests"
-(cd e2e && npm test)
+(cd e2e && PUPPETEER_SKIP_DOWNLOAD=1 npm test)
 echo "== all tests passed"

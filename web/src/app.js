@@ -92,13 +92,16 @@ function addPeer(peer, recvTransport) {
   for (const c of peer.consumers) addConsumer(c, recvTransport);
 }
 
-// scaleLayers makes Chrome send the layers at 1/4, 1/2 and full size: it
-// does not downscale layers added by mediasoup-client's SDP munging.
+// scaleLayers makes the browser send the low, medium and high layers at
+// 1/4, 1/2 and full size. Chrome does not downscale layers added by
+// mediasoup-client's SDP munging (its encodings have no rid, low first);
+// Firefox's carry rids named after their profile (high1, medium1, low1).
 async function scaleLayers(transport, producer) {
   const sender = transport._handler._pc.getSenders().find((x) => x.track === producer.track);
   if (!sender) return;
   const p = sender.getParameters();
-  p.encodings.forEach((e, i) => { e.scaleResolutionDownBy = [4, 2, 1][i] || 1; });
+  const byRid = (rid) => (rid.startsWith('low') ? 4 : rid.startsWith('medium') ? 2 : 1);
+  p.encodings.forEach((e, i) => { e.scaleResolutionDownBy = e.rid ? byRid(e.rid) : [4, 2, 1][i] || 1; });
   await sender.setParameters(p).catch((err) => console.warn('setParameters failed', err));
 }
 
