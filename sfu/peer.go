@@ -3,21 +3,32 @@ package sfu
 import (
 	"encoding/json"
 	"log/slog"
+	"sync"
 
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
 // Peer is a participant of a Room: one mediasoup-client Room on the other
-// side. Its fields are guarded by the room lock.
+// side. Its fields are guarded by the room lock, except the notification
+// gate (clientMu).
 type Peer struct {
 	room    *Room
 	name    string
 	caps    rtpparams.Capabilities
 	spy     bool
 	appData json.RawMessage
-	notify  Notifier
-	log     *slog.Logger
+	// notify is what every notification to the client goes through: the
+	// peer's deliver for peers made at join. Set once, never changed.
+	notify Notifier
+	log    *slog.Logger
+
+	// clientMu guards client and is held while client runs, so that
+	// disconnect waits for a notification being handed over.
+	clientMu sync.Mutex
+	// client is the Notifier given at join; nil once the peer has left or
+	// been closed, so that nothing reaches its client after that.
+	client Notifier
 
 	closed     bool
 	transports map[uint32]*Transport
@@ -26,18 +37,52 @@ type Peer struct {
 }
 
 func newPeer(r *Room, name string, caps rtpparams.Capabilities, spy bool, appData json.RawMessage, n Notifier) *Peer {
-	return &Peer{
+	p := &Peer{
 		room:       r,
 		name:       name,
 		caps:       caps,
 		spy:        spy,
 		appData:    appData,
-		notify:     n,
+		client:     n,
 		log:        r.log.With("peer", name),
 		transports: map[uint32]*Transport{},
 		consumers:  map[uint32]*Consumer{},
 	}
+	p.notify = func(n any) { p.deliver(n) }
+	return p
 }
+
+// deliver hands n to the client's Notifier unless the peer has been
+// disconnected. Notifications come from the room's goroutines under the
+// room lock and from media and timer goroutines without it (stats, the
+// effective simulcast profile); holding clientMu while the Notifier runs
+// makes disconnect wait for a delivery in progress, so none can slip
+// through after it. It reports whether n was handed over.
+func (p *Peer) deliver(n any) bool {
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if p.client == nil {
+		return false
+	}
+	p.client(n)
+	return true
+}
+
+// disconnect cuts the peer off from its client: once it returns, no
+// notification of any kind reaches the client. It runs when the client
+// leaves and when the server closes the peer (after its "closed").
+func (p *Peer) disconnect() {
+	p.clientMu.Lock()
+	p.client = nil
+	p.clientMu.Unlock()
+}
+
+// Notify sends n to the peer's client through the Notifier given at join,
+// in order with the sfu's own notifications, for an application's own
+// notifications (the demo's active speaker). Like the sfu's, it is dropped
+// once the peer has left or been closed; Notify reports whether n was
+// handed over. n must be something the Notifier understands.
+func (p *Peer) Notify(n any) bool { return p.deliver(n) }
 
 // Name returns the peer name.
 func (p *Peer) Name() string { return p.name }
@@ -127,7 +172,11 @@ func (p *Peer) Close(appData json.RawMessage) {
 }
 
 // closeLocked closes the peer; notifySelf sends "closed" to its client
-// (server-side close) and not for a client "leave".
+// (server-side close) and not for a client "leave". Either way the client
+// is then disconnected before anything is closed, so that closing the
+// peer's transports, producers and consumers, and their timers and media
+// goroutines still running, notify it of nothing more (as mediasoup sends
+// nothing to a peer that left or was closed).
 func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
 	if p.closed {
 		return
@@ -135,6 +184,7 @@ func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
 	if notifySelf {
 		p.notify(protocol.Closed{AppData: appData})
 	}
+	p.disconnect()
 	p.closed = true
 	for _, c := range p.consumers {
 		c.closeLocked(false)

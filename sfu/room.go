@@ -10,8 +10,12 @@ import (
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
-// Notifier delivers a server notification (a protocol notification struct)
-// to one client. It must not block: the signaling layer queues.
+// Notifier delivers a server notification (a protocol notification struct,
+// or what the application passes to Peer.Notify) to one client. It must
+// not block (the signaling layer queues) nor call back into the sfu: it
+// runs under the peer's notification lock, often under the room lock too.
+// It is never called once the peer has left or been closed (after its
+// "closed", for a close by the server).
 type Notifier func(notification any)
 
 // Room is a mediasoup Room: peers that see each other and consume each

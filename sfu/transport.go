@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -322,7 +323,15 @@ func (t *Transport) OnConnected(_ *transport.WebRTCTransport) {
 }
 
 // OnClosed closes the sfu transport when the network side died
-// (transport.Listener); the owner gets "transportClosed".
+// (transport.Listener); the owner gets "transportClosed", unless the client
+// ended DTLS itself (close_notify or a fatal alert: the read ends with
+// io.EOF). mediasoup-client closes its RTCPeerConnection only right after
+// sending closeTransport or leave, and the close_notify can overtake that
+// message (UDP and the WebSocket are read by different goroutines): a
+// "transportClosed" would then reach a client that already closed the
+// transport or left the room (which rejects it with "Room closed").
+// mediasoup 2.6.19 does not close a transport for a remote DTLS close at
+// all (its worker only reports dtlsState "closed").
 func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		t.peer.log.Info("transport closed", "transport", t.id, "reason", err)
@@ -330,7 +339,7 @@ func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
 	r := t.peer.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t.closeLocked(true)
+	t.closeLocked(!errors.Is(err, io.EOF))
 }
 
 // rtcpLoop sends, until the transport closes: transport-cc feedback every

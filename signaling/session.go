@@ -80,9 +80,9 @@ func (s *session) close() {
 	})
 }
 
-// send queues a message without blocking; a client too slow to drain its
-// queue is disconnected.
-func (s *session) send(b []byte) {
+// enqueue queues a message without blocking; a client too slow to drain
+// its queue is disconnected.
+func (s *session) enqueue(b []byte) {
 	select {
 	case <-s.done:
 		return
@@ -96,8 +96,35 @@ func (s *session) send(b []byte) {
 	}
 }
 
-// notify is the sfu.Notifier of the session's peer.
+// encodedNotification is a protoo notification of the signaling layer's
+// own (the demo's active-speaker, display-name-changed), already encoded,
+// on its way through the peer's sfu.Notifier (see send).
+type encodedNotification []byte
+
+// send queues a message of the signaling layer's own: the demo's
+// notifications. Once the session has a mediasoup peer, the message goes
+// through the peer's notifier (sfu.Peer.Notify), in order with the sfu's
+// notifications and cut off at the same moment: nothing reaches a peer that
+// has left or been closed, even when the broadcast picked its session just
+// before. (Nothing sends before join; the writer's tests do.)
+func (s *session) send(b []byte) {
+	s.mu.Lock()
+	p := s.peer
+	s.mu.Unlock()
+	if p == nil {
+		s.enqueue(b)
+		return
+	}
+	p.Notify(encodedNotification(b))
+}
+
+// notify is the sfu.Notifier of the session's peer. The sfu calls it for
+// nothing once the peer has left or been closed.
 func (s *session) notify(n any) {
+	if b, ok := n.(encodedNotification); ok {
+		s.enqueue(b)
+		return
+	}
 	if s.shuttingDown.Load() {
 		if _, own := n.(protocol.Closed); !own {
 			return // others' peerClosed etc. are moot: this peer closes too
@@ -108,7 +135,7 @@ func (s *session) notify(n any) {
 		s.log.Error("encode notification", "err", err)
 		return
 	}
-	s.send(b)
+	s.enqueue(b)
 }
 
 func (s *session) run(ctx context.Context) {
@@ -215,15 +242,15 @@ func (s *session) handleRequest(f *Frame) {
 		data, code, err = s.dispatch(f)
 	}()
 	if err != nil {
-		s.send(errorResponse(id, code, err.Error()))
+		s.enqueue(errorResponse(id, code, err.Error()))
 		return
 	}
 	b, merr := successResponse(id, data)
 	if merr != nil {
-		s.send(errorResponse(id, 500, "Error: cannot encode response"))
+		s.enqueue(errorResponse(id, 500, "Error: cannot encode response"))
 		return
 	}
-	s.send(b)
+	s.enqueue(b)
 	if s.justJoined { // after the join response, as the demo
 		s.justJoined = false
 		s.sendCurrentSpeaker()

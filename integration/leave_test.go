@@ -1,0 +1,315 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/stun/v4"
+
+	"github.com/gosoup/gosoup/client"
+)
+
+// waitConsumer waits for the newConsumer of peer's kind producer.
+func waitConsumer(ctx context.Context, t *testing.T, p *client.Peer, peer, kind string) client.ConsumerData {
+	t.Helper()
+	n, _, err := p.WaitNotification(ctx, 0, "newConsumer", func(raw json.RawMessage) bool {
+		var cd client.ConsumerData
+		return json.Unmarshal(raw, &cd) == nil && cd.PeerName == peer && cd.Kind == kind
+	})
+	if err != nil {
+		t.Fatalf("%s: newConsumer of %s's %s: %v", p.Name, peer, kind, err)
+	}
+	var cd client.ConsumerData
+	mustJSON(t, n.Data, &cd)
+	return cd
+}
+
+// readPackets reads n packets of c within 10 s.
+func readPackets(t *testing.T, who string, c *client.Consumer, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := c.ReadRTP(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatalf("%s: packet %d: %v", who, i, err)
+		}
+	}
+}
+
+// methodsSince returns the methods of p's notifications from index from.
+func methodsSince(p *client.Peer, from int) []string {
+	var out []string
+	for _, n := range p.Notifications()[from:] {
+		out = append(out, n.Method)
+	}
+	return out
+}
+
+// TestNothingReachesAPeerAfterItsLeave: alice sends video and audio (she
+// is the active speaker), receives bob's video, and has every stats
+// notification on; she leaves like mediasoup-client (leave, then her
+// transports close, her socket stays open). For 2 s nothing at all reaches
+// her socket, while bob is told (peerClosed, active-speaker) and goes on
+// serving a new peer.
+func TestNothingReachesAPeerAfterItsLeave(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g := startGosoup(t)
+	alice := join(ctx, t, g, "lv", "alice")
+	bob := join(ctx, t, g, "lv", "bob")
+	newTransport := func(p *client.Peer, dir string) *client.Transport {
+		t.Helper()
+		tr, err := p.CreateTransport(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	produce := func(tr *client.Transport, kind string) *client.Producer {
+		t.Helper()
+		pr, err := tr.Produce(ctx, kind, 0, false, map[string]any{"source": kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pr
+	}
+	consume := func(tr *client.Transport, cd client.ConsumerData) *client.Consumer {
+		t.Helper()
+		c, err := tr.Consume(ctx, cd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	aSend, aRecv := newTransport(alice, "send"), newTransport(alice, "recv")
+	bSend, bRecv := newTransport(bob, "send"), newTransport(bob, "recv")
+	aVideo, aMic, bVideo := produce(aSend, "video"), produce(aSend, "audio"), produce(bSend, "video")
+	for _, pr := range []*client.Producer{aVideo, bVideo} {
+		src := startVP8(pr, 10*time.Millisecond, 10)
+		t.Cleanup(src.Stop)
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go client.NewSource("audio", 0).Run(aMic, stop)
+
+	aliceCD := waitConsumer(ctx, t, alice, "bob", "video")
+	aliceCons := consume(aRecv, aliceCD)
+	bobCons := consume(bRecv, waitConsumer(ctx, t, bob, "alice", "video"))
+	readPackets(t, "alice", aliceCons, 20)
+	readPackets(t, "bob", bobCons, 20)
+
+	for _, n := range []struct {
+		method string
+		id     uint32
+	}{
+		{"enableTransportStats", aSend.ID}, {"enableTransportStats", aRecv.ID},
+		{"enableProducerStats", aVideo.ID}, {"enableProducerStats", aMic.ID},
+		{"enableConsumerStats", aliceCD.ID},
+	} {
+		if err := alice.Notify(n.method, map[string]any{"id": n.id, "interval": 1000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []string{"transportStats", "producerStats", "consumerStats", "consumerEffectiveProfileChanged"} {
+		if _, _, err := alice.WaitNotification(ctx, 0, m, nil); err != nil {
+			t.Fatalf("alice: %v", err)
+		}
+	}
+	if _, _, err := bob.WaitNotification(ctx, 0, "active-speaker", matchPeer("alice")); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+
+	// Leave between two stats rounds, so that nothing is on its way to
+	// alice when she leaves: whatever she receives then came after.
+	if _, _, err := alice.WaitNotification(ctx, len(alice.Notifications()), "transportStats", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	from := len(alice.Notifications())
+	left := time.Now()
+	if err := alice.Notify("leave", nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = aSend.Close() // as mediasoup-client does after leave; the server ignores closeTransport now
+	_ = aRecv.Close()
+
+	if _, _, err := bob.WaitNotification(ctx, 0, "peerClosed", matchName("alice")); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	nobody := func(raw json.RawMessage) bool {
+		var n map[string]any
+		return json.Unmarshal(raw, &n) == nil && n["peerName"] == nil
+	}
+	if _, _, err := bob.WaitNotification(ctx, 0, "active-speaker", nobody); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	time.Sleep(2*time.Second - time.Since(left))
+	if got := methodsSince(alice, from); len(got) != 0 {
+		t.Fatalf("alice received %v after her leave", got)
+	}
+	// Her socket was open all along: it still answers.
+	if _, err := alice.Request(ctx, "queryRoom", map[string]any{"target": "room"}); err != nil {
+		t.Fatalf("alice's socket: %v", err)
+	}
+
+	// Bob goes on: a new peer receives his video and he hears of her.
+	carol := join(ctx, t, g, "lv", "carol")
+	if len(carol.JoinPeers) != 1 || carol.JoinPeers[0].Name != "bob" {
+		t.Fatalf("carol's join peers = %+v", carol.JoinPeers)
+	}
+	cRecv := newTransport(carol, "recv")
+	readPackets(t, "carol", consume(cRecv, carol.JoinPeers[0].Consumers[0]), 20)
+	if _, _, err := bob.WaitNotification(ctx, 0, "newPeer", matchName("carol")); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	if got := methodsSince(alice, from); len(got) != 0 {
+		t.Fatalf("alice received %v after her leave", got)
+	}
+}
+
+// TestNoTransportClosedForTheClientsOwnDTLSClose: mediasoup-client sends
+// leave, then closes its RTCPeerConnections, whose DTLS close_notify can
+// reach the server first (another path, another goroutine). That order is
+// made certain here: a raw ICE/DTLS client closes DTLS, the server drops
+// the transport, and only then does the leave arrive. Nothing reaches the
+// client from its close_notify on (mediasoup 2.6.19 sends no
+// transportClosed for a remote DTLS close either); bob hears of the leave.
+func TestNoTransportClosedForTheClientsOwnDTLSClose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := startGosoup(t)
+	alice := join(ctx, t, g, "dc", "alice")
+	bob := join(ctx, t, g, "dc", "bob")
+
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	hexes := make([]string, len(sum))
+	for i, b := range sum {
+		hexes[i] = fmt.Sprintf("%02X", b)
+	}
+	const transportID = 4242
+	raw, err := alice.Request(ctx, "createTransport", map[string]any{
+		"id": transportID, "direction": "send", "options": map[string]any{"tcp": false},
+		"dtlsParameters": map[string]any{"role": "server", "fingerprints": []any{
+			map[string]any{"algorithm": "sha-256", "value": strings.Join(hexes, ":")},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ct struct {
+		IceParameters struct {
+			UsernameFragment string `json:"usernameFragment"`
+			Password         string `json:"password"`
+		} `json:"iceParameters"`
+		IceCandidates []struct {
+			IP       string `json:"ip"`
+			Port     int    `json:"port"`
+			Protocol string `json:"protocol"`
+		} `json:"iceCandidates"`
+	}
+	mustJSON(t, raw, &ct)
+	var server *net.UDPAddr
+	for _, c := range ct.IceCandidates {
+		if c.Protocol == "udp" && net.ParseIP(c.IP).To4() != nil {
+			server = &net.UDPAddr{IP: net.ParseIP(c.IP), Port: c.Port}
+			break
+		}
+	}
+	if server == nil {
+		t.Fatalf("no IPv4 UDP candidate in %+v", ct.IceCandidates)
+	}
+
+	// ICE: one nominating Binding request from the socket DTLS then uses.
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, err := stun.Build(stun.TransactionID, stun.BindingRequest,
+		stun.NewUsername(ct.IceParameters.UsernameFragment+":rawclient"),
+		stun.RawAttribute{Type: stun.AttrUseCandidate},
+		stun.NewShortTermIntegrity(ct.IceParameters.Password), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.WriteToUDP(req.Raw, server); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := conn.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no Binding response: %v", err)
+	}
+	if resp := (&stun.Message{Raw: buf[:n]}); resp.Decode() != nil || resp.Type != stun.BindingSuccess {
+		t.Fatalf("Binding answered with %x", buf[:n])
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+
+	// DTLS: the server is the DTLS client of a send transport.
+	dc, err := dtls.Server(conn, server, &dtls.Config{
+		Certificates:           []tls.Certificate{cert},
+		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
+		ExtendedMasterSecret:   dtls.RequestExtendedMasterSecret,
+		ClientAuth:             dtls.RequireAnyClientCert,
+		InsecureSkipVerify:     true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = dc.HandshakeContext(hctx)
+	hcancel()
+	if err != nil {
+		t.Fatalf("DTLS handshake: %v", err)
+	}
+	room, err := g.SFU.Room("dc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := room.PeerByName("alice")
+	tr := peer.TransportByID(transportID)
+	if tr == nil {
+		t.Fatal("no server transport")
+	}
+	connected := time.Now().Add(5 * time.Second)
+	for tr.WebRTC().DTLSState() != "connected" {
+		if time.Now().After(connected) {
+			t.Fatalf("server DTLS state %q", tr.WebRTC().DTLSState())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	from := len(alice.Notifications())
+	if err := dc.Close(); err != nil { // close_notify
+		t.Fatal(err)
+	}
+	gone := time.Now().Add(5 * time.Second)
+	for peer.TransportByID(transportID) != nil {
+		if time.Now().After(gone) {
+			t.Fatal("the server kept the transport after close_notify")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := alice.Notify("leave", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.WaitNotification(ctx, 0, "peerClosed", matchName("alice")); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	if got := methodsSince(alice, from); len(got) != 0 {
+		t.Fatalf("alice received %v after closing DTLS and leaving", got)
+	}
+}
