@@ -22,7 +22,7 @@ func TestClientMessagesOfTracesDecodeAndRoundTrip(t *testing.T) {
 	for _, name := range tracetest.Names {
 		es, err := tracetest.Load(name)
 		if err != nil {
-			t.Skipf("reference traces not available: %v", err)
+			t.Fatalf("reference trace: %v", err)
 		}
 		for i, e := range es {
 			if e.Dir != "out" {
@@ -98,7 +98,7 @@ func TestServerMessagesOfTracesRoundTrip(t *testing.T) {
 	for _, name := range tracetest.Names {
 		es, err := tracetest.Load(name)
 		if err != nil {
-			t.Skipf("reference traces not available: %v", err)
+			t.Fatalf("reference trace: %v", err)
 		}
 		for i, e := range es {
 			if e.Dir != "in" {

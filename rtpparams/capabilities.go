@@ -81,7 +81,7 @@ func copyParams(p map[string]any) map[string]any {
 }
 
 // NewRoomCapabilities builds room capabilities as mediasoup 2.6.19
-// (spec §6.1).
+// (docs/protocol.md, "Room capabilities").
 func NewRoomCapabilities(codecs []MediaCodec, exts []HeaderExtensionCapability) (Capabilities, error) {
 	if len(codecs) == 0 {
 		return Capabilities{}, errors.New("mediaCodecs must be a non-empty array")

@@ -47,7 +47,7 @@ func (p Parameters) RTXPayloadType(mediaPT int) (int, bool) {
 	return 0, false
 }
 
-// ProducerMapping is spec §8.1: pairs [producer value, room value].
+// ProducerMapping is docs/protocol.md, "Producer mapping": pairs [producer value, room value].
 type ProducerMapping struct {
 	CodecPayloadTypes  [][2]int
 	HeaderExtensionIDs [][2]int
@@ -56,8 +56,8 @@ type ProducerMapping struct {
 var validProfiles = map[string]bool{"low": true, "medium": true, "high": true}
 
 // MapProducer validates producer parameters for kind against the room and
-// maps payload types and header extension ids to the room's (spec §2.5,
-// §8.1, §9). The caller prefixes errors with "wrong RTP parameters: Error: "
+// maps payload types and header extension ids to the room's (docs/protocol.md, "createProducer",
+// "Producer mapping", "Simulcast encodings"). The caller prefixes errors with "wrong RTP parameters: Error: "
 // as mediasoup's Node layer does. Header extensions the room does not
 // offer are dropped silently (not rejected): with the reduced default list
 // Chrome still sends toffset, video-orientation and mid, and rejecting them
@@ -167,7 +167,7 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 }
 
 // ConsumableParameters re-expresses producer parameters in room terms
-// (spec §8.2): room codecs each followed by the room RTX codec, extensions
+// (docs/protocol.md, "Consumable parameters"): room codecs each followed by the room RTX codec, extensions
 // with room ids minus mid, encodings and rtcp copied.
 func ConsumableParameters(kind Kind, p Parameters, room Capabilities, m ProducerMapping) Parameters {
 	out := Parameters{Codecs: []CodecParameters{}, HeaderExtensions: []HeaderExtensionParameters{}}
@@ -220,7 +220,7 @@ func ConsumableParameters(kind Kind, p Parameters, room Capabilities, m Producer
 	return out
 }
 
-// ConsumerParameters is spec §8.3: the consumable parameters a peer with
+// ConsumerParameters is docs/protocol.md, "Consumer parameters": the consumable parameters a peer with
 // capabilities caps can receive, with one encoding on fresh random SSRCs.
 // ok is false when the peer can receive none of the media codecs; such a
 // consumer is "unsupported" (mediasoup creates it but the client cannot

@@ -13,7 +13,7 @@ func loadTrace(t *testing.T, name string) []tracetest.Entry {
 	t.Helper()
 	es, err := tracetest.Load(name)
 	if err != nil {
-		t.Skipf("reference trace %s not available: %v", name, err)
+		t.Fatalf("reference trace %s: %v", name, err)
 	}
 	return es
 }

@@ -1,7 +1,7 @@
 package rtpparams
 
 // supportedCodec is one entry of mediasoup 2.6.19's supported codec list
-// (server lib/supportedRtpCapabilities.js, spec §6.2).
+// (mediasoup's lib/supportedRtpCapabilities.js; docs/protocol.md, "Supported codecs").
 type supportedCodec struct {
 	kind         Kind
 	name         string
@@ -78,7 +78,7 @@ func ext(kind Kind, uri string, id int) HeaderExtensionCapability {
 	return HeaderExtensionCapability{Kind: kind, URI: uri, PreferredID: id, PreferredEncrypt: &f}
 }
 
-// FullHeaderExtensions is mediasoup 2.6.19's header extension list (§6.3).
+// FullHeaderExtensions is mediasoup 2.6.19's header extension list (docs/protocol.md, "Room header extensions").
 func FullHeaderExtensions() []HeaderExtensionCapability {
 	return []HeaderExtensionCapability{
 		ext(KindAudio, URIAudioLevel, 1),
@@ -92,7 +92,7 @@ func FullHeaderExtensions() []HeaderExtensionCapability {
 	}
 }
 
-// DefaultHeaderExtensions is the reduced list of spec §16.3 that lets
+// DefaultHeaderExtensions is the reduced list (docs/protocol.md, "Header extension ids in current Chrome") that lets
 // current Chrome send video first: audio level, abs-send-time and
 // rtp-stream-id.
 func DefaultHeaderExtensions() []HeaderExtensionCapability {
@@ -108,7 +108,7 @@ func DefaultHeaderExtensions() []HeaderExtensionCapability {
 // audio and video) to add to a room's list for transport-cc feedback.
 // Chrome numbers it 3 or 4 depending on whether audio or video is offered
 // first, and mediasoup-client 2.4.12 answers with the audio-first id, so a
-// browser that produces video before audio fails (spec §16.3): opt in.
+// browser that produces video before audio fails (docs/protocol.md, "transport-cc is opt-in"): opt in.
 func TransportCCHeaderExtensions() []HeaderExtensionCapability {
 	return []HeaderExtensionCapability{ext(KindAudio, URITransportCC, 7), ext(KindVideo, URITransportCC, 7)}
 }

@@ -3,7 +3,7 @@
 // peer's capabilities and turn producer parameters into consumer parameters.
 //
 // JSON produced by these types has the same keys and JSON types as mediasoup
-// 2.6.19 emits (see spec §6 and §8). Codec parameters are kept as decoded
+// 2.6.19 emits (see docs/protocol.md, "RTP parameter negotiation"). Codec parameters are kept as decoded
 // JSON values, so numeric fmtp values stay JSON numbers.
 package rtpparams
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces docs/benchmarks.md: each scenario against a fresh gosoup and a fresh
-# mediasoup 2.6.19 (../shared/refserver installed in /tmp/refserver as its README says).
+# mediasoup 2.6.19 (the reference server of docs/benchmarks.md, "Method", which is not part of this repository, installed in /tmp/refserver).
 # Needs /tmp/gosoup and /tmp/gosoup-load built from this repository (see docs/benchmarks.md).
 # Runs each scenario against a fresh gosoup and a fresh mediasoup 2.6.19.
 set -u

@@ -7,7 +7,7 @@ import (
 )
 
 // Conformance of the messages the control-plane tests do not cover
-// elsewhere (spec §2.4, §3, §4).
+// elsewhere (docs/protocol.md, "restartTransport", "Client notifications", "Server notifications").
 func TestConformanceRemainingMessages(t *testing.T) {
 	s := newTestServer(t)
 	room, _ := s.Room("c")
@@ -64,7 +64,7 @@ func TestConformanceRemainingMessages(t *testing.T) {
 		t.Fatalf("updateProducer: %v", err)
 	}
 
-	// Stats notifications: enable, receive with the §13 fields, disable.
+	// Stats notifications: enable, receive with the fields of docs/protocol.md, "Stats notifications", disable.
 	if err := alice.notif(t, map[string]any{"method": "enableTransportStats", "id": 1, "interval": 1000}); err != nil {
 		t.Fatal(err)
 	}

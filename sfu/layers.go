@@ -153,7 +153,7 @@ func (c *Consumer) streamRate(limit int, now time.Time) uint64 {
 }
 
 // prefProfile is the profile the consumer prefers, read without the room
-// lock: its own, or when that is "default" its producer's (spec §9).
+// lock: its own, or when that is "default" its producer's (docs/protocol.md, "Preferred and effective profile").
 func (c *Consumer) prefProfile() string {
 	if p := c.preferred.Load(); p != nil && *p != "default" {
 		return *p

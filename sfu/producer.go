@@ -292,7 +292,7 @@ func (p *Producer) setRemotelyPausedLocked(paused bool) {
 }
 
 // updatePausedLocked applies the producer's paused state to its consumers
-// (spec §10): enabled consumers that the server has not paused are told.
+// (docs/protocol.md, "Pause and resume"): enabled consumers that the server has not paused are told.
 func (p *Producer) updatePausedLocked() {
 	paused := p.locallyPaused || p.remotelyPaused
 	if p.paused.Load() == paused {

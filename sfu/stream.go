@@ -8,7 +8,7 @@ import (
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
-// Simulcast profiles in mediasoup's order (spec §9): none < default < low <
+// Simulcast profiles in mediasoup's order (docs/protocol.md, "Simulcast profiles"): none < default < low <
 // medium < high.
 const (
 	rankNone = iota

@@ -8,7 +8,7 @@ import (
 	"github.com/gosoup/gosoup/sfu"
 )
 
-// The mediasoup-demo v2 app methods (spec §15.2), so that its client works
+// The mediasoup-demo v2 app methods (docs/protocol.md, "Demo methods"), so that its client works
 // unmodified.
 
 type demoError struct {

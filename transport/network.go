@@ -198,7 +198,7 @@ func (n *Network) Close() error {
 	return err
 }
 
-// TransportOptions are mediasoup's createTransport options (spec §12.6).
+// TransportOptions are mediasoup's createTransport options (docs/protocol.md, "Transport options").
 type TransportOptions struct {
 	UDP, TCP               bool // candidates to offer; both false means both true
 	PreferUDP, PreferTCP   bool // +5000 local preference for that protocol

@@ -3,11 +3,11 @@
 // (header extension lists and opaque appData aside).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repo, startServer, launchBrowser, waitFor, roomId, aliceSendsToBob } from '../lib.mjs';
 
-const referencePath = path.resolve(repo, '..', 'shared', 'reference', 'trace-ref-vp8.jsonl');
+const referencePath = path.resolve(repo, 'internal', 'tracetest', 'traces', 'trace-ref-vp8.jsonl');
 
 // shape describes a JSON value by keys and types; arrays by the set of
 // their elements' shapes.
@@ -28,7 +28,7 @@ let browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
 after(async () => { if (browser) await browser.close(); if (server) await server.stop(); });
 
-test('message shapes match the mediasoup 2.6.19 reference trace', { skip: !existsSync(referencePath) && `no ${referencePath}` }, async () => {
+test('message shapes match the mediasoup 2.6.19 reference trace', async () => {
   const reference = readFileSync(referencePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const room = roomId('trace');
   const { alice, bob } = await aliceSendsToBob(browser, server, room);

@@ -2,7 +2,7 @@
 // transport-cc for its producers and runs its own congestion control on
 // gosoup's feedback (gosoup then sends REMB only for a cap). Audio is
 // produced first: with video first, mediasoup-client 2.4.12's answer
-// collides with Chrome's extension ids (spec §16.3).
+// collides with Chrome's extension ids (docs/protocol.md, "transport-cc is opt-in").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openHarness, waitFor, roomId } from '../lib.mjs';

@@ -1,15 +1,18 @@
-// Package tracetest loads the reference traces recorded from mediasoup
-// 2.6.19 and mediasoup-client 2.4.12 (../shared/reference beside the
-// repository) for tests.
+// Package tracetest holds the reference traces recorded from mediasoup
+// 2.6.19 talking to mediasoup-client 2.4.12 in Chromium (every message of a
+// two-peer session, in order, in traces/) and loads them for tests: the
+// ground truth for message shapes.
 package tracetest
 
 import (
 	"bufio"
+	"embed"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 )
+
+//go:embed traces/*.jsonl
+var traces embed.FS
 
 // Entry is one message of a trace.
 type Entry struct {
@@ -21,32 +24,9 @@ type Entry struct {
 	Data   json.RawMessage `json:"data"`
 }
 
-// Dir finds shared/reference by walking up from the working directory; ""
-// when absent.
-func Dir() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		for _, c := range []string{filepath.Join(d, "shared", "reference"), filepath.Join(d, "..", "shared", "reference")} {
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				return c
-			}
-		}
-		if filepath.Dir(d) == d {
-			return ""
-		}
-	}
-}
-
-// Load reads one trace file by name, e.g. "trace-ref-vp8.jsonl".
+// Load reads one trace by name, e.g. "trace-ref-vp8.jsonl".
 func Load(name string) ([]Entry, error) {
-	dir := Dir()
-	if dir == "" {
-		return nil, os.ErrNotExist
-	}
-	f, err := os.Open(filepath.Join(dir, name))
+	f, err := traces.Open("traces/" + name)
 	if err != nil {
 		return nil, err
 	}
