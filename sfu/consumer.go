@@ -280,6 +280,13 @@ func (c *Consumer) setSourcePausedLocked(paused bool) {
 	c.updateActiveLocked()
 }
 
+// setRemotelyPausedLocked applies the client's pauseConsumer or
+// resumeConsumer.
+func (c *Consumer) setRemotelyPausedLocked(paused bool) {
+	c.remotelyPaused = paused
+	c.updateActiveLocked()
+}
+
 // updateActiveLocked recomputes whether media flows; when it starts
 // flowing, the stream is resynchronised and a key frame requested.
 func (c *Consumer) updateActiveLocked() {

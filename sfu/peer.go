@@ -223,7 +223,7 @@ func (p *Peer) ReceiveRequest(m *protocol.Message) (any, error) {
 	case *protocol.RestartTransportRequest:
 		t := p.transports[req.ID]
 		if t == nil {
-			return nil, protocol.NewError("Transport not found")
+			return nil, errNotFound("Transport")
 		}
 		ice, err := t.wt.RestartICE()
 		if err != nil {
@@ -262,109 +262,58 @@ func (p *Peer) ReceiveNotification(m *protocol.Message) error {
 	case *protocol.UpdateTransportNotification:
 		t := p.transports[n.ID]
 		if t == nil {
-			return protocol.NewError("Transport not found")
+			return errNotFound("Transport")
 		}
 		return t.updateLocked(n)
 	case *protocol.CloseTransportNotification:
-		t := p.transports[n.ID]
-		if t == nil {
-			return protocol.NewError("Transport not found")
-		}
-		t.closeLocked(false)
-		return nil
+		return with(p.transports[n.ID], "Transport", func(t *Transport) { t.closeLocked(false) })
 	case *protocol.PauseProducerNotification:
-		prod := p.producerByID(n.ID)
-		if prod == nil {
-			return protocol.NewError("Producer not found")
-		}
-		prod.setRemotelyPausedLocked(true)
-		return nil
+		return with(p.producerByID(n.ID), "Producer", func(prod *Producer) { prod.setRemotelyPausedLocked(true) })
 	case *protocol.ResumeProducerNotification:
-		prod := p.producerByID(n.ID)
-		if prod == nil {
-			return protocol.NewError("Producer not found")
-		}
-		prod.setRemotelyPausedLocked(false)
-		return nil
+		return with(p.producerByID(n.ID), "Producer", func(prod *Producer) { prod.setRemotelyPausedLocked(false) })
 	case *protocol.CloseProducerNotification:
 		if prod := p.producerByID(n.ID); prod != nil {
 			prod.closeLocked(false, true)
 		}
 		return nil // unknown ids are ignored silently, as mediasoup
 	case *protocol.PauseConsumerNotification:
-		c := p.consumers[n.ID]
-		if c == nil {
-			return protocol.NewError("Consumer not found")
-		}
-		c.remotelyPaused = true
-		c.updateActiveLocked()
-		return nil
+		return with(p.consumers[n.ID], "Consumer", func(c *Consumer) { c.setRemotelyPausedLocked(true) })
 	case *protocol.ResumeConsumerNotification:
-		c := p.consumers[n.ID]
-		if c == nil {
-			return protocol.NewError("Consumer not found")
-		}
-		c.remotelyPaused = false
-		c.updateActiveLocked()
-		return nil
+		return with(p.consumers[n.ID], "Consumer", func(c *Consumer) { c.setRemotelyPausedLocked(false) })
 	case *protocol.SetConsumerPreferredProfileNotification:
-		c := p.consumers[n.ID]
-		if c == nil {
-			return protocol.NewError("Consumer not found")
-		}
-		c.setPreferredLocked(n.Profile)
-		return nil
+		return with(p.consumers[n.ID], "Consumer", func(c *Consumer) { c.setPreferredLocked(n.Profile) })
 	case *protocol.EnableTransportStatsNotification:
-		t := p.transports[n.ID]
-		if t == nil {
-			return protocol.NewError("Transport not found")
-		}
-		t.enableStatsLocked(n.Interval)
-		return nil
+		return with(p.transports[n.ID], "Transport", func(t *Transport) { t.enableStatsLocked(n.Interval) })
 	case *protocol.DisableTransportStatsNotification:
-		t := p.transports[n.ID]
-		if t == nil {
-			return protocol.NewError("Transport not found")
-		}
-		t.statsTimer.Stop()
-		return nil
+		return with(p.transports[n.ID], "Transport", func(t *Transport) { t.statsTimer.Stop() })
 	case *protocol.EnableProducerStatsNotification:
-		prod := p.producerByID(n.ID)
-		if prod == nil {
-			return protocol.NewError("Producer not found")
-		}
-		prod.enableStatsLocked(n.Interval)
-		return nil
+		return with(p.producerByID(n.ID), "Producer", func(prod *Producer) { prod.enableStatsLocked(n.Interval) })
 	case *protocol.DisableProducerStatsNotification:
-		prod := p.producerByID(n.ID)
-		if prod == nil {
-			return protocol.NewError("Producer not found")
-		}
-		prod.statsTimer.Stop()
-		return nil
+		return with(p.producerByID(n.ID), "Producer", func(prod *Producer) { prod.statsTimer.Stop() })
 	case *protocol.EnableConsumerStatsNotification:
-		c := p.consumers[n.ID]
-		if c == nil {
-			return protocol.NewError("Consumer not found")
-		}
-		c.enableStatsLocked(n.Interval)
-		return nil
+		return with(p.consumers[n.ID], "Consumer", func(c *Consumer) { c.enableStatsLocked(n.Interval) })
 	case *protocol.DisableConsumerStatsNotification:
-		c := p.consumers[n.ID]
-		if c == nil {
-			return protocol.NewError("Consumer not found")
-		}
-		c.statsTimer.Stop()
-		return nil
+		return with(p.consumers[n.ID], "Consumer", func(c *Consumer) { c.statsTimer.Stop() })
 	case *protocol.UpdateProducerNotification:
-		if p.producerByID(n.ID) == nil {
-			return protocol.NewError("Producer not found")
-		}
-		return nil // accepted; SSRC changes only come from Plan-B clients
+		// Accepted; SSRC changes only come from Plan-B clients.
+		return with(p.producerByID(n.ID), "Producer", func(*Producer) {})
 	default:
 		return protocol.NewError("notification %q is not supported yet", m.Method)
 	}
 }
+
+// with runs f on obj, or returns mediasoup's "<what> not found" error when
+// the peer has no such object (obj nil).
+func with[T any](obj *T, what string, f func(*T)) error {
+	if obj == nil {
+		return errNotFound(what)
+	}
+	f(obj)
+	return nil
+}
+
+// errNotFound is mediasoup's answer for an id the peer does not own.
+func errNotFound(what string) error { return protocol.NewError("%s not found", what) }
 
 func (p *Peer) producerByID(id uint32) *Producer {
 	for _, prod := range p.producers {
