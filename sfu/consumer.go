@@ -247,7 +247,7 @@ func (p *Peer) enableConsumerLocked(req *protocol.EnableConsumerRequest) (any, e
 	if c.enabled {
 		return nil, protocol.NewInvalidStateError("Consumer already enabled")
 	}
-	if t.direction != "recv" {
+	if t.direction != dirRecv {
 		return nil, protocol.NewError("cannot consume on a send transport")
 	}
 	c.remotelyPaused = req.Paused

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/gosoup/gosoup/rtpparams"
 )
 
 // Simulcast layer choice per receive transport. Every consumer forwards
@@ -174,7 +176,7 @@ func (t *Transport) updateLayers(now time.Time) {
 		if !c.active.Load() || c.transport.Load() != t {
 			continue // c.layers belongs to the loop of the consumer's transport
 		}
-		if n := c.reports.Load(); c.kind == "video" && n != c.layers.reportsSeen {
+		if n := c.reports.Load(); c.kind == rtpparams.KindVideo && n != c.layers.reportsSeen {
 			c.layers.reportsSeen = n // each receiver report counts once
 			// Loss counts from the second lossy report in a row: a single
 			// one (a stream starting, a burst) is not a congested path.

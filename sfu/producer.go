@@ -141,7 +141,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	if t == nil {
 		return protocol.NewTypeError("WebRtcTransport not found")
 	}
-	if t.direction != "send" {
+	if t.direction != dirSend {
 		return protocol.NewError("cannot produce on a recv transport")
 	}
 	if r.producers[req.ID] != nil {

@@ -19,7 +19,7 @@ import (
 type Transport struct {
 	id         uint32
 	peer       *Peer
-	direction  string
+	direction  direction
 	appData    json.RawMessage
 	wt         *transport.WebRTCTransport
 	closed     bool          // guarded by the room lock
@@ -52,7 +52,7 @@ type Transport struct {
 func (t *Transport) ID() uint32 { return t.id }
 
 // Direction returns "send" or "recv".
-func (t *Transport) Direction() string { return t.direction }
+func (t *Transport) Direction() string { return string(t.direction) }
 
 // Peer returns the owner.
 func (t *Transport) Peer() *Peer { return t.peer }
@@ -65,7 +65,7 @@ func (t *Transport) WebRTC() *transport.WebRTCTransport { return t.wt }
 // second, at least 10000 as mediasoup; 0 removes the cap), signaled with
 // REMB every second.
 func (t *Transport) SetMaxBitrate(bps uint32) error {
-	if t.direction != "send" {
+	if t.direction != dirSend {
 		return protocol.NewError("setMaxBitrate applies to send transports")
 	}
 	if bps != 0 && bps < 10000 {
@@ -106,10 +106,11 @@ func toTransportDTLS(p *protocol.DtlsParameters) transport.DTLSParameters {
 
 func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any, error) {
 	r := p.room
-	if req.Direction != "send" && req.Direction != "recv" {
+	dir, ok := parseDirection(req.Direction)
+	if !ok {
 		return nil, protocol.NewTypeError("invalid direction %q", req.Direction)
 	}
-	if req.Direction == "send" && p.spy {
+	if dir == dirSend && p.spy {
 		return nil, protocol.NewError("spy peers cannot create send transports")
 	}
 	if r.transports[req.ID] != nil {
@@ -125,10 +126,10 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	if err != nil {
 		return nil, err
 	}
-	t := &Transport{id: req.ID, peer: p, direction: req.Direction, appData: req.AppData}
+	t := &Transport{id: req.ID, peer: p, direction: dir, appData: req.AppData}
 	t.producersBySSRC.Store(&map[uint32]*Producer{})
 	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
-	if req.Direction == "send" {
+	if dir == dirSend {
 		t.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
 		t.estimator = newREMBEstimator()
 	}
@@ -366,7 +367,7 @@ func (t *Transport) rtcpLoop() {
 					t.sendREMB()
 				}
 			}
-			if t.direction == "recv" {
+			if t.direction == dirRecv {
 				if n%5 == 0 {
 					t.updateLayers(now)
 				}
