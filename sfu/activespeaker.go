@@ -25,51 +25,6 @@ func (a *audioLevels) take() int {
 	return -int(s / n)
 }
 
-// findExtension returns the value of header extension id in an RTP packet
-// (one-byte or two-byte form), without allocating.
-func findExtension(pkt []byte, id uint8) []byte {
-	if len(pkt) < 12 || pkt[0]&0x10 == 0 || id == 0 {
-		return nil
-	}
-	off := 12 + 4*int(pkt[0]&0x0f)
-	if len(pkt) < off+4 {
-		return nil
-	}
-	profile := getUint16(pkt[off:])
-	end := off + 4 + 4*int(getUint16(pkt[off+2:]))
-	if end > len(pkt) {
-		return nil
-	}
-	ext := pkt[off+4 : end]
-	oneByte := profile == 0xBEDE
-	for i := 0; i < len(ext); {
-		if ext[i] == 0 {
-			i++
-			continue
-		}
-		var eid, l, hdr int
-		if oneByte {
-			eid, l, hdr = int(ext[i]>>4), int(ext[i]&0x0f)+1, 1
-			if eid == 15 {
-				return nil
-			}
-		} else {
-			if i+1 >= len(ext) {
-				return nil
-			}
-			eid, l, hdr = int(ext[i]), int(ext[i+1]), 2
-		}
-		if i+hdr+l > len(ext) {
-			return nil
-		}
-		if eid == int(id) {
-			return ext[i+hdr : i+hdr+l]
-		}
-		i += hdr + l
-	}
-	return nil
-}
-
 // AudioLevel is a producer's average audio level over a report interval,
 // in dBov (0 loudest, -127 silence).
 type AudioLevel struct {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )
 
@@ -78,7 +79,7 @@ type outMapping struct {
 
 // resync sets the offsets so that the next packet follows the last one
 // sent, with a timestamp advanced by the wall-clock time elapsed.
-func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d vp8Descriptor, now time.Time) {
+func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d rtpwire.VP8Descriptor, now time.Time) {
 	if !s.started {
 		s.started = true
 		s.seqOffset, s.tsOffset, s.pidOffset, s.tl0Offset = 0, 0, 0, 0
@@ -92,11 +93,11 @@ func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d vp8Descr
 			}
 		}
 		s.tsOffset = s.lastTs + step - ts
-		if d.pidAt > 0 {
-			s.pidOffset = s.lastPid + 1 - d.pid
+		if d.PictureIDAt > 0 {
+			s.pidOffset = s.lastPid + 1 - d.PictureID
 		}
-		if d.tl0At > 0 {
-			s.tl0Offset = s.lastTl0 + 1 - d.tl0
+		if d.TL0At > 0 {
+			s.tl0Offset = s.lastTl0 + 1 - d.TL0
 		}
 	}
 	s.mapping.Store(&outMapping{stream: st, seqOffset: s.seqOffset, tsOffset: s.tsOffset,
@@ -112,16 +113,16 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	}
 	now := time.Now()
 	if p.srcTCCID != 0 {
-		if v := findExtension(pkt, p.srcTCCID); len(v) == 2 {
+		if v := rtpwire.FindExtension(pkt, p.srcTCCID); len(v) == 2 {
 			if f := p.transport.tcc.Load(); f != nil {
-				f.record(ssrc, getUint16(v), now)
+				f.record(ssrc, rtpwire.Uint16(v), now)
 			}
 		}
 	}
 	if e := p.estimator; e != nil && p.srcAbsSendTimeID != 0 {
 		// Every packet counts, RTX padding included: senders pad to probe.
-		if v := findExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {
-			e.onPacket(now, uint32(v[0])<<16|uint32(v[1])<<8|uint32(v[2]), len(pkt))
+		if v := rtpwire.FindExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {
+			e.OnPacket(now, uint32(v[0])<<16|uint32(v[1])<<8|uint32(v[2]), len(pkt))
 		}
 	}
 	if isRTX {
@@ -129,18 +130,18 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 			return // padding-only probe or malformed
 		}
 	} else {
-		st.recv.update(getUint16(pkt[2:]), len(pkt))
+		st.recv.update(rtpwire.Uint16(pkt[2:]), len(pkt))
 	}
 	st.lastPacketAt.Store(now.UnixNano())
-	seq := getUint16(pkt[2:])
+	seq := rtpwire.Uint16(pkt[2:])
 	if p.levels != nil {
-		if v := findExtension(pkt, p.audioLevelID); len(v) > 0 {
+		if v := rtpwire.FindExtension(pkt, p.audioLevelID); len(v) > 0 {
 			p.levels.sum.Add(uint64(v[0] & 0x7f))
 			p.levels.count.Add(1)
 		}
 	}
 	if st.nacks != nil {
-		if pairs := st.nacks.onPacket(seq, now.UnixNano()); len(pairs) > 0 {
+		if pairs := st.nacks.OnPacket(seq, now.UnixNano()); len(pairs) > 0 {
 			p.sendNack(st, pairs)
 		}
 	}
@@ -151,26 +152,26 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	if len(cs) == 0 {
 		return
 	}
-	n, payOff, payLen := rewriteRTP(p.scratch[:], pkt, &p.ptMap, &p.extMap)
+	n, payOff, payLen := rtpwire.RewriteRTP(p.scratch[:], pkt, &p.ptMap, &p.extMap)
 	if n < 0 {
 		return
 	}
 	buf := p.scratch[:n]
 	if st.rtx != nil {
-		st.rtx.store(seq, buf, payOff)
+		st.rtx.Store(seq, buf, payOff)
 	}
 	payload := buf[payOff : payOff+payLen]
 	key := p.keyFrames != nil && p.keyFrames(payload)
-	var d vp8Descriptor
+	var d rtpwire.VP8Descriptor
 	if p.vp8 {
-		d = parseVP8Descriptor(payload, payOff)
+		d = rtpwire.ParseVP8Descriptor(payload, payOff)
 	}
 	if p.absSendTimeID != 0 {
-		if v := findExtension(buf, p.absSendTimeID); len(v) == 3 {
-			putAbsSendTime(v, now)
+		if v := rtpwire.FindExtension(buf, p.absSendTimeID); len(v) == 3 {
+			rtpwire.PutAbsSendTime(v, now)
 		}
 	}
-	ts := getUint32(pkt[4:])
+	ts := rtpwire.Uint32(pkt[4:])
 	for _, c := range cs {
 		if c.active.Load() {
 			c.forward(buf, st, seq, ts, key, d, now, b)
@@ -178,17 +179,10 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	}
 }
 
-// putAbsSendTime writes a 6.18 fixed-point abs-send-time (seconds, 24
-// bits) so receivers estimate the bandwidth of the SFU-to-them path.
-func putAbsSendTime(v []byte, now time.Time) {
-	t := uint32((uint64(now.UnixNano()) << 18 / 1e9) & 0xffffff)
-	v[0], v[1], v[2] = byte(t>>16), byte(t>>8), byte(t)
-}
-
 // forward sends one rewritten packet of stream st to the consumer's
 // transport if st is the stream the consumer forwards, switching streams
 // on a key frame of the target one.
-func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, key bool, d vp8Descriptor, now time.Time, b *transport.Batch) {
+func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, key bool, d rtpwire.VP8Descriptor, now time.Time, b *transport.Batch) {
 	t := c.transport.Load()
 	if t == nil || !t.wt.Connected() {
 		return
@@ -216,11 +210,11 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 	}
 	outSeq := seq + s.seqOffset
 	outTs := ts + s.tsOffset
-	putUint16(buf[2:], outSeq)
-	putUint32(buf[4:], outTs)
-	putUint32(buf[8:], c.ssrc)
+	rtpwire.PutUint16(buf[2:], outSeq)
+	rtpwire.PutUint32(buf[4:], outTs)
+	rtpwire.PutUint32(buf[8:], c.ssrc)
 	buf[1] = buf[1]&0x80 | c.payloadType
-	pid, tl0 := d.rewrite(buf, s.pidOffset, s.tl0Offset)
+	pid, tl0 := d.Rewrite(buf, s.pidOffset, s.tl0Offset)
 	if err := t.wt.WriteRTPBatch(buf, b); err != nil {
 		return
 	}
@@ -228,10 +222,10 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		s.lastSeq = outSeq
 		s.lastTs = outTs
 		s.lastAt = now
-		if d.pidAt > 0 {
+		if d.PictureIDAt > 0 {
 			s.lastPid = pid
 		}
-		if d.tl0At > 0 {
+		if d.TL0At > 0 {
 			s.lastTl0 = tl0
 		}
 		s.reportTs.Store(outTs)

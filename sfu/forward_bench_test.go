@@ -2,13 +2,15 @@ package sfu
 
 import (
 	"fmt"
-	"github.com/gosoup/gosoup/rtpparams"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
 
+	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu/internal/bwe"
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )
 
@@ -41,13 +43,13 @@ func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *tra
 	p := &Producer{peer: owner, kind: "video", clockRate: 90000, vp8: true}
 	p.streams = newStreams([]rtpparams.EncodingParameters{{SSRC: 1111}}, true) // as a real VP8 producer with nack
 	// abs-send-time (id 2) feeds the REMB estimator and is restamped (room id 3).
-	p.estimator, p.srcAbsSendTimeID, p.absSendTimeID = newREMBEstimator(), 2, 3
+	p.estimator, p.srcAbsSendTimeID, p.absSendTimeID = bwe.New(), 2, 3
 	for i := range p.ptMap {
 		p.ptMap[i] = -1
 	}
 	p.ptMap[96] = 101
 	p.extMap[2] = 3
-	p.keyFrames = keyFrameDetectorFor("video/vp8")
+	p.keyFrames = rtpwire.KeyFrameDetectorFor("video/vp8")
 	p.consumers.Store(&[]*Consumer{})
 	receiver := &Peer{name: "bob", notify: func(any) {}}
 	profile := "default"
@@ -71,9 +73,9 @@ func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *tra
 	// A 1200-byte VP8 packet with abs-send-time (one-byte extension id 2).
 	pkt := make([]byte, 1200)
 	pkt[0], pkt[1] = 0x90, 96
-	putUint32(pkt[8:], 1111)
-	putUint16(pkt[12:], 0xBEDE)
-	putUint16(pkt[14:], 1)
+	rtpwire.PutUint32(pkt[8:], 1111)
+	rtpwire.PutUint16(pkt[12:], 0xBEDE)
+	rtpwire.PutUint16(pkt[14:], 1)
 	pkt[16] = 2<<4 | 2
 	pkt[20], pkt[21] = 0x10, 0x00 // VP8 key frame
 	return p, pkt, srv.net.NewBatch(), func() {
@@ -103,8 +105,8 @@ func benchForward(b *testing.B, listenIP string) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				putUint16(pkt[2:], uint16(i))
-				putUint32(pkt[4:], uint32(i)*3000)
+				rtpwire.PutUint16(pkt[2:], uint16(i))
+				rtpwire.PutUint32(pkt[4:], uint32(i)*3000)
 				p.receiveRTP(pkt, 1111, batch)
 				batch.Flush()
 			}
@@ -119,6 +121,6 @@ func BenchmarkRewrite(b *testing.B) {
 	defer done()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		rewriteRTP(p.scratch[:], pkt, &p.ptMap, &p.extMap)
+		rtpwire.RewriteRTP(p.scratch[:], pkt, &p.ptMap, &p.extMap)
 	}
 }

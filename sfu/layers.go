@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu/internal/bwe"
 )
 
 // Simulcast layer choice per receive transport. Every consumer forwards
@@ -251,7 +252,7 @@ func (t *Transport) updateLayers(now time.Time) {
 // on congestion, so budget/0.85 is the room. It reports whether a limit
 // dropped.
 func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Time) (lowered bool) {
-	room := float64(budget) / bweDecreaseFactor
+	room := float64(budget) / bwe.DecreaseFactor
 	total := float64(fixed)
 	for _, c := range sim {
 		total += float64(c.streamRate(c.layers.limit, now))

@@ -1,6 +1,10 @@
 package sfu
 
-import "time"
+import (
+	"time"
+
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
+)
 
 // Before a simulcast consumer moves up a layer, gosoup probes the path as
 // mediasoup did: it sends RTX padding (with abs-send-time, so the
@@ -32,13 +36,13 @@ func (c *Consumer) sendPadding(bytes int, now time.Time) {
 	for sent := 0; sent < bytes; sent += hdr + paddingPayload {
 		c.rtxSeq++
 		pkt[0], pkt[1] = 0x80|0x20|0x10, c.rtxPayloadType // V=2, padding, extension
-		putUint16(pkt[2:], c.rtxSeq)
-		putUint32(pkt[4:], c.send.reportTs.Load())
-		putUint32(pkt[8:], c.rtxSSRC)
-		putUint16(pkt[12:], 0xBEDE)
-		putUint16(pkt[14:], 1)
+		rtpwire.PutUint16(pkt[2:], c.rtxSeq)
+		rtpwire.PutUint32(pkt[4:], c.send.reportTs.Load())
+		rtpwire.PutUint32(pkt[8:], c.rtxSSRC)
+		rtpwire.PutUint16(pkt[12:], 0xBEDE)
+		rtpwire.PutUint16(pkt[14:], 1)
 		pkt[16] = c.absSendTimeID<<4 | 2
-		putAbsSendTime(pkt[17:20], now)
+		rtpwire.PutAbsSendTime(pkt[17:20], now)
 		clear(pkt[hdr : hdr+paddingPayload])
 		pkt[hdr+paddingPayload-1] = paddingPayload
 		if t.wt.WriteRTP(pkt[:hdr+paddingPayload]) != nil {

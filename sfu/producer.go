@@ -8,6 +8,8 @@ import (
 
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu/internal/bwe"
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 
 // Producer is a track a peer sends. The media plane reads its consumer list
@@ -30,12 +32,12 @@ type Producer struct {
 	rid              ridRouting        // matching RID streams to their SSRCs
 	streams          []*producerStream // one, or one per simulcast profile
 	clockRate        uint32
-	absSendTimeID    uint8 // room id of abs-send-time, rewritten on forwarding
-	srcAbsSendTimeID uint8
+	absSendTimeID    uint8          // room id of abs-send-time, rewritten on forwarding
+	srcAbsSendTimeID uint8          // the sender's id of abs-send-time, for the estimator
 	srcTCCID         uint8          // the sender's id of transport-wide-cc
-	estimator        *rembEstimator // the transport's // the sender's id of abs-send-time, for the estimator
+	estimator        *bwe.Estimator // the transport's receive-side estimator
 	vp8              bool
-	keyFrames        keyFrameDetector
+	keyFrames        rtpwire.KeyFrameDetector
 	ptMap            [128]int16
 	extMap           [256]uint8
 
@@ -212,7 +214,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 	}
 	if codec, ok := req.RTPParameters.MediaCodec(); ok {
 		prod.clockRate = uint32(codec.ClockRate)
-		prod.keyFrames = keyFrameDetectorFor(strings.ToLower(codec.MimeType))
+		prod.keyFrames = rtpwire.KeyFrameDetectorFor(strings.ToLower(codec.MimeType))
 		prod.vp8 = strings.EqualFold(codec.MimeType, "video/vp8")
 	}
 	prod.rid = newRIDRouting(req.RTPParameters)
@@ -368,7 +370,7 @@ func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
 	p.peer.counters().keyFrameRequests.Add(1)
 	var pli [12]byte
 	pli[0], pli[1], pli[3] = 0x81, 206, 2
-	putUint32(pli[4:], 1)
-	putUint32(pli[8:], st.ssrc.Load())
+	rtpwire.PutUint32(pli[4:], 1)
+	rtpwire.PutUint32(pli[8:], st.ssrc.Load())
 	_ = p.transport.wt.WriteRTCP(pli[:])
 }

@@ -6,54 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
 
-func TestRetransmissionBufferWraparound(t *testing.T) {
-	r := newRetransmissionBuffer(retransmissionSlots)
-	dst := make([]byte, 1600)
-	for i := 0; i < 3*retransmissionSlots; i++ {
-		seq := uint16(65000 + i) // wraps through 0
-		pkt := []byte{0x80, 101, byte(seq >> 8), byte(seq), 0, 0, 0, 0, 0, 0, 0, 1, byte(i)}
-		r.store(seq, pkt, 12)
-	}
-	count := 3 * retransmissionSlots
-	last := uint16(65000 + count - 1)
-	if n, off, ok := r.get(last, dst); !ok || n != 13 || off != 12 || dst[12] != byte(count-1) {
-		t.Fatalf("newest: %d %d %v", n, off, ok)
-	}
-	if _, _, ok := r.get(last-retransmissionSlots, dst); ok {
-		t.Fatal("a packet older than the buffer was returned")
-	}
-	if _, _, ok := r.get(last-retransmissionSlots+1, dst); !ok {
-		t.Fatal("the oldest kept packet is missing")
-	}
-	if _, _, ok := r.get(last+1, dst); ok {
-		t.Fatal("a future packet was returned")
-	}
-	if n := len(newStreams(simulcastEncodings(), true)[0].rtx.slots); n != retransmissionSlots/4 {
+// TestRetransmissionBufferPerProfile: a simulcast producer's low layer
+// keeps a quarter of the packets a full stream keeps.
+func TestRetransmissionBufferPerProfile(t *testing.T) {
+	if n := newStreams(simulcastEncodings(), true)[0].rtx.Len(); n != rtpbuf.Slots/4 {
 		t.Fatalf("low layer keeps %d packets", n)
-	}
-}
-
-func TestBuildRTX(t *testing.T) {
-	orig := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: 500, Timestamp: 9000, SSRC: 77, Marker: true}, Payload: []byte{1, 2, 3, 4}}
-	_ = orig.Header.SetExtension(3, []byte{7, 7, 7})
-	raw, _ := orig.Marshal()
-	buf := make([]byte, 1600)
-	n := copy(buf, raw)
-	off := n - len(orig.Payload)
-	n = buildRTX(buf, n, off, 102, 4242, 9, 500)
-	var got rtp.Packet
-	if err := got.Unmarshal(buf[:n]); err != nil {
-		t.Fatal(err)
-	}
-	if got.PayloadType != 102 || got.SSRC != 4242 || got.SequenceNumber != 9 || got.Timestamp != 9000 || !got.Marker {
-		t.Fatalf("header %+v", got.Header)
-	}
-	if string(got.Payload) != string([]byte{0x01, 0xf4, 1, 2, 3, 4}) || string(got.GetExtension(3)) != string([]byte{7, 7, 7}) {
-		t.Fatalf("payload %v ext %v", got.Payload, got.GetExtension(3))
 	}
 }
 
@@ -77,7 +40,7 @@ func TestNackIsAnsweredWithRTX(t *testing.T) {
 	defer wt.Close()
 	c.transport.Load().wt = wt
 	for i := 0; i < 5; i++ {
-		putUint16(pkt[2:], uint16(100+i))
+		rtpwire.PutUint16(pkt[2:], uint16(100+i))
 		p.receiveRTP(pkt, 1111, batch)
 		batch.Flush()
 	}
@@ -108,10 +71,25 @@ func TestNackIsAnsweredWithRTX(t *testing.T) {
 	}
 	c.retransmit(nacked)
 	got := read()
-	if got.SSRC != 6000 || got.PayloadType != 102 || getUint16(got.Payload) != nacked || len(got.Payload) != len(pkt)-20+2 {
-		t.Fatalf("rtx ssrc=%d pt=%d osn=%d len=%d", got.SSRC, got.PayloadType, getUint16(got.Payload), len(got.Payload))
+	if got.SSRC != 6000 || got.PayloadType != 102 || rtpwire.Uint16(got.Payload) != nacked || len(got.Payload) != len(pkt)-20+2 {
+		t.Fatalf("rtx ssrc=%d pt=%d osn=%d len=%d", got.SSRC, got.PayloadType, rtpwire.Uint16(got.Payload), len(got.Payload))
 	}
 	if c.retransmitted.Load() != 1 {
 		t.Fatal("retransmission not counted")
+	}
+}
+
+func TestDecodeRTX(t *testing.T) {
+	p := &Producer{mediaPT: 96}
+	st := &producerStream{}
+	st.ssrc.Store(1111)
+	rtx := []byte{0x80, 97, 0, 9, 0, 0, 0x23, 0x28, 0, 0, 0x08, 0xae, 0x01, 0xf4, 0xAA, 0xBB}
+	out := p.decodeRTX(rtx, st)
+	if out == nil || out[1]&0x7f != 96 || rtpwire.Uint16(out[2:]) != 500 || rtpwire.Uint32(out[8:]) != 1111 || len(out) != 14 || out[12] != 0xAA {
+		t.Fatalf("decoded %x", out)
+	}
+	probe := []byte{0xA0, 97, 0, 10, 0, 0, 0, 0, 0, 0, 0x08, 0xae, 0, 0, 0, 4} // padding only
+	if p.decodeRTX(probe, st) != nil {
+		t.Fatal("padding-only probe decoded")
 	}
 }

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 
 // RID-only simulcast (Firefox, and WHIP publishers): a producer's
@@ -63,9 +64,9 @@ func (p *Producer) matchRID(pkt []byte, ssrc uint32) bool {
 	var rid []byte
 	switch {
 	case isRTX && p.rid.repairedExtID != 0:
-		rid = findExtension(pkt, p.rid.repairedExtID)
+		rid = rtpwire.FindExtension(pkt, p.rid.repairedExtID)
 	case !isRTX && p.rid.ridExtID != 0:
-		rid = findExtension(pkt, p.rid.ridExtID)
+		rid = rtpwire.FindExtension(pkt, p.rid.ridExtID)
 	}
 	if len(rid) > 0 {
 		for _, st := range p.streams {
@@ -84,14 +85,14 @@ func (p *Producer) matchRID(pkt []byte, ssrc uint32) bool {
 	}
 	// An RTX packet without a RID repairs the one stream that lost the
 	// sequence number it carries.
-	off, end, ok := rtpPayloadBounds(pkt)
+	off, end, ok := rtpwire.PayloadBounds(pkt)
 	if !ok || end-off < 2 {
 		return false // padding (bandwidth probes) says nothing
 	}
-	osn := getUint16(pkt[off:])
+	osn := rtpwire.Uint16(pkt[off:])
 	var match *producerStream
 	for _, st := range p.streams {
-		if st.rid == "" || st.rtxSSRC.Load() != 0 || st.nacks == nil || !st.nacks.pending(osn) {
+		if st.rid == "" || st.rtxSSRC.Load() != 0 || st.nacks == nil || !st.nacks.Pending(osn) {
 			continue
 		}
 		if match != nil {

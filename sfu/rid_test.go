@@ -80,10 +80,10 @@ func TestMatchRIDLearnsRTXByRepairedSequence(t *testing.T) {
 	}
 	now := int64(1e9)
 	// medium lost 50 and 51 (NACKed); low lost 51 too: 51 is ambiguous.
-	p.streams[1].nacks.onPacket(49, now)
-	p.streams[1].nacks.onPacket(52, now)
-	p.streams[0].nacks.onPacket(50, now)
-	p.streams[0].nacks.onPacket(52, now)
+	p.streams[1].nacks.OnPacket(49, now)
+	p.streams[1].nacks.OnPacket(52, now)
+	p.streams[0].nacks.OnPacket(50, now)
+	p.streams[0].nacks.OnPacket(52, now)
 	rtxOf := func(osn uint16) []byte {
 		return ridPacket(t, 555, 124, 7, 0, "", []byte{byte(osn >> 8), byte(osn), 0xAA})
 	}

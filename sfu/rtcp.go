@@ -134,8 +134,8 @@ func (t *Transport) remb(ssrcs []uint32) *rtcp.ReceiverEstimatedMaximumBitrate {
 		return nil
 	}
 	bps := uint64(t.maxBitrate.Load())
-	if t.estimator != nil && t.estimator.active() && t.tcc.Load() == nil {
-		est, _ := t.estimator.bitrate()
+	if t.estimator != nil && t.estimator.Active() && t.tcc.Load() == nil {
+		est, _ := t.estimator.Bitrate()
 		if bps == 0 || est < bps {
 			bps = est
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
 )
 
 // Simulcast profiles in mediasoup's order (docs/protocol.md, "Simulcast profiles"): none < default < low <
@@ -49,11 +50,11 @@ type producerStream struct {
 	ssrc    atomic.Uint32 // fixed, or learned from the RID (0 until then)
 	rtxSSRC atomic.Uint32 // the sender's RTX stream, decoded on arrival
 
-	recv         receiveStats          // media plane writes
-	rtx          *retransmissionBuffer // video with NACK only
-	nacks        *nackGenerator        // video with NACK only; media plane
-	lastPacketAt atomic.Int64          // unix ns of the last media packet
-	lastKeyFrame atomic.Int64          // unix ns of the last PLI sent for it
+	recv         receiveStats      // media plane writes
+	rtx          *rtpbuf.Buffer    // video with NACK only
+	nacks        *rtpbuf.Generator // video with NACK only; media plane
+	lastPacketAt atomic.Int64      // unix ns of the last media packet
+	lastKeyFrame atomic.Int64      // unix ns of the last PLI sent for it
 	pliCount     atomic.Uint64
 	statsID      string
 	rate         rateMeter // stats reports
@@ -111,8 +112,8 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 			s.rid = e.EncodingID
 		}
 		if withRetransmission {
-			s.rtx = newRetransmissionBuffer(retransmissionSlotsFor(profile))
-			s.nacks = &nackGenerator{}
+			s.rtx = rtpbuf.NewBuffer(rtpbuf.SlotsFor(profile))
+			s.nacks = &rtpbuf.Generator{}
 		}
 		out = append(out, s)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/sfu/internal/bwe"
 	"github.com/gosoup/gosoup/transport"
 )
 
@@ -26,7 +27,7 @@ type Transport struct {
 	maxBitrate atomic.Uint32 // REMB cap toward the sender, bps; 0: none
 	statsTimer *statsTimer
 
-	estimator  *rembEstimator                       // send transports: what the client can send us
+	estimator  *bwe.Estimator                       // send transports: what the client can send us
 	tcc        atomic.Pointer[transportCC]          // send transports whose sender uses transport-cc
 	remote     remoteBandwidth                      // recv transports: what the client's REMB says
 	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
@@ -131,7 +132,7 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
 	if dir == dirSend {
 		t.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
-		t.estimator = newREMBEstimator()
+		t.estimator = bwe.New()
 	}
 	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t, opts)
 	if err != nil {
@@ -363,7 +364,7 @@ func (t *Transport) rtcpLoop() {
 			case n%10 == 0:
 				t.sendReports(now)
 			case t.estimator != nil && n%2 == 0:
-				if _, dropped := t.estimator.bitrate(); dropped {
+				if _, dropped := t.estimator.Bitrate(); dropped {
 					t.sendREMB()
 				}
 			}

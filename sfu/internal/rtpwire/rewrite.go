@@ -1,24 +1,11 @@
-package sfu
+package rtpwire
 
-// putUint16 and friends write big-endian integers without allocation.
-func putUint16(b []byte, v uint16) { b[0], b[1] = byte(v>>8), byte(v) }
-
-func putUint32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-}
-
-func getUint16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
-
-func getUint32(b []byte) uint32 {
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-// rewriteRTP copies an RTP packet from src into dst (len(dst) >= len(src)+4)
+// RewriteRTP copies an RTP packet from src into dst (len(dst) >= len(src)+4)
 // in room terms: the payload type through ptMap (-1: drop the packet) and
 // header extension ids through extMap (0: drop the element). It returns the
 // new length and the offset and length of the payload (padding excluded),
 // or n = -1 if the packet must be dropped. It allocates nothing.
-func rewriteRTP(dst, src []byte, ptMap *[128]int16, extMap *[256]uint8) (n, payloadOff, payloadLen int) {
+func RewriteRTP(dst, src []byte, ptMap *[128]int16, extMap *[256]uint8) (n, payloadOff, payloadLen int) {
 	if len(src) < 12 || src[0]>>6 != 2 {
 		return -1, 0, 0
 	}
@@ -39,8 +26,8 @@ func rewriteRTP(dst, src []byte, ptMap *[128]int16, extMap *[256]uint8) (n, payl
 		if len(src) < off+4 {
 			return -1, 0, 0
 		}
-		profile := getUint16(src[off:])
-		extEnd := off + 4 + 4*int(getUint16(src[off+2:]))
+		profile := Uint16(src[off:])
+		extEnd := off + 4 + 4*int(Uint16(src[off+2:]))
 		if extEnd > len(src) {
 			return -1, 0, 0
 		}
@@ -111,7 +98,7 @@ func rewriteExtensions(dst, ext []byte, at int, profile uint16, extMap *[256]uin
 		dst[w] = 0
 		w++
 	}
-	putUint16(dst[at:], profile)
-	putUint16(dst[at+2:], uint16((w-at-4)/4))
+	PutUint16(dst[at:], profile)
+	PutUint16(dst[at+2:], uint16((w-at-4)/4))
 	return w
 }

@@ -1,9 +1,8 @@
-package sfu
+package rtpwire
 
 import (
 	"bytes"
 	"testing"
-	"time"
 
 	"github.com/pion/rtp"
 )
@@ -29,7 +28,7 @@ func TestRewriteRTPMapsPayloadTypeAndExtensions(t *testing.T) {
 	var extMap [256]uint8
 	extMap[2] = 3
 	dst := make([]byte, 1600)
-	n, off, plen := rewriteRTP(dst, raw, &ptMap, &extMap)
+	n, off, plen := RewriteRTP(dst, raw, &ptMap, &extMap)
 	if n < 0 {
 		t.Fatal("dropped")
 	}
@@ -59,7 +58,7 @@ func TestRewriteRTPDropsUnknownPayloadTypeAndGarbage(t *testing.T) {
 	var extMap [256]uint8
 	dst := make([]byte, 1600)
 	pkt := []byte{0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xAA}
-	if n, _, _ := rewriteRTP(dst, pkt, &ptMap, &extMap); n != -1 {
+	if n, _, _ := RewriteRTP(dst, pkt, &ptMap, &extMap); n != -1 {
 		t.Fatal("unknown payload type forwarded")
 	}
 	ptMap[96] = 100
@@ -70,7 +69,7 @@ func TestRewriteRTPDropsUnknownPayloadTypeAndGarbage(t *testing.T) {
 		{0xA0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xAA, 50},         // padding longer than packet
 		{0x8F, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1},                   // 15 CSRCs missing
 	} {
-		if n, _, _ := rewriteRTP(dst, bad, &ptMap, &extMap); n != -1 {
+		if n, _, _ := RewriteRTP(dst, bad, &ptMap, &extMap); n != -1 {
 			t.Fatalf("malformed %x forwarded", bad)
 		}
 	}
@@ -84,7 +83,7 @@ func FuzzRewriteRTP(f *testing.F) {
 	extMap[2], extMap[1] = 3, 14
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		dst := make([]byte, len(pkt)+8)
-		n, off, plen := rewriteRTP(dst, pkt, &ptMap, &extMap)
+		n, off, plen := RewriteRTP(dst, pkt, &ptMap, &extMap)
 		if n > len(dst) || (n >= 0 && (off+plen > n || plen < 0)) {
 			t.Fatalf("n=%d off=%d plen=%d len=%d", n, off, plen, len(pkt))
 		}
@@ -94,54 +93,3 @@ func FuzzRewriteRTP(f *testing.F) {
 		}
 	})
 }
-
-func TestKeyFrameDetection(t *testing.T) {
-	cases := []struct {
-		name string
-		f    keyFrameDetector
-		p    []byte
-		want bool
-	}{
-		{"vp8 key", isVP8KeyFrame, []byte{0x10, 0x00}, true},
-		{"vp8 delta", isVP8KeyFrame, []byte{0x10, 0x01}, false},
-		{"vp8 not start", isVP8KeyFrame, []byte{0x00, 0x00}, false},
-		{"vp8 ext picture id 15 bit", isVP8KeyFrame, []byte{0x90, 0x80, 0x81, 0x23, 0x00}, true},
-		{"vp8 ext all", isVP8KeyFrame, []byte{0x90, 0xF0, 0x05, 0x01, 0x20, 0x00}, true},
-		{"vp8 truncated", isVP8KeyFrame, []byte{0x90}, false},
-		{"h264 idr", isH264KeyFrame, []byte{0x65}, true},
-		{"h264 sps", isH264KeyFrame, []byte{0x67}, true},
-		{"h264 non-idr", isH264KeyFrame, []byte{0x41}, false},
-		{"h264 stap-a sps", isH264KeyFrame, []byte{0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0}, true},
-		{"h264 fu-a idr start", isH264KeyFrame, []byte{0x7c, 0x85}, true},
-		{"h264 fu-a idr middle", isH264KeyFrame, []byte{0x7c, 0x05}, false},
-		{"vp9 key, no layers", isVP9KeyFrame, []byte{0x88}, true},
-		{"vp9 inter", isVP9KeyFrame, []byte{0xC8}, false},
-		{"vp9 not beginning", isVP9KeyFrame, []byte{0x80}, false},
-		{"vp9 key, layers, sid 0", isVP9KeyFrame, []byte{0xA8, 0x81, 0x02, 0x00}, true},
-		{"vp9 key, layers, sid 1", isVP9KeyFrame, []byte{0xA8, 0x81, 0x02, 0x02}, false},
-	}
-	for _, c := range cases {
-		if got := c.f(c.p); got != c.want {
-			t.Errorf("%s: got %v", c.name, got)
-		}
-	}
-}
-
-func TestSendStateResyncContinuesSequence(t *testing.T) {
-	var s sendState
-	s.clockRate = 90000
-	s.resync(nil, 100, 5000, vp8Descriptor{}, zeroTime)
-	if 100+s.seqOffset != 100 {
-		t.Fatal("first resync must keep the source numbering")
-	}
-	s.lastSeq, s.lastTs, s.lastAt = 65535, 4294967000, zeroTime
-	s.resync(nil, 12, 777, vp8Descriptor{}, zeroTime.Add(100e6))
-	if got := uint16(12) + s.seqOffset; got != 0 {
-		t.Fatalf("seq after wrap = %d, want 0", got)
-	}
-	if got, want := uint32(777)+s.tsOffset, uint32(4294967000+9000-1<<32); got != want {
-		t.Fatalf("ts = %d", got)
-	}
-}
-
-var zeroTime = time.Unix(1700000000, 0)

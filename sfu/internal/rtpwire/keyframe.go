@@ -1,11 +1,13 @@
-package sfu
+package rtpwire
 
-// keyFrameDetector tells whether an RTP payload starts or carries a key
-// frame; nil when the codec has no detector (then the consumer does not
-// wait for a key frame after a resync).
-type keyFrameDetector func(payload []byte) bool
+// KeyFrameDetector tells whether an RTP payload starts or carries a key
+// frame.
+type KeyFrameDetector func(payload []byte) bool
 
-func keyFrameDetectorFor(mimeType string) keyFrameDetector {
+// KeyFrameDetectorFor returns the detector of a codec by its lower-case
+// MIME type ("video/vp8", "video/vp9", "video/h264"); nil when the codec
+// has none (then a consumer does not wait for a key frame after a resync).
+func KeyFrameDetectorFor(mimeType string) KeyFrameDetector {
 	switch mimeType {
 	case "video/vp8":
 		return isVP8KeyFrame

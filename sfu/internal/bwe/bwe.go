@@ -1,4 +1,11 @@
-package sfu
+// Package bwe owns receive-side bandwidth estimation: the REMB value a
+// send transport reports to its sender, estimated from the abs-send-time
+// of the packets it receives. Packets are grouped by send time, the growth
+// of the one-way delay between groups feeds a trendline whose slope,
+// against an adaptive threshold, tells whether the path is overused; an
+// AIMD rate controller turns that into an estimate (the scheme of Google
+// congestion control's delay-based part, written from its description).
+package bwe
 
 import (
 	"math"
@@ -7,36 +14,34 @@ import (
 	"time"
 )
 
-// Receive-side bandwidth estimation from abs-send-time, sent back to the
-// sender as REMB: packets are grouped by send time, the growth of the
-// one-way delay between groups feeds a trendline whose slope, against an
-// adaptive threshold, tells whether the path is overused; an AIMD rate
-// controller turns that into an estimate (the scheme of Google congestion
-// control's delay-based part, written from its description).
+// DecreaseFactor is the share of the incoming rate the estimate drops to on
+// overuse. Chrome's estimator uses the same factor, so a receiver's REMB
+// after congestion is about DecreaseFactor times what its path carried.
+const DecreaseFactor = 0.85
+
 const (
-	bweGroupSpan       = 5 * time.Millisecond // packets sent within it form one group
-	bweTrendWindow     = 20                   // groups in the trendline regression
-	bweTrendGain       = 4.0
-	bweInitialBitrate  = 300_000
-	bweMinBitrate      = 30_000
-	bweDecreaseFactor  = 0.85
-	bweOveruseTimeMs   = 10.0
-	bweRateWindow      = time.Second
-	bweRateBuckets     = 10
-	bweFastGrowthPerS  = 1.25 // before the first overuse
-	bweSteadyGrowthPer = 1.08 // after it
+	groupSpan        = 5 * time.Millisecond // packets sent within it form one group
+	trendWindow      = 20                   // groups in the trendline regression
+	trendGain        = 4.0
+	initialBitrate   = 300_000
+	minBitrate       = 30_000
+	overuseTimeMs    = 10.0
+	rateWindow       = time.Second
+	rateBuckets      = 10
+	fastGrowthPerS   = 1.25 // before the first overuse
+	steadyGrowthPerS = 1.08 // after it
 )
 
 // Probe detection: in the first seconds of a stream, a burst of at least
-// bweProbeWindow packets sent faster than the estimate and received as
+// probeWindow packets sent faster than the estimate and received as
 // fast shows the path carries that rate, and the estimate jumps to it (as
 // senders probe at start; the slow multiplicative increase would take tens
 // of seconds to get there).
 const (
-	bweProbeWindow  = 10
-	bweProbeMinSize = 200 // bytes; smaller packets are not probes
-	bweProbeMinSpan = 2 * time.Millisecond
-	bweProbePeriod  = 2 * time.Second // from the first packet
+	probeWindow  = 10
+	probeMinSize = 200 // bytes; smaller packets are not probes
+	probeMinSpan = 2 * time.Millisecond
+	probePeriod  = 2 * time.Second // from the first packet
 )
 
 type probeSample struct {
@@ -45,18 +50,19 @@ type probeSample struct {
 	size int
 }
 
-// bweState is the overuse detector's verdict.
-type bweState int
+// usage is the overuse detector's verdict.
+type usage int
 
 const (
-	bweNormal bweState = iota
-	bweOverusing
-	bweUnderusing
+	normal usage = iota
+	overusing
+	underusing
 )
 
-// rembEstimator estimates what a sender can send to us. Packets come from
-// the media plane; the estimate is read by the transport's report loop.
-type rembEstimator struct {
+// Estimator estimates what a sender can send to us. OnPacket is called by
+// the media plane, Bitrate and Active by the transport's report loop; all
+// are safe for concurrent use.
+type Estimator struct {
 	mu sync.Mutex
 
 	started       bool
@@ -70,7 +76,7 @@ type rembEstimator struct {
 	accDelay     float64
 	smoothed     float64
 	firstAt      time.Time
-	hist         [bweTrendWindow][2]float64 // (arrival ms, smoothed delay ms)
+	hist         [trendWindow][2]float64 // (arrival ms, smoothed delay ms)
 	histN        int
 	histI        int
 	numDeltas    int
@@ -79,14 +85,14 @@ type rembEstimator struct {
 	lastThresh   time.Time
 	overuseMs    float64
 	overuseN     int
-	state        bweState
+	state        usage
 	everOverused bool
 
-	probe  [bweProbeWindow]probeSample
+	probe  [probeWindow]probeSample
 	probeN int
 
-	buckets    [bweRateBuckets]uint64
-	bucketAt   [bweRateBuckets]int64
+	buckets    [rateBuckets]uint64
+	bucketAt   [rateBuckets]int64
 	estimate   float64
 	lastUpdate time.Time
 	lastCut    time.Time
@@ -95,9 +101,10 @@ type rembEstimator struct {
 	decrease atomic.Bool   // set when the estimate dropped: send a REMB now
 }
 
-func newREMBEstimator() *rembEstimator {
-	e := &rembEstimator{threshold: 12.5, estimate: bweInitialBitrate}
-	e.value.Store(bweInitialBitrate)
+// New returns an estimator starting at 300 kb/s.
+func New() *Estimator {
+	e := &Estimator{threshold: 12.5, estimate: initialBitrate}
+	e.value.Store(initialBitrate)
 	return e
 }
 
@@ -108,13 +115,13 @@ func absDelta(a, b uint32) float64 {
 	return float64(d) / (1 << 18)
 }
 
-// onPacket records one arrival: sendTime is the packet's abs-send-time,
-// size its length in bytes.
-func (e *rembEstimator) onPacket(now time.Time, sendTime uint32, size int) {
+// OnPacket records one arrival at now: sendTime is the packet's
+// abs-send-time (24-bit, 6.18 s), size its length in bytes.
+func (e *Estimator) OnPacket(now time.Time, sendTime uint32, size int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.addBytes(now, size)
-	if !e.started || now.Sub(e.firstAt) < bweProbePeriod {
+	if !e.started || now.Sub(e.firstAt) < probePeriod {
 		e.detectProbe(now, sendTime, size)
 	}
 	if !e.started {
@@ -126,7 +133,7 @@ func (e *rembEstimator) onPacket(now time.Time, sendTime uint32, size int) {
 	if absDelta(e.groupLast, sendTime) < 0 {
 		return // reordered: ignored by the delay filter
 	}
-	if absDelta(e.groupFirst, sendTime) <= bweGroupSpan.Seconds() {
+	if absDelta(e.groupFirst, sendTime) <= groupSpan.Seconds() {
 		e.groupLast, e.groupArrival = sendTime, now
 		return
 	}
@@ -143,20 +150,20 @@ func (e *rembEstimator) onPacket(now time.Time, sendTime uint32, size int) {
 
 // detectProbe keeps the last packets and raises the estimate to the rate a
 // burst of them was both sent and received at.
-func (e *rembEstimator) detectProbe(now time.Time, sendTime uint32, size int) {
-	if size < bweProbeMinSize {
+func (e *Estimator) detectProbe(now time.Time, sendTime uint32, size int) {
+	if size < probeMinSize {
 		e.probeN = 0
 		return
 	}
 	copy(e.probe[:], e.probe[1:])
-	e.probe[bweProbeWindow-1] = probeSample{send: sendTime, at: now, size: size}
-	if e.probeN++; e.probeN < bweProbeWindow {
+	e.probe[probeWindow-1] = probeSample{send: sendTime, at: now, size: size}
+	if e.probeN++; e.probeN < probeWindow {
 		return
 	}
-	first, last := e.probe[0], e.probe[bweProbeWindow-1]
+	first, last := e.probe[0], e.probe[probeWindow-1]
 	sendSpan := absDelta(first.send, last.send)
 	recvSpan := last.at.Sub(first.at).Seconds()
-	if sendSpan < bweProbeMinSpan.Seconds() || recvSpan < bweProbeMinSpan.Seconds() {
+	if sendSpan < probeMinSpan.Seconds() || recvSpan < probeMinSpan.Seconds() {
 		return
 	}
 	bits := 0.0
@@ -176,29 +183,29 @@ func (e *rembEstimator) detectProbe(now time.Time, sendTime uint32, size int) {
 
 // updateTrend feeds one inter-group delay variation (ms) to the trendline
 // and the overuse detector.
-func (e *rembEstimator) updateTrend(delta float64, at time.Time) {
+func (e *Estimator) updateTrend(delta float64, at time.Time) {
 	e.numDeltas = min(e.numDeltas+1, 1000)
 	e.accDelay += delta
 	e.smoothed = 0.9*e.smoothed + 0.1*e.accDelay
 	e.hist[e.histI] = [2]float64{float64(at.Sub(e.firstAt)) / 1e6, e.smoothed}
-	e.histI = (e.histI + 1) % bweTrendWindow
-	e.histN = min(e.histN+1, bweTrendWindow)
-	if e.histN < bweTrendWindow {
+	e.histI = (e.histI + 1) % trendWindow
+	e.histN = min(e.histN+1, trendWindow)
+	if e.histN < trendWindow {
 		return
 	}
 	trend := slope(e.hist[:])
-	mt := float64(min(e.numDeltas, 60)) * trend * bweTrendGain
+	mt := float64(min(e.numDeltas, 60)) * trend * trendGain
 	switch {
 	case mt > e.threshold:
 		e.overuseMs += delta
 		e.overuseN++
-		if e.overuseMs > bweOveruseTimeMs && e.overuseN > 1 && trend >= e.prevTrend {
-			e.state, e.overuseMs, e.overuseN = bweOverusing, 0, 0
+		if e.overuseMs > overuseTimeMs && e.overuseN > 1 && trend >= e.prevTrend {
+			e.state, e.overuseMs, e.overuseN = overusing, 0, 0
 		}
 	case mt < -e.threshold:
-		e.state, e.overuseMs, e.overuseN = bweUnderusing, 0, 0
+		e.state, e.overuseMs, e.overuseN = underusing, 0, 0
 	default:
-		e.state, e.overuseMs, e.overuseN = bweNormal, 0, 0
+		e.state, e.overuseMs, e.overuseN = normal, 0, 0
 	}
 	e.prevTrend = trend
 	// Adapt the threshold (slowly up, faster down), ignoring spikes.
@@ -232,9 +239,9 @@ func slope(pts [][2]float64) float64 {
 	return num / den
 }
 
-func (e *rembEstimator) addBytes(now time.Time, size int) {
-	slot := now.UnixNano() / int64(bweRateWindow/bweRateBuckets)
-	i := int(slot % bweRateBuckets)
+func (e *Estimator) addBytes(now time.Time, size int) {
+	slot := now.UnixNano() / int64(rateWindow/rateBuckets)
+	i := int(slot % rateBuckets)
 	if e.bucketAt[i] != slot {
 		e.bucketAt[i], e.buckets[i] = slot, 0
 	}
@@ -242,19 +249,19 @@ func (e *rembEstimator) addBytes(now time.Time, size int) {
 }
 
 // incoming is the received bitrate over the last second.
-func (e *rembEstimator) incoming(now time.Time) float64 {
-	slot := now.UnixNano() / int64(bweRateWindow/bweRateBuckets)
+func (e *Estimator) incoming(now time.Time) float64 {
+	slot := now.UnixNano() / int64(rateWindow/rateBuckets)
 	var sum uint64
 	for i := range e.buckets {
-		if slot-e.bucketAt[i] < bweRateBuckets {
+		if slot-e.bucketAt[i] < rateBuckets {
 			sum += e.buckets[i]
 		}
 	}
-	return float64(sum) * 8 / bweRateWindow.Seconds()
+	return float64(sum) * 8 / rateWindow.Seconds()
 }
 
 // updateRate runs the AIMD rate controller on the detector's state.
-func (e *rembEstimator) updateRate(now time.Time) {
+func (e *Estimator) updateRate(now time.Time) {
 	dt := now.Sub(e.lastUpdate).Seconds()
 	if dt < 0.005 {
 		return
@@ -262,19 +269,19 @@ func (e *rembEstimator) updateRate(now time.Time) {
 	e.lastUpdate = now
 	in := e.incoming(now)
 	switch e.state {
-	case bweOverusing:
+	case overusing:
 		if now.Sub(e.lastCut) > 200*time.Millisecond && in > 0 {
 			e.everOverused = true
 			e.lastCut = now
-			if cut := bweDecreaseFactor * in; cut < e.estimate {
-				e.estimate = max(cut, bweMinBitrate)
+			if cut := DecreaseFactor * in; cut < e.estimate {
+				e.estimate = max(cut, minBitrate)
 				e.decrease.Store(true)
 			}
 		}
-	case bweNormal:
-		growth := bweFastGrowthPerS
+	case normal:
+		growth := fastGrowthPerS
 		if e.everOverused {
-			growth = bweSteadyGrowthPer
+			growth = steadyGrowthPerS
 		}
 		if limit := 1.5*in + 10_000; e.estimate < limit {
 			e.estimate = min(e.estimate*math.Pow(growth, min(dt, 1)), limit)
@@ -283,14 +290,14 @@ func (e *rembEstimator) updateRate(now time.Time) {
 	e.value.Store(uint64(e.estimate))
 }
 
-// bitrate returns the current estimate in bits per second and whether it
+// Bitrate returns the current estimate in bits per second and whether it
 // dropped since the last call (a REMB should go out at once).
-func (e *rembEstimator) bitrate() (bps uint64, dropped bool) {
+func (e *Estimator) Bitrate() (bps uint64, dropped bool) {
 	return e.value.Load(), e.decrease.Swap(false)
 }
 
-// active reports whether packets with abs-send-time have been seen.
-func (e *rembEstimator) active() bool {
+// Active reports whether packets with abs-send-time have been seen.
+func (e *Estimator) Active() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.started

@@ -1,4 +1,4 @@
-package sfu
+package bwe
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ func absTime(d time.Duration) uint32 {
 // feed sends packets of size bytes at rate bps for dur, starting at send
 // time from; a bottleneck of link bps (0: none) queues them. It returns the
 // send time reached.
-func feed(e *rembEstimator, origin time.Time, from, dur time.Duration, rate, link float64, queueFree *time.Duration) time.Duration {
+func feed(e *Estimator, origin time.Time, from, dur time.Duration, rate, link float64, queueFree *time.Duration) time.Duration {
 	const size = 1200
 	gap := time.Duration(size * 8 / rate * float64(time.Second))
 	for t := from; t < from+dur; t += gap {
@@ -23,29 +23,29 @@ func feed(e *rembEstimator, origin time.Time, from, dur time.Duration, rate, lin
 			*queueFree = start + time.Duration(size*8/link*float64(time.Second))
 			arrive = *queueFree
 		}
-		e.onPacket(origin.Add(arrive+20*time.Millisecond), absTime(t), size)
+		e.OnPacket(origin.Add(arrive+20*time.Millisecond), absTime(t), size)
 	}
 	return from + dur
 }
 
 func TestREMBEstimatorRampsUpOnAClearPath(t *testing.T) {
-	e := newREMBEstimator()
+	e := New()
 	var q time.Duration
 	feed(e, zeroTime, 0, 15*time.Second, 1_000_000, 0, &q)
-	bps, _ := e.bitrate()
+	bps, _ := e.Bitrate()
 	if bps < 1_200_000 || bps > 1_600_000 {
 		t.Fatalf("estimate after 15 s at 1 Mb/s on a clear path = %d, want 1.2-1.6 Mb/s (1.5x incoming bound)", bps)
 	}
 }
 
 func TestREMBEstimatorCutsOnABottleneck(t *testing.T) {
-	e := newREMBEstimator()
+	e := New()
 	var q time.Duration
 	at := feed(e, zeroTime, 0, 10*time.Second, 1_000_000, 0, &q)
-	e.bitrate() // clear the drop flag
+	e.Bitrate() // clear the drop flag
 	q = at
 	feed(e, zeroTime, at, 2*time.Second, 1_000_000, 500_000, &q)
-	bps, dropped := e.bitrate()
+	bps, dropped := e.Bitrate()
 	if !dropped {
 		t.Fatal("no drop signalled when the path queued")
 	}
@@ -67,26 +67,28 @@ func TestAbsDeltaWraps(t *testing.T) {
 // at 3 Mb/s) that arrives as fast lifts the estimate at once; the same
 // burst later, or stretched by the path, does not.
 func TestREMBEstimatorFollowsAStartupProbe(t *testing.T) {
-	burst := func(e *rembEstimator, at time.Duration, rate, link float64) {
+	burst := func(e *Estimator, at time.Duration, rate, link float64) {
 		var q time.Duration = at
 		feed(e, zeroTime, at, time.Duration(12*1200*8/rate*float64(time.Second)), rate, link, &q)
 	}
-	e := newREMBEstimator()
+	e := New()
 	burst(e, 100*time.Millisecond, 3_000_000, 0)
-	if bps, _ := e.bitrate(); bps < 2_500_000 {
+	if bps, _ := e.Bitrate(); bps < 2_500_000 {
 		t.Fatalf("after a clean 3 Mb/s probe: %d", bps)
 	}
-	e = newREMBEstimator()
+	e = New()
 	burst(e, 100*time.Millisecond, 3_000_000, 1_000_000)
-	if bps, _ := e.bitrate(); bps > 1_000_000 {
+	if bps, _ := e.Bitrate(); bps > 1_000_000 {
 		t.Fatalf("probe through a 1 Mb/s link: %d", bps)
 	}
-	e = newREMBEstimator()
+	e = New()
 	var q time.Duration
 	feed(e, zeroTime, 0, 3*time.Second, 200_000, 0, &q)
-	before, _ := e.bitrate()
+	before, _ := e.Bitrate()
 	burst(e, 3*time.Second, 3_000_000, 0)
-	if bps, _ := e.bitrate(); bps > before*2 {
+	if bps, _ := e.Bitrate(); bps > before*2 {
 		t.Fatalf("late burst moved the estimate from %d to %d", before, bps)
 	}
 }
+
+var zeroTime = time.Unix(1700000000, 0)
