@@ -136,10 +136,8 @@ func (c *Consumer) PreferredProfile() string {
 // SetPreferredProfile sets the preferred profile from the server side; the
 // client gets "consumerPreferredProfileSet".
 func (c *Consumer) SetPreferredProfile(profile string) error {
-	switch profile {
-	case "default", "low", "medium", "high":
-	default:
-		return protocol.NewTypeError("invalid profile %q", profile)
+	if err := checkPreferredProfile(profile); err != nil {
+		return err
 	}
 	r := c.peer.room
 	r.mu.Lock()
@@ -187,7 +185,7 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 		rtpParameters:    params,
 		ssrc:             params.Encodings[0].SSRC,
 		payloadType:      uint8(params.Codecs[0].PayloadType),
-		preferredProfile: "default",
+		preferredProfile: profileDefault,
 		sourcePaused:     prod.paused.Load(),
 		statsID:          statsID(),
 		done:             make(chan struct{}),

@@ -158,13 +158,13 @@ func (c *Consumer) streamRate(limit int, now time.Time) uint64 {
 // prefProfile is the profile the consumer prefers, read without the room
 // lock: its own, or when that is "default" its producer's (docs/protocol.md, "Preferred and effective profile").
 func (c *Consumer) prefProfile() string {
-	if p := c.preferred.Load(); p != nil && *p != "default" {
+	if p := c.preferred.Load(); p != nil && *p != profileDefault {
 		return *p
 	}
 	if p := c.producer.preferred.Load(); p != nil {
 		return *p
 	}
-	return "default"
+	return profileDefault
 }
 
 // updateLayers runs the layer choice for the consumers of a receive
@@ -375,7 +375,7 @@ func (c *Consumer) applyTarget(now time.Time) {
 	}
 	old := c.target.Swap(int32(i))
 	if i < 0 && c.current.Swap(-1) >= 0 {
-		c.setEffective("none")
+		c.setEffective(profileNone)
 	}
 	if i >= 0 && int32(i) != old {
 		c.producer.requestStreamKeyFrame(c.producer.streams[i], false)

@@ -86,10 +86,8 @@ func (p *Producer) RequestKeyFrame() { p.requestKeyFrame(true) }
 // consumers prefer when their own preference is "default" (mediasoup's
 // producer.setPreferredProfile()): "default", "low", "medium" or "high".
 func (p *Producer) SetPreferredProfile(profile string) error {
-	switch profile {
-	case "default", "low", "medium", "high":
-	default:
-		return protocol.NewTypeError("invalid profile %q", profile)
+	if err := checkPreferredProfile(profile); err != nil {
+		return err
 	}
 	p.preferred.Store(&profile)
 	return nil

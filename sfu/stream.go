@@ -9,31 +9,6 @@ import (
 	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
 )
 
-// Simulcast profiles in mediasoup's order (docs/protocol.md, "Simulcast profiles"): none < default < low <
-// medium < high.
-const (
-	rankNone = iota
-	rankDefault
-	rankLow
-	rankMedium
-	rankHigh
-)
-
-// profileRank orders a profile name; unknown names rank as none.
-func profileRank(profile string) int {
-	switch profile {
-	case "default":
-		return rankDefault
-	case "low":
-		return rankLow
-	case "medium":
-		return rankMedium
-	case "high":
-		return rankHigh
-	}
-	return rankNone
-}
-
 // streamInactiveAfter is how long a producer stream may stay silent before
 // consumers stop counting on it (a sender drops simulcast layers it has no
 // bandwidth for).
@@ -103,7 +78,7 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 	for i, e := range encs {
 		profile := e.Profile
 		if profile == "" || len(encs) == 1 {
-			profile = "default"
+			profile = profileDefault
 		}
 		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), statsID: statsID()}
 		s.ssrc.Store(e.SSRC)
@@ -112,7 +87,7 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 			s.rid = e.EncodingID
 		}
 		if withRetransmission {
-			s.rtx = rtpbuf.NewBuffer(rtpbuf.SlotsFor(profile))
+			s.rtx = rtpbuf.NewBuffer(profileBufferSlots(profile))
 			s.nacks = &rtpbuf.Generator{}
 		}
 		out = append(out, s)
