@@ -50,7 +50,7 @@ type Consumer struct {
 	paddingSent    atomic.Uint64 // probe packets
 	probesFailed   atomic.Uint64
 	statsID        string
-	rate           rateMeter
+	rate           bitrateMeter
 	statsTimer     *statsTimer // room lock
 	done           chan struct{}
 }

@@ -177,11 +177,7 @@ func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, 
 		return rtcp.ReceptionReport{}, false
 	}
 	maxSeq := s.maxSeq.Load()
-	expected := maxSeq - s.baseSeq.Load() + 1
-	lost := int64(expected) - int64(received)
-	if lost < 0 {
-		lost = 0
-	}
+	expected, lost := s.expectedLost()
 	expInterval := expected - s.priorExpected
 	recvInterval := received - s.priorReceived
 	s.priorExpected, s.priorReceived = expected, received

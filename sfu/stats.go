@@ -56,24 +56,6 @@ func statsID() string {
 	return string(b)
 }
 
-// rateMeter turns a byte counter into a bitrate between two reads.
-type rateMeter struct {
-	mu    sync.Mutex
-	bytes uint64
-	at    time.Time
-}
-
-func (m *rateMeter) bitrate(bytes uint64, now time.Time) uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var bps uint64
-	if !m.at.IsZero() && now.After(m.at) && bytes >= m.bytes {
-		bps = uint64(float64(bytes-m.bytes) * 8 / now.Sub(m.at).Seconds())
-	}
-	m.bytes, m.at = bytes, now
-	return bps
-}
-
 // uptimeMs is the stats timestamp: milliseconds since the server started.
 func (s *Server) uptimeMs() int64 { return time.Since(s.started).Milliseconds() }
 
@@ -130,13 +112,7 @@ func (p *Producer) mimeType() string {
 func (p *Producer) inboundStat(st *producerStream, withTransport bool, now time.Time) protocol.InboundRTPStat {
 	s := &st.recv
 	received := s.packets.Load()
-	var lost uint64
-	if received > 0 {
-		expected := uint64(s.maxSeq.Load()-s.baseSeq.Load()) + 1
-		if expected > received {
-			lost = expected - received
-		}
-	}
+	_, lost := s.expectedLost()
 	var nacks uint64
 	if st.nacks != nil {
 		nacks = p.nackCount.Load()
@@ -144,7 +120,7 @@ func (p *Producer) inboundStat(st *producerStream, withTransport bool, now time.
 	out := protocol.InboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
 		Type: "inbound-rtp", ID: st.statsID, Timestamp: p.peer.room.server.uptimeMs(), SSRC: st.ssrc.Load(),
 		Kind: p.kind, MediaType: p.kind, MimeType: p.mimeType(),
-		Bitrate: st.rate.bitrate(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
+		Bitrate: st.rate.read(s.bytes.Load(), now), ByteCount: s.bytes.Load(), PacketCount: received,
 		PacketsLost: lost, PliCount: st.pliCount.Load(), FirCount: 0, NackCount: nacks,
 	}}
 	if withTransport {
@@ -177,7 +153,7 @@ func (c *Consumer) GetStats() []any {
 	out := protocol.OutboundRTPStat{RTPStreamStat: protocol.RTPStreamStat{
 		Type: "outbound-rtp", ID: c.statsID, Timestamp: c.peer.room.server.uptimeMs(), SSRC: c.ssrc,
 		Kind: c.kind, MediaType: c.kind, MimeType: c.rtpParameters.Codecs[0].MimeType,
-		Bitrate: c.rate.bitrate(c.send.bytes.Load(), now), ByteCount: c.send.bytes.Load(), PacketCount: c.send.packets.Load(),
+		Bitrate: c.rate.read(c.send.bytes.Load(), now), ByteCount: c.send.bytes.Load(), PacketCount: c.send.packets.Load(),
 		PacketsLost: uint64(c.remoteLost.Load()), FractionLost: float64(c.remoteFraction.Load()) / 256,
 		PliCount: c.pliCount.Load(), FirCount: c.firCount.Load(),
 		NackCount: c.nackCount.Load(), PacketsRepaired: c.retransmitted.Load(),

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +31,8 @@ type producerStream struct {
 	lastKeyFrame atomic.Int64      // unix ns of the last PLI sent for it
 	pliCount     atomic.Uint64
 	statsID      string
-	rate         rateMeter // stats reports
-	bitrate      streamBitrate
+	rate         bitrateMeter // stats reports
+	bitrate      bitrateMeter // layer choice (windows of at least 1 s)
 }
 
 // active reports whether the stream carried media recently.
@@ -42,32 +41,9 @@ func (s *producerStream) active(now time.Time) bool {
 	return at != 0 && now.UnixNano()-at < int64(streamInactiveAfter)
 }
 
-// streamBitrate measures a stream's bitrate over windows of at least one
-// second, for layer choices (not the hot path: read from control loops).
-type streamBitrate struct {
-	mu    sync.Mutex
-	bytes uint64
-	at    time.Time
-	bps   uint64
-}
-
-func (b *streamBitrate) get(bytes uint64, now time.Time) uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.at.IsZero() {
-		b.bytes, b.at = bytes, now
-		return 0
-	}
-	if el := now.Sub(b.at); el >= time.Second {
-		b.bps = uint64(float64(bytes-b.bytes) * 8 / el.Seconds())
-		b.bytes, b.at = bytes, now
-	}
-	return b.bps
-}
-
 // currentBitrate is the stream's measured bitrate in bits per second.
 func (s *producerStream) currentBitrate(now time.Time) uint64 {
-	return s.bitrate.get(s.recv.bytes.Load(), now)
+	return s.bitrate.read(s.recv.bytes.Load(), now)
 }
 
 // newStreams builds the producer's streams from its encodings (SSRCs
@@ -80,7 +56,7 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 		if profile == "" || len(encs) == 1 {
 			profile = profileDefault
 		}
-		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), statsID: statsID()}
+		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), statsID: statsID(), bitrate: bitrateMeter{window: time.Second}}
 		s.ssrc.Store(e.SSRC)
 		s.rtxSSRC.Store(rtxSSRC(e))
 		if e.SSRC == 0 {
