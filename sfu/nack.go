@@ -2,7 +2,8 @@ package sfu
 
 import "github.com/pion/rtcp"
 
-// sendNack asks the producer's sender for lost packets.
+// sendNack asks the producer's sender for lost packets; sent NACKs count
+// in the producer's stats and the peer's metrics.
 func (p *Producer) sendNack(st *producerStream, pairs []rtcp.NackPair) {
 	nack := rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: st.ssrc.Load(), Nacks: pairs}
 	b, err := nack.Marshal()
@@ -10,7 +11,6 @@ func (p *Producer) sendNack(st *producerStream, pairs []rtcp.NackPair) {
 		return
 	}
 	if p.transport.wt.WriteRTCP(b) == nil {
-		st.nacks.NoteSent()
 		p.nackCount.Add(1)
 		p.peer.counters().nacksSent.Add(1)
 	}

@@ -33,7 +33,6 @@ type Generator struct {
 	count    int
 	lastScan int64
 	pairs    []rtcp.NackPair // reused
-	sent     uint64          // NACK packets sent
 }
 
 // OnPacket records the arrival of seq at now (unix ns) and returns the
@@ -97,14 +96,8 @@ func (g *Generator) Pending(seq uint16) bool {
 	return g.missing[j] && g.seqs[j] == seq
 }
 
-// NoteSent counts a NACK packet the caller sent.
-func (g *Generator) NoteSent() { g.sent++ }
-
-// Sent returns how many NACK packets the caller reported sent.
-func (g *Generator) Sent() uint64 { return g.sent }
-
 func (g *Generator) reset(seq uint16) {
-	*g = Generator{started: true, highest: seq, pairs: g.pairs[:0], sent: g.sent}
+	*g = Generator{started: true, highest: seq, pairs: g.pairs[:0]}
 }
 
 // add puts s in the pair list (pairs cover a packet id and 16 followers).
