@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 
 // audioLevels accumulates the ssrc-audio-level values (0..127, -dBov) of an
@@ -12,6 +14,15 @@ import (
 type audioLevels struct {
 	sum   atomic.Uint64
 	count atomic.Uint64
+}
+
+// observe adds the level a packet carries in the ssrc-audio-level
+// extension id (media plane).
+func (a *audioLevels) observe(pkt []byte, id uint8) {
+	if v := rtpwire.FindExtension(pkt, id); len(v) > 0 {
+		a.sum.Add(uint64(v[0] & 0x7f))
+		a.count.Add(1)
+	}
 }
 
 // take returns the average level in dBov (0 loudest, -127 silent) and

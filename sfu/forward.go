@@ -104,14 +104,36 @@ func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d rtpwire.
 		pidOffset: s.pidOffset, tl0Offset: s.tl0Offset, firstSeq: seq + s.seqOffset})
 }
 
-// receiveRTP is the hot path: one producer packet in, one rewritten packet
-// out per active consumer. It allocates nothing.
+// receiveRTP is the hot path: route the packet to its stream, let the
+// stream account for it, rewrite it once in room terms, fan it out to the
+// active consumers. It allocates nothing.
 func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	st, isRTX := p.streamFor(ssrc)
 	if st == nil {
 		return
 	}
 	now := time.Now()
+	p.observeTransportWide(pkt, ssrc, now)
+	pkt, nacks := st.onPacket(pkt, isRTX, p.mediaPT, now)
+	if len(nacks) > 0 {
+		p.sendNack(st, nacks)
+	}
+	if pkt == nil {
+		return
+	}
+	if p.levels != nil {
+		p.levels.observe(pkt, p.audioLevelID)
+	}
+	if p.paused.Load() {
+		return
+	}
+	p.fanOut(pkt, st, now, b)
+}
+
+// observeTransportWide feeds what concerns the whole send transport:
+// transport-cc arrival times and the receive-side bandwidth estimator
+// (every packet counts, RTX padding included: senders pad to probe).
+func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) {
 	if p.srcTCCID != 0 {
 		if v := rtpwire.FindExtension(pkt, p.srcTCCID); len(v) == 2 {
 			if f := p.transport.tcc.Load(); f != nil {
@@ -120,34 +142,17 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 		}
 	}
 	if e := p.estimator; e != nil && p.srcAbsSendTimeID != 0 {
-		// Every packet counts, RTX padding included: senders pad to probe.
 		if v := rtpwire.FindExtension(pkt, p.srcAbsSendTimeID); len(v) == 3 {
 			e.OnPacket(now, uint32(v[0])<<16|uint32(v[1])<<8|uint32(v[2]), len(pkt))
 		}
 	}
-	if isRTX {
-		if pkt = p.decodeRTX(pkt, st); pkt == nil {
-			return // padding-only probe or malformed
-		}
-	} else {
-		st.recv.update(rtpwire.Uint16(pkt[2:]), len(pkt))
-	}
-	st.lastPacketAt.Store(now.UnixNano())
-	seq := rtpwire.Uint16(pkt[2:])
-	if p.levels != nil {
-		if v := rtpwire.FindExtension(pkt, p.audioLevelID); len(v) > 0 {
-			p.levels.sum.Add(uint64(v[0] & 0x7f))
-			p.levels.count.Add(1)
-		}
-	}
-	if st.nacks != nil {
-		if pairs := st.nacks.OnPacket(seq, now.UnixNano()); len(pairs) > 0 {
-			p.sendNack(st, pairs)
-		}
-	}
-	if p.paused.Load() {
-		return
-	}
+}
+
+// fanOut rewrites a media packet of stream st once into the producer's
+// scratch buffer (room payload type and extension ids, fresh
+// abs-send-time), keeps it for retransmissions and hands it to every
+// active consumer.
+func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
 	cs := *p.consumers.Load()
 	if len(cs) == 0 {
 		return
@@ -157,6 +162,7 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 		return
 	}
 	buf := p.scratch[:n]
+	seq := rtpwire.Uint16(buf[2:])
 	if st.rtx != nil {
 		st.rtx.Store(seq, buf, payOff)
 	}

@@ -49,8 +49,7 @@ type Producer struct {
 	scratch [1600]byte
 
 	nackCount    atomic.Uint64
-	mediaPT      uint8 // the sender's media payload type
-	rtxScratch   [1600]byte
+	mediaPT      uint8        // the sender's media payload type
 	audioLevelID uint8        // the sender's ssrc-audio-level id
 	levels       *audioLevels // audio with ssrc-audio-level only
 	statsTimer   *statsTimer  // room lock

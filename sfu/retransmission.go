@@ -52,10 +52,3 @@ func (c *Consumer) retransmit(seq uint16) {
 		c.peer.counters().retransmitted.Add(1)
 	}
 }
-
-// decodeRTX turns a sender's RTX packet (RFC 4588) back into the original
-// media packet, in the producer's scratch buffer: media SSRC, media
-// payload type, original sequence number. nil for padding-only packets.
-func (p *Producer) decodeRTX(pkt []byte, st *producerStream) []byte {
-	return rtpwire.DecodeRTX(p.rtxScratch[:], pkt, p.mediaPT, st.ssrc.Load())
-}

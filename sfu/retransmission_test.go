@@ -80,16 +80,15 @@ func TestNackIsAnsweredWithRTX(t *testing.T) {
 }
 
 func TestDecodeRTX(t *testing.T) {
-	p := &Producer{mediaPT: 96}
 	st := &producerStream{}
 	st.ssrc.Store(1111)
 	rtx := []byte{0x80, 97, 0, 9, 0, 0, 0x23, 0x28, 0, 0, 0x08, 0xae, 0x01, 0xf4, 0xAA, 0xBB}
-	out := p.decodeRTX(rtx, st)
+	out, _ := st.onPacket(rtx, true, 96, time.Now())
 	if out == nil || out[1]&0x7f != 96 || rtpwire.Uint16(out[2:]) != 500 || rtpwire.Uint32(out[8:]) != 1111 || len(out) != 14 || out[12] != 0xAA {
 		t.Fatalf("decoded %x", out)
 	}
 	probe := []byte{0xA0, 97, 0, 10, 0, 0, 0, 0, 0, 0, 0x08, 0xae, 0, 0, 0, 4} // padding only
-	if p.decodeRTX(probe, st) != nil {
+	if out, _ := st.onPacket(probe, true, 96, time.Now()); out != nil {
 		t.Fatal("padding-only probe decoded")
 	}
 }

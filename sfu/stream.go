@@ -4,8 +4,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
+
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
+	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 
 // streamInactiveAfter is how long a producer stream may stay silent before
@@ -31,6 +34,7 @@ type producerStream struct {
 	lastKeyFrame atomic.Int64      // unix ns of the last PLI sent for it
 	pliCount     atomic.Uint64
 	statsID      string
+	rtxScratch   [1600]byte   // media plane: the last decoded retransmission
 	rate         bitrateMeter // stats reports
 	bitrate      bitrateMeter // layer choice (windows of at least 1 s)
 }
@@ -87,3 +91,24 @@ func (p *Producer) streamFor(ssrc uint32) (*producerStream, bool) {
 
 // simulcast reports whether the producer sends several encodings.
 func (p *Producer) simulcast() bool { return len(p.streams) > 1 }
+
+// onPacket is the stream's share of a received packet: RTX decoding, receive
+// statistics, liveness and the NACK generator. It returns the media packet
+// (pkt itself, or the decoded retransmission in the stream's scratch
+// buffer; nil for padding-only or malformed RTX) and the sequence numbers
+// to ask the sender for now. Media plane only; no allocation.
+func (st *producerStream) onPacket(pkt []byte, isRTX bool, mediaPT uint8, now time.Time) ([]byte, []rtcp.NackPair) {
+	if isRTX {
+		if pkt = rtpwire.DecodeRTX(st.rtxScratch[:], pkt, mediaPT, st.ssrc.Load()); pkt == nil {
+			return nil, nil // padding-only probe or malformed
+		}
+	} else {
+		st.recv.update(rtpwire.Uint16(pkt[2:]), len(pkt))
+	}
+	st.lastPacketAt.Store(now.UnixNano())
+	var nacks []rtcp.NackPair
+	if st.nacks != nil {
+		nacks = st.nacks.OnPacket(rtpwire.Uint16(pkt[2:]), now.UnixNano())
+	}
+	return pkt, nacks
+}
