@@ -11,8 +11,9 @@ import (
 )
 
 // TestBadInputKeepsOthersFlowing: a hostile peer's malformed and
-// out-of-order requests get error answers naming the problem; its socket
-// keeps working and a victim's media keeps flowing.
+// out-of-order requests get error answers naming the problem and its
+// socket keeps working; unreadable messages close only their own socket;
+// a victim's media keeps flowing.
 func TestBadInputKeepsOthersFlowing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -65,14 +66,33 @@ func TestBadInputKeepsOthersFlowing(t *testing.T) {
 	if _, err := eve.RawRequest(ctx, "no-such-app-method", map[string]any{}); !isErr(err, 400, `unknown request.method "no-such-app-method"`) {
 		t.Errorf("app method: %v", err)
 	}
-	for _, raw := range []string{`{`, `[]`, `null`, `{"request":true}`, `{"request":true,"id":"x","method":"mediasoup-request"}`,
+	// Notifications are never answered, whatever they carry; eve's socket
+	// stays open (and bob's producer is not hers to close).
+	for _, raw := range []string{
 		`{"notification":true,"method":"mediasoup-notification","data":{"method":"pauseProducer","notification":true,"id":"x"}}`,
 		`{"notification":true,"method":"mediasoup-notification","data":{"method":"closeProducer","notification":true,"id":` + itoa(prod.ID) + `}}`,
 		`{"notification":true,"method":"mediasoup-notification","data":[1,2,3]}`,
-		strings.Repeat("[", 5000)} {
+	} {
 		if err := eve.SendRaw([]byte(raw)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// What is not protoo at all cannot be answered: the server closes that
+	// socket with a reason (codes checked in signaling's tests), and only
+	// that one.
+	for i, raw := range []string{`{`, `[]`, `null`, `{"request":true}`, `{"request":true,"id":"x","method":"mediasoup-request"}`,
+		strings.Repeat("[", 5000)} {
+		m, err := client.Connect(ctx, g.URL, "h", "mallory"+itoa(uint32(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SendRaw([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Request(ctx, "queryRoom", nil); err == nil {
+			t.Errorf("%.20q: the socket still answers after an unreadable message", raw)
+		}
+		m.Close()
 	}
 	// The socket still answers, the victim still receives.
 	if _, err := eve.Request(ctx, "queryRoom", nil); err != nil {

@@ -29,8 +29,8 @@ func DecodeMessage(data []byte) (*Message, error) {
 	if len(data) > MaxMessageSize {
 		return nil, NewError("message too large (%d bytes, limit %d)", len(data), MaxMessageSize)
 	}
-	if d := depth(data); d > MaxDepth {
-		return nil, NewError("message nested too deeply (limit %d)", MaxDepth)
+	if Depth(data) > MaxDepth {
+		return nil, NewTooDeepError()
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
@@ -58,8 +58,17 @@ func DecodeMessage(data []byte) (*Message, error) {
 	return m, nil
 }
 
-// depth returns the maximum nesting of objects and arrays in a JSON text.
-func depth(b []byte) int {
+// NewTooDeepError returns the error of a message nested deeper than
+// MaxDepth: "Error: message nested too deeply (limit 32)".
+func NewTooDeepError() *Error {
+	return NewError("message nested too deeply (limit %d)", MaxDepth)
+}
+
+// Depth returns the maximum nesting of objects and arrays in a JSON text,
+// counting the brackets outside strings. b need not be valid JSON; Depth
+// reads it once, without recursion, so any input is safe to measure
+// before a decoder (whose own limit is far higher) sees it.
+func Depth(b []byte) int {
 	d, maxD, inStr, esc := 0, 0, false, false
 	for _, c := range b {
 		switch {

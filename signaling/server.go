@@ -17,7 +17,9 @@ import (
 
 // Limits of one signaling session.
 const (
-	// MaxFrameSize bounds a WebSocket message.
+	// MaxFrameSize bounds a WebSocket message: a larger one closes the
+	// socket with 1009, after an error response when it is a request whose
+	// id its first bytes show.
 	MaxFrameSize = 512 << 10
 	// sendQueue bounds the messages waiting for a slow client; a client
 	// that falls this far behind is disconnected.
@@ -30,6 +32,14 @@ const (
 	// more are answered with error 429.
 	requestsPerSecond = 50
 	requestBurst      = 200
+	// lingerTimeout and lingerBytes bound what a session reads and
+	// discards after it closed the socket because of a message (see
+	// session.linger).
+	lingerTimeout = time.Second
+	lingerBytes   = 1 << 20
+	// maxCloseReason is the longest close reason a close frame holds
+	// (125 bytes of payload, 2 of them the code).
+	maxCloseReason = 123
 )
 
 // Server is the protoo WebSocket endpoint (an http.Handler).

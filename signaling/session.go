@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,10 @@ type session struct {
 	peer     *sfu.Peer
 	flushBy  time.Time   // set by shutdown: write the queue until then
 	hardStop *time.Timer // set by shutdown: closes the connection late
+	// closeCode and closeReason, set by fail, replace the protoo close
+	// frame.
+	closeCode   int
+	closeReason string
 
 	limiter    *rate.Limiter
 	justJoined bool // reader goroutine only
@@ -181,24 +186,82 @@ func (s *session) writeLoop(ctx context.Context) {
 	}
 }
 
-// goodbye sends the protoo close frame.
+// goodbye sends the WebSocket close frame: the protoo one (4000 "closed
+// by protoo-server"), or the code and reason set by fail.
 func (s *session) goodbye() {
 	deadline := time.Now().Add(time.Second)
 	if by := s.flushDeadline(); !by.IsZero() {
 		deadline = by.Add(goodbyeGrace)
 	}
-	_ = s.conn.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(closeByServer, "closed by protoo-server"), deadline)
+	code, reason := s.closeFrame()
+	_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
 }
 
+// closeFrame returns the code and reason of the session's close frame.
+func (s *session) closeFrame() (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeCode != 0 {
+		return s.closeCode, s.closeReason
+	}
+	return closeByServer, "closed by protoo-server"
+}
+
+// fail ends the session because of what the client sent: the messages
+// already queued (an error response among them) are written, then the
+// close frame with code and reason (truncated to what a close frame
+// holds). A session already closing keeps its own close frame.
+func (s *session) fail(code int, reason string) {
+	if len(reason) > maxCloseReason {
+		reason = reason[:maxCloseReason]
+	}
+	s.mu.Lock()
+	if s.flushBy.IsZero() && s.closeCode == 0 {
+		s.closeCode, s.closeReason = code, reason
+	}
+	s.mu.Unlock()
+	s.log.Info("closing signaling connection", "code", code, "reason", reason)
+	s.shutdown(time.Now().Add(closeFlushTimeout))
+}
+
+// linger reads and discards what the client still sends after fail, at
+// most lingerBytes and until lingerTimeout, starting with the rest of the
+// refused message r (nil when none is left). Closing a TCP connection with
+// input unread sends a reset, which can destroy the error response and the
+// close frame on their way; lingering lets the client read them and answer
+// the close frame, which ends the wait.
+func (s *session) linger(r io.Reader) {
+	s.conn.SetPongHandler(nil) // a pong must not push the deadline back
+	_ = s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	budget := int64(lingerBytes)
+	if r != nil {
+		n, _ := io.Copy(io.Discard, io.LimitReader(r, budget))
+		budget -= n
+	}
+	for budget > 0 {
+		_, r, err := s.conn.NextReader()
+		if err != nil {
+			return // the client's close frame, EOF or the deadline
+		}
+		n, _ := io.Copy(io.Discard, io.LimitReader(r, budget))
+		budget -= n
+	}
+}
+
+// readLoop reads the client's messages until the socket ends. Every
+// request is answered; a message that cannot be answered (not protoo, no
+// readable request id, binary) closes the socket with a code and reason,
+// and so does a message over MaxFrameSize (1009), after an error response
+// when it is a request whose id its first bytes show.
 func (s *session) readLoop() {
-	s.conn.SetReadLimit(MaxFrameSize)
+	// The size is checked here rather than by SetReadLimit, which refuses
+	// a message from its frame header, before its first bytes can be read.
 	_ = s.conn.SetReadDeadline(time.Now().Add(readTimeout))
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(readTimeout))
 	})
 	for {
-		typ, b, err := s.conn.ReadMessage()
+		typ, r, err := s.conn.NextReader()
 		if err != nil {
 			return
 		}
@@ -208,13 +271,34 @@ func (s *session) readLoop() {
 		default:
 		}
 		_ = s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		b, err := io.ReadAll(io.LimitReader(r, MaxFrameSize+1))
+		if err != nil {
+			return
+		}
+		if len(b) > MaxFrameSize {
+			var id *uint64
+			if typ == websocket.TextMessage {
+				id = peekRequestID(b[:idPrefix])
+			}
+			s.refuse(tooLarge(id), r)
+			return
+		}
 		if typ != websocket.TextMessage {
-			continue
+			s.refuse(&FrameError{CloseCode: closeUnsupportedData, CloseReason: "protoo messages are text"}, r)
+			return
 		}
 		f, err := ParseFrame(b)
 		if err != nil {
-			s.log.Debug("ignoring invalid protoo message")
-			continue
+			fe, ok := errors.AsType[*FrameError](err)
+			if !ok {
+				fe = malformed(nil, err.Error())
+			}
+			if fe.ID != nil {
+				s.answerRefused(fe)
+				continue
+			}
+			s.refuse(fe, nil)
+			return
 		}
 		switch {
 		case f.Request:
@@ -223,6 +307,29 @@ func (s *session) readLoop() {
 			s.handleNotification(f)
 		}
 	}
+}
+
+// answerRefused answers a request ParseFrame refused with its error (or
+// 429, as any request over the rate).
+func (s *session) answerRefused(fe *FrameError) {
+	if !s.limiter.Allow() {
+		s.enqueue(errorResponse(*fe.ID, 429, fmt.Sprintf("too many requests (limit %d per second)", requestsPerSecond)))
+		return
+	}
+	s.log.Debug("refused protoo request", "id", *fe.ID, "reason", fe.Reason)
+	s.enqueue(errorResponse(*fe.ID, fe.Code, fe.Reason))
+}
+
+// refuse ends the session because of a message it will not process: a
+// request whose id is known is answered first (the oversized case; the
+// rate limit does not matter any more), then the socket closes with fe's
+// code and reason. r is the unread rest of the message, if any.
+func (s *session) refuse(fe *FrameError, r io.Reader) {
+	if fe.ID != nil {
+		s.enqueue(errorResponse(*fe.ID, fe.Code, fe.Reason))
+	}
+	s.fail(fe.CloseCode, fe.CloseReason)
+	s.linger(r)
 }
 
 func (s *session) handleRequest(f *Frame) {

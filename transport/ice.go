@@ -29,6 +29,19 @@ func newICEParameters() ICEParameters {
 // and MESSAGE-INTEGRITY, ignores role conflicts, and makes the request's
 // source a valid tuple; the first valid tuple (or one nominated with
 // USE-CANDIDATE) becomes the selected one.
+//
+// Only a Binding request with a valid FINGERPRINT whose USERNAME names one
+// of our transports is ever answered: with a success signed with the
+// transport's password when its MESSAGE-INTEGRITY is valid, else with an
+// unsigned error (400 without MESSAGE-INTEGRITY, 401 with a wrong one; RFC
+// 5389 section 10.1.2: an error to a request that failed authentication
+// carries no MESSAGE-INTEGRITY). Everything else is dropped silently: a
+// message without a valid FINGERPRINT (RFC 5389 section 7.3; ICE always
+// sends it), a request without USERNAME or for an unknown username
+// fragment (no one to speak for; answering strangers would make the port a
+// reflector), indications and responses. Attributes after
+// MESSAGE-INTEGRITY other than FINGERPRINT are ignored (RFC 5389 section
+// 15.4; pion's decoder already leaves them out).
 func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 	addr := tp.Remote
 	if !stun.IsMessage(pkt) {
@@ -41,14 +54,15 @@ func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 	if m.Type != stun.BindingRequest {
 		return // indications and responses are ignored
 	}
+	if err := stun.Fingerprint.Check(m); err != nil {
+		return
+	}
 	var user stun.Username
 	if err := user.GetFrom(m); err != nil {
-		n.stunError(m, tp, stun.CodeBadRequest, "")
 		return
 	}
 	local, _, ok := strings.Cut(user.String(), ":")
 	if !ok {
-		n.stunError(m, tp, stun.CodeBadRequest, "")
 		return
 	}
 	t := n.transportByUfrag(local)
@@ -56,12 +70,12 @@ func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 		return
 	}
 	pwd := t.icePassword()
-	if err := stun.Fingerprint.Check(m); err != nil {
-		n.stunError(m, tp, stun.CodeBadRequest, pwd)
+	if _, ok := m.Attributes.Get(stun.AttrMessageIntegrity); !ok {
+		n.stunError(m, tp, stun.CodeBadRequest)
 		return
 	}
 	if err := stun.NewShortTermIntegrity(pwd).Check(m); err != nil {
-		n.stunError(m, tp, stun.CodeUnauthorized, pwd)
+		n.stunError(m, tp, stun.CodeUnauthorized)
 		return
 	}
 	resp, err := stun.Build(
@@ -84,17 +98,17 @@ func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 	}
 }
 
-func (n *Network) stunError(m *stun.Message, tp Tuple, code stun.ErrorCode, pwd string) {
-	setters := []stun.Setter{
+// stunError answers a Binding request that failed authentication with an
+// error response: no MESSAGE-INTEGRITY (the request proved no key), only
+// the error code and FINGERPRINT.
+func (n *Network) stunError(m *stun.Message, tp Tuple, code stun.ErrorCode) {
+	resp, err := stun.Build(
 		stun.NewTransactionIDSetter(m.TransactionID),
 		stun.NewType(stun.MethodBinding, stun.ClassErrorResponse),
 		code,
-	}
-	if pwd != "" {
-		setters = append(setters, stun.NewShortTermIntegrity(pwd))
-	}
-	setters = append(setters, stun.Fingerprint)
-	if resp, err := stun.Build(setters...); err == nil {
+		stun.Fingerprint,
+	)
+	if err == nil {
 		_ = n.write(tp, resp.Raw)
 	}
 }

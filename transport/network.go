@@ -58,7 +58,11 @@ type Network struct {
 
 	tcp      net.Listener // nil when ICE-TCP is off
 	tcpConns map[*tcpConn]struct{}
-	wg       sync.WaitGroup
+	// tcpBindTimeout is how long an ICE-TCP connection may go from its
+	// accept to a valid ICE check: the constant tcpBindTimeout, which
+	// tests shorten before any connection.
+	tcpBindTimeout time.Duration
+	wg             sync.WaitGroup
 
 	mu      sync.RWMutex
 	byUfrag map[string]*WebRTCTransport
@@ -112,6 +116,8 @@ func NewNetwork(cfg Config) (*Network, error) {
 		byAddr:    map[netip.AddrPort]*WebRTCTransport{},
 		done:      make(chan struct{}),
 		tcpConns:  map[*tcpConn]struct{}{},
+
+		tcpBindTimeout: tcpBindTimeout,
 	}
 	n.oobPool.New = func() any { return new([oobSize]byte) }
 	n.dualStack = listen.Is6()
@@ -283,8 +289,12 @@ func (n *Network) write(tp Tuple, b []byte) error {
 }
 
 // demux hands one packet to its handler (RFC 7983). For UDP the transport
-// is found by address; a TCP connection knows its transport.
+// is found by address; a TCP connection knows its transport. Packets of no
+// handler's range, and empty ones, are dropped.
 func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport) {
+	if len(pkt) == 0 {
+		return
+	}
 	switch b := pkt[0]; {
 	case b < 4:
 		n.handleSTUN(pkt, tp)

@@ -14,7 +14,7 @@ import (
 // ICE-TCP limits.
 const (
 	tcpMaxFrame     = 4096             // larger RFC 4571 frames close the connection
-	tcpBindTimeout  = 10 * time.Second // time to send a valid ICE check
+	tcpBindTimeout  = 10 * time.Second // from accept to a valid ICE check
 	tcpIdleTimeout  = 60 * time.Second
 	tcpWriteTimeout = 5 * time.Second
 	tcpMaxConns     = 4096
@@ -62,21 +62,78 @@ func (n *Network) acceptTCP(l net.Listener) {
 		if err != nil {
 			return
 		}
-		n.mu.Lock()
-		if n.closed || len(n.tcpConns) >= tcpMaxConns {
-			n.mu.Unlock()
-			c.Close()
-			continue
-		}
-		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		tc := &tcpConn{n: n, c: c, remote: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
-		n.tcpConns[tc] = struct{}{}
-		n.wg.Add(1)
-		n.mu.Unlock()
-		go n.serveTCP(tc)
+		n.startTCP(c)
 	}
 }
 
+// startTCP serves an accepted ICE-TCP connection on its own goroutine; it
+// closes c instead when the network is closed or has tcpMaxConns
+// connections already.
+func (n *Network) startTCP(c net.Conn) {
+	n.mu.Lock()
+	if n.closed || len(n.tcpConns) >= tcpMaxConns {
+		n.mu.Unlock()
+		c.Close()
+		return
+	}
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	tc := &tcpConn{n: n, c: c, remote: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+	n.tcpConns[tc] = struct{}{}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go n.serveTCP(tc)
+}
+
+// Why frameReader.next ends a connection.
+var (
+	errFrameSize = errors.New("RFC 4571 frame empty or over 4096 bytes")
+	errFrameKind = errors.New("RFC 4571 frame is neither STUN, DTLS nor RTP/RTCP")
+)
+
+// frameReader reads the RFC 4571 frames of an ICE-TCP connection into one
+// buffer of tcpMaxFrame bytes, allocated with it: a length prefix of up to
+// 64 KiB never makes it read or allocate more.
+type frameReader struct {
+	r   io.Reader
+	hdr [2]byte
+	buf [tcpMaxFrame]byte
+}
+
+// next returns the next frame, valid until the following call. It fails
+// with io.EOF at the end of the stream between frames, io.ErrUnexpectedEOF
+// inside one, errFrameSize for an empty frame or one over tcpMaxFrame
+// (without reading it), errFrameKind for a frame that none of the RFC 7983
+// ranges the network demultiplexes claims (the stream is garbage or out of
+// step), and the reader's error otherwise.
+func (fr *frameReader) next() ([]byte, error) {
+	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+		return nil, err
+	}
+	size := int(binary.BigEndian.Uint16(fr.hdr[:]))
+	if size == 0 || size > len(fr.buf) {
+		return nil, errFrameSize
+	}
+	if _, err := io.ReadFull(fr.r, fr.buf[:size]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if !demuxable(fr.buf[0]) {
+		return nil, errFrameKind
+	}
+	return fr.buf[:size], nil
+}
+
+// demuxable reports whether a packet starting with b is one the network
+// handles (RFC 7983): STUN, DTLS, or RTP/RTCP.
+func demuxable(b byte) bool { return b < 4 || (b >= 20 && b < 64) || (b >= 128 && b < 192) }
+
+// serveTCP reads the frames of one ICE-TCP connection until it ends: at
+// the client's close, at a frame the framing refuses (frameReader.next),
+// at a first frame that is no STUN message, when no valid ICE check bound
+// it tcpBindTimeout after it was accepted (however much else it sent), or
+// after tcpIdleTimeout of silence once bound.
 func (n *Network) serveTCP(tc *tcpConn) {
 	defer n.wg.Done()
 	defer func() {
@@ -90,28 +147,22 @@ func (n *Network) serveTCP(tc *tcpConn) {
 			}
 		}
 	}()
-	var hdr [2]byte
-	buf := make([]byte, tcpMaxFrame)
+	fr := &frameReader{r: tc.c}
+	bindBy := time.Now().Add(n.tcpBindTimeout)
 	for {
-		timeout := tcpIdleTimeout
-		if tc.t.Load() == nil {
-			timeout = tcpBindTimeout
+		deadline := bindBy
+		if tc.t.Load() != nil {
+			deadline = time.Now().Add(tcpIdleTimeout)
 		}
-		_ = tc.c.SetReadDeadline(time.Now().Add(timeout))
-		if _, err := io.ReadFull(tc.c, hdr[:]); err != nil {
-			return
-		}
-		size := int(binary.BigEndian.Uint16(hdr[:]))
-		if size == 0 || size > tcpMaxFrame {
-			return
-		}
-		if _, err := io.ReadFull(tc.c, buf[:size]); err != nil {
+		_ = tc.c.SetReadDeadline(deadline)
+		frame, err := fr.next()
+		if err != nil {
 			return
 		}
 		t := tc.t.Load()
-		if t == nil && buf[0] >= 4 {
-			return // the first frame must be an ICE check
+		if t == nil && frame[0] >= 4 {
+			return // the first frames must be ICE checks
 		}
-		n.demux(buf[:size], Tuple{Remote: tc.remote, tcp: tc}, t)
+		n.demux(frame, Tuple{Remote: tc.remote, tcp: tc}, t)
 	}
 }

@@ -275,8 +275,8 @@ func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) bool {
 	return true
 }
 
-// useTuple makes a valid tuple that carries DTLS or media the selected one
-// (mediasoup's tolerance of aggressive nomination).
+// useTuple makes a valid tuple that carries DTLS or authenticated media
+// the selected one (mediasoup's tolerance of aggressive nomination).
 func (t *WebRTCTransport) useTuple(tp Tuple) {
 	if cur := t.selected.Load(); cur == nil || *cur != tp {
 		t.selected.Store(&tp)
@@ -420,12 +420,14 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 	}
 	t.recvMu.Lock()
 	defer t.recvMu.Unlock()
-	t.useTuple(tp)
+	// The tuple follows the client only once the packet authenticated: a
+	// forged packet from another valid tuple must not redirect the media.
 	if isRTCP(pkt) {
 		out, err := ctx.DecryptRTCP(t.rtcpBuf, pkt, &t.rtcpHdr)
 		if err != nil {
 			return
 		}
+		t.useTuple(tp)
 		t.l.OnRTCP(t, out)
 		return
 	}
@@ -433,6 +435,7 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 	if err != nil {
 		return
 	}
+	t.useTuple(tp)
 	t.l.OnRTP(t, out, b)
 }
 
