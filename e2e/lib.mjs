@@ -157,10 +157,11 @@ export async function startLossRelay(target, loss, seed = 1) {
 }
 
 // aliceSendsToBob joins alice and bob to a room, alice sends mic and
-// camera, and it returns once bob decodes her video.
-export async function aliceSendsToBob(browser, server, room) {
-  const alice = await openHarness(browser, server, 'alice');
-  const bob = await openHarness(browser, server, 'bob');
+// camera, and it returns once bob decodes her video. open(name) opens a
+// harness page (default: openHarness on browser and server).
+export async function aliceSendsToBob(browser, server, room, open = (name) => openHarness(browser, server, name)) {
+  const alice = await open('alice');
+  const bob = await open('bob');
   await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
   await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
   await alice.evaluate(() => window.harness.produce('audio'));

@@ -61,16 +61,14 @@ func announcedAddrs(cfg Config, listen netip.Addr) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// localAddrs lists the addresses of the interfaces that are up, usable as
-// host candidates: IPv4 (and global IPv6 on an IPv6 socket), non-loopback
-// first in interface order, then IPv4 loopback so that a browser on the
-// host itself can reach the server as well.
-func localAddrs(v6 bool) []netip.Addr {
+// HostAddrs returns the addresses of the host's interfaces that are up,
+// each once, in interface order.
+func HostAddrs() []netip.Addr {
 	ifaces, err := net.Interfaces()
 	if err != nil {
 		return nil
 	}
-	var out, loopback []netip.Addr
+	var out []netip.Addr
 	for _, ifc := range ifaces {
 		if ifc.Flags&net.FlagUp == 0 {
 			continue
@@ -84,19 +82,28 @@ func localAddrs(v6 bool) []netip.Addr {
 			if !ok {
 				continue
 			}
-			a, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok {
-				continue
+			if a, ok := netip.AddrFromSlice(ipn.IP); ok && !slices.Contains(out, a.Unmap()) {
+				out = append(out, a.Unmap())
 			}
-			a = a.Unmap()
-			switch {
-			case a.Is4() && a.IsLoopback():
-				loopback = append(loopback, a)
-			case a.Is4() && (a.IsGlobalUnicast() || a.IsPrivate()):
-				out = append(out, a)
-			case a.Is6() && v6 && a.IsGlobalUnicast():
-				out = append(out, a)
-			}
+		}
+	}
+	return out
+}
+
+// localAddrs lists the host addresses usable as host candidates: IPv4
+// (and global IPv6 on an IPv6 socket), non-loopback first in interface
+// order, then IPv4 loopback so that a browser on the host itself can reach
+// the server as well.
+func localAddrs(v6 bool) []netip.Addr {
+	var out, loopback []netip.Addr
+	for _, a := range HostAddrs() {
+		switch {
+		case a.Is4() && a.IsLoopback():
+			loopback = append(loopback, a)
+		case a.Is4() && (a.IsGlobalUnicast() || a.IsPrivate()):
+			out = append(out, a)
+		case a.Is6() && v6 && a.IsGlobalUnicast():
+			out = append(out, a)
 		}
 	}
 	return append(out, loopback...)

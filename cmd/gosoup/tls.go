@@ -12,8 +12,11 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/gosoup/gosoup/transport"
 )
 
 // selfSignedValidity is how long a --tls-self-signed certificate is valid.
@@ -105,26 +108,9 @@ func fingerprint(der []byte) string {
 // 127.0.0.1, ::1 and the addresses of the host's interfaces that are up.
 func certIPs() []net.IP {
 	out := []net.IP{net.IPv4(127, 0, 0, 1).To4(), net.IPv6loopback}
-	seen := map[string]bool{"127.0.0.1": true, "::1": true}
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return out
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok || seen[ipn.IP.String()] {
-				continue
-			}
-			seen[ipn.IP.String()] = true
-			out = append(out, ipn.IP)
+	for _, a := range transport.HostAddrs() {
+		if a != netip.MustParseAddr("127.0.0.1") && a != netip.IPv6Loopback() {
+			out = append(out, net.IP(a.AsSlice()))
 		}
 	}
 	return out

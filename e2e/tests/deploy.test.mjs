@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { repo, launchBrowser, waitFor, stats, events, roomId, serverEnv, freePort } from '../lib.mjs';
+import { repo, launchBrowser, waitFor, stats, events, roomId, serverEnv, freePort, aliceSendsToBob } from '../lib.mjs';
 
 let dir;
 let bin;
@@ -107,17 +107,10 @@ async function openPage(server, name, { token } = {}) {
   return page;
 }
 
-// call joins alice and bob, alice sends her microphone and camera, and it
-// resolves once bob decodes her video.
-async function call(server, room, tokens = {}) {
-  const alice = await openPage(server, 'alice', { token: tokens.alice });
-  const bob = await openPage(server, 'bob', { token: tokens.bob });
-  await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
-  await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
-  await alice.evaluate(() => window.harness.produce('audio'));
-  await alice.evaluate(() => window.harness.produce('video'));
-  await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
-  return { alice, bob };
+// call joins alice and bob (with their tokens), alice sends her microphone
+// and camera, and it resolves once bob decodes her video.
+function call(server, room, tokens = {}) {
+  return aliceSendsToBob(null, server, room, (name) => openPage(server, name, { token: tokens[name] }));
 }
 
 async function framesRising(page, more = 10, timeout = 20000) {
