@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/rtpparams"
-	"github.com/gosoup/gosoup/sfu/internal/bwe"
 )
 
 // Simulcast layer choice per receive transport. Every consumer forwards
@@ -168,7 +167,10 @@ func (c *Consumer) prefProfile() string {
 }
 
 // updateLayers runs the layer choice for the consumers of a receive
-// transport; called by its report loop.
+// transport; called by its report loop. It reads what the receiver reports
+// (REMB decreases, loss in receiver reports) into a congestion budget, has
+// the allocator share the bandwidth out, and points each consumer at the
+// stream its limit allows.
 func (t *Transport) updateLayers(now time.Time) {
 	var sim []*Consumer
 	var fixed uint64 // consumers without simulcast
@@ -219,144 +221,39 @@ func (t *Transport) updateLayers(now time.Time) {
 			budget = b
 		}
 	}
-	if budget > 0 && t.probing != nil {
-		// The padding caused it: stop, and let the queue it built drain
-		// before reports count again (as after a downgrade).
-		t.abortProbe(now)
-		t.settleUntil = now.Add(probeSettle)
-	} else if c := t.probing; c != nil && !now.Before(c.layers.probeUntil) {
-		t.finishProbe(now)
+	views := make([]layerConsumer, len(sim))
+	for i, c := range sim {
+		views[i] = c
 	}
-	if budget > 0 {
-		t.lastCongestion = now
-		// Right after a downgrade the receiver still sees the queue the
-		// higher layer (and the new layer's key frame) built: reports then
-		// understate the path, so the next downgrade waits for them to settle.
-		if !now.Before(t.settleUntil) && t.fitLayers(sim, fixed, budget, now) {
-			t.settleUntil = now.Add(layerSettle)
-		}
-	} else if t.probing == nil && now.Sub(t.lastCongestion) >= layerUpgradeQuiet && now.Sub(t.lastUpgrade) >= layerUpgradeQuiet {
-		t.upgradeOne(sim, now)
+	if t.layers.debug == nil {
+		t.layers.debug = t.debug
 	}
+	t.layers.allocate(views, fixed, budget, now)
 	for _, c := range sim {
-		l := &c.layers
-		if l.backoff > 0 && l.upgradedAt.Equal(l.changedAt) && now.Sub(l.changedAt) >= layerStableReset {
-			l.backoff = 0
-		}
 		c.applyTarget(now)
 	}
 }
 
-// fitLayers lowers limits, highest streams first, until the consumers'
-// streams fit what the receiver's path carried: Chrome reports 85 % of it
-// on congestion, so budget/0.85 is the room. It reports whether a limit
-// dropped.
-func (t *Transport) fitLayers(sim []*Consumer, fixed, budget uint64, now time.Time) (lowered bool) {
-	room := float64(budget) / bwe.DecreaseFactor
-	total := float64(fixed)
-	for _, c := range sim {
-		total += float64(c.streamRate(c.layers.limit, now))
-	}
-	for total > room {
-		var pick *Consumer
-		var pickRate uint64
-		for _, c := range sim {
-			if c.producer.stepDown(c.currentRank(now), now) == 0 {
-				continue
-			}
-			if r := c.streamRate(c.layers.limit, now); pick == nil || r > pickRate {
-				pick, pickRate = c, r
-			}
-		}
-		if pick == nil {
-			return lowered // everyone on the lowest layer
-		}
-		l := &pick.layers
-		next := pick.producer.stepDown(pick.currentRank(now), now)
-		total -= float64(pickRate) - float64(pick.streamRate(next, now))
-		if now.Sub(l.upgradedAt) < layerFailedWithin {
-			l.backoff = min(max(2*l.backoff, layerHoldMin), layerHoldMax)
-		} else {
-			l.backoff = max(l.backoff, layerHoldMin)
-		}
-		l.limit, l.holdUntil, l.changedAt = next, now.Add(l.backoff), now
-		lowered = true
-		t.debug("layer limit lowered", "consumer", pick.id, "limit", next, "budget", budget, "backoff", l.backoff)
-	}
-	return lowered
-}
+// The layerConsumer view of a Consumer (report loop of its transport).
 
-// currentRank is the rank of the stream the consumer's preference and
-// limit select now; 0 when no stream is active.
-func (c *Consumer) currentRank(now time.Time) int {
-	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), c.layers.limit, now)
+func (c *Consumer) layerID() uint32             { return c.id }
+func (c *Consumer) layerState() *consumerLayers { return &c.layers }
+func (c *Consumer) preferredRank() int          { return preferenceRank(c.prefProfile()) }
+func (c *Consumer) rateAt(limit int, now time.Time) uint64 {
+	return c.streamRate(limit, now)
+}
+func (c *Consumer) stepDown(rank int, now time.Time) int { return c.producer.stepDown(rank, now) }
+func (c *Consumer) stepUp(rank int, now time.Time) int   { return c.producer.stepUp(rank, now) }
+func (c *Consumer) probeFailed()                         { c.probesFailed.Add(1) }
+
+// rankAt is the rank of the stream the consumer's preference and a limit
+// select now; 0 when no stream is active.
+func (c *Consumer) rankAt(limit int, now time.Time) int {
+	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), limit, now)
 	if i < 0 {
 		return 0
 	}
 	return c.producer.streams[i].rank
-}
-
-// upgradeOne raises by one layer the limit of the consumer that is lowest
-// below what it prefers and whose hold time has passed.
-func (t *Transport) upgradeOne(sim []*Consumer, now time.Time) {
-	var pick *Consumer
-	pickRank := 0
-	for _, c := range sim {
-		l := &c.layers
-		if now.Before(l.holdUntil) {
-			continue
-		}
-		cur := c.currentRank(now)
-		up := c.producer.stepUp(cur, now)
-		if cur == 0 || up == 0 || up > preferenceRank(c.prefProfile()) || up <= l.limit {
-			continue
-		}
-		if pick == nil || cur < pickRank {
-			pick, pickRank = c, cur
-		}
-	}
-	if pick == nil {
-		return
-	}
-	l := &pick.layers
-	up := pick.producer.stepUp(pickRank, now)
-	t.lastUpgrade = now
-	if pick.canProbe() {
-		extra := pick.streamRate(up, now) - min(pick.streamRate(up, now), pick.streamRate(l.limit, now))
-		l.probeTo, l.probeUntil, l.probeBps = up, now.Add(probeDuration), min(max(extra, probeMinBps), probeMaxBps)
-		t.probing = pick
-		t.debug("probing before an upgrade", "consumer", pick.id, "to", up, "bps", l.probeBps)
-		return
-	}
-	l.limit = up
-	l.upgradedAt, l.changedAt = now, now
-}
-
-// finishProbe moves the probed consumer up: the path carried the padding.
-func (t *Transport) finishProbe(now time.Time) {
-	c := t.probing
-	t.probing = nil
-	l := &c.layers
-	if l.probeTo > l.limit {
-		l.limit = l.probeTo
-		l.upgradedAt, l.changedAt = now, now
-	}
-	l.probeTo = 0
-	t.lastUpgrade = now
-	t.debug("probe passed", "consumer", c.id, "limit", l.limit)
-}
-
-// abortProbe stops a probe the receiver reported congestion during: the
-// consumer stays and waits twice as long before the next try.
-func (t *Transport) abortProbe(now time.Time) {
-	c := t.probing
-	t.probing = nil
-	l := &c.layers
-	l.probeTo = 0
-	l.backoff = min(max(2*l.backoff, layerHoldMin), layerHoldMax)
-	l.holdUntil = now.Add(l.backoff)
-	c.probesFailed.Add(1)
-	t.debug("probe failed", "consumer", c.id, "backoff", l.backoff)
 }
 
 // debug logs on the owner's logger, if any.

@@ -244,11 +244,11 @@ func TestLayersProbeBeforeUpgrading(t *testing.T) {
 	f.drop(2_000_000, 600_000)
 	f.expect(t, "medium", "after the drop")
 	// Wait for the probe to start: the target must not move meanwhile.
-	for i := 0; i < 40 && f.t.probing == nil; i++ {
+	for i := 0; i < 40 && f.t.layers.probing == nil; i++ {
 		f.tick(500 * time.Millisecond)
 	}
-	if f.t.probing != f.c || f.target() != "medium" {
-		t.Fatalf("probing %v, target %s", f.t.probing != nil, f.target())
+	if f.t.layers.probing != f.c || f.target() != "medium" {
+		t.Fatalf("probing %v, target %s", f.t.layers.probing != nil, f.target())
 	}
 	if bps := f.c.layers.probeBps; bps != f.rates[2]-f.rates[1] {
 		t.Fatalf("probe at %d b/s, want the extra %d of high", bps, f.rates[2]-f.rates[1])
@@ -257,18 +257,18 @@ func TestLayersProbeBeforeUpgrading(t *testing.T) {
 	f.t.remote.onREMB(700_000, f.now)
 	f.t.remote.onREMB(550_000, f.now)
 	f.tick(500 * time.Millisecond)
-	if f.t.probing != nil || f.target() != "medium" || f.c.probesFailed.Load() != 1 {
-		t.Fatalf("after a failed probe: probing %v target %s failed %d", f.t.probing != nil, f.target(), f.c.probesFailed.Load())
+	if f.t.layers.probing != nil || f.target() != "medium" || f.c.probesFailed.Load() != 1 {
+		t.Fatalf("after a failed probe: probing %v target %s failed %d", f.t.layers.probing != nil, f.target(), f.c.probesFailed.Load())
 	}
 	hold := f.c.layers.holdUntil.Sub(f.now)
 	if hold < 2*layerHoldMin-time.Second {
 		t.Fatalf("hold after a failed probe %v, want doubled", hold)
 	}
 	// The next probe passes: the consumer moves up when it ends.
-	for i := 0; i < 80 && f.t.probing == nil; i++ {
+	for i := 0; i < 80 && f.t.layers.probing == nil; i++ {
 		f.tick(500 * time.Millisecond)
 	}
-	if f.t.probing == nil {
+	if f.t.layers.probing == nil {
 		t.Fatal("no second probe")
 	}
 	for i := 0; i < 10 && f.target() != "high"; i++ {

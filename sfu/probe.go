@@ -55,8 +55,8 @@ func (c *Consumer) sendPadding(bytes int, now time.Time) {
 // probeTick sends the running probe's share of padding for one report-loop
 // tick (interval long).
 func (t *Transport) probeTick(interval time.Duration, now time.Time) {
-	c := t.probing
-	if c == nil {
+	c, ok := t.layers.probing.(*Consumer)
+	if !ok {
 		return
 	}
 	c.sendPadding(int(float64(c.layers.probeBps)/8*interval.Seconds()), now)

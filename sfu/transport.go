@@ -32,11 +32,8 @@ type Transport struct {
 	remote     remoteBandwidth                      // recv transports: what the client's REMB says
 	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
 	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
-	// Report loop only.
-	lastCongestion time.Time
-	lastUpgrade    time.Time
-	settleUntil    time.Time // congestion reports before it are not acted on
-	probing        *Consumer // the consumer whose upgrade is being probed
+	// Report loop only: recv transports' simulcast layer choice.
+	layers layerAllocator
 
 	// Copy-on-write routing tables read by the media plane without locks.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
