@@ -9,8 +9,12 @@ import (
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
-// Consumer is what a peer receives of another peer's Producer.
+// Consumer is what a peer receives of another peer's Producer. Locking:
+// its own fields are fixed at creation or guarded by the room lock; layers
+// belongs to its transport's report loop; the embedded consumerSendStream
+// is the media side, with its own rule.
 type Consumer struct {
+	// Fixed at creation.
 	id            uint32
 	peer          *Peer // the receiving peer
 	producer      *Producer
@@ -19,6 +23,8 @@ type Consumer struct {
 	ssrc          uint32
 	payloadType   uint8
 	cname         string
+	statsID       string
+	done          chan struct{}
 
 	// Guarded by the room lock.
 	enabled          bool
@@ -27,17 +33,31 @@ type Consumer struct {
 	sourcePaused     bool
 	closed           bool
 	preferredProfile string
+	statsTimer       *statsTimer
 
+	// Its transport's report loop only.
+	layers consumerLayers
+
+	consumerSendStream
+}
+
+// consumerSendStream is a consumer's outgoing stream: which producer
+// stream it forwards, how its numbering continues, its RTX and padding,
+// and what its receiver reports about it. Locking: atomics are written by
+// the media plane (or the control plane for transport, active, preferred)
+// and read anywhere; send is the media plane's only; rtxMu serializes the
+// RTX sequence and scratch buffer (retransmissions and padding probes); the
+// RTX parameters are fixed at creation.
+type consumerSendStream struct {
 	transport atomic.Pointer[Transport]
 	active    atomic.Bool
 	resync    atomic.Bool
 	effective atomic.Pointer[string]
-	preferred atomic.Pointer[string] // preferredProfile for the layer loop
-	layers    consumerLayers         // its transport's report loop only
+	preferred atomic.Pointer[string] // preferredProfile, for the report loop
 	current   atomic.Int32           // producer stream forwarded now; -1: none (media plane writes)
 	target    atomic.Int32           // producer stream to switch to; -1: none
 
-	send sendState // media plane only
+	send sendState
 
 	consumerFeedback
 	rtxSSRC        uint32
@@ -49,10 +69,7 @@ type Consumer struct {
 	retransmitted  atomic.Uint64
 	paddingSent    atomic.Uint64 // probe packets
 	probesFailed   atomic.Uint64
-	statsID        string
-	rate           bitrateMeter
-	statsTimer     *statsTimer // room lock
-	done           chan struct{}
+	rate           bitrateMeter // stats reports
 }
 
 // ID returns the consumer id chosen by the server.
