@@ -12,48 +12,51 @@ import (
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 
-// Producer is a track a peer sends. The media plane reads its consumer list
-// through an atomic copy-on-write pointer.
+// Producer is a track a peer sends. Locking: most fields are fixed at
+// creation; the pause flags, closed and the stats timer are guarded by the
+// room lock; the atomics are written by the control plane and read by the
+// media plane (the consumer list is copy-on-write); scratch is the media
+// plane's only (the network read goroutine).
 type Producer struct {
-	id            uint32
-	peer          *Peer
-	transport     *Transport
-	kind          string
-	rtpParameters rtpparams.Parameters
-	consumable    rtpparams.Parameters
-	appData       json.RawMessage
+	// Fixed at creation.
+	id               uint32
+	peer             *Peer
+	transport        *Transport
+	kind             string
+	rtpParameters    rtpparams.Parameters
+	consumable       rtpparams.Parameters
+	appData          json.RawMessage
+	ssrcs            []uint32          // every SSRC routed to this producer
+	rid              ridRouting        // matching RID streams to their SSRCs
+	streams          []*producerStream // one, or one per simulcast profile
+	clockRate        uint32
+	mediaPT          uint8          // the sender's media payload type
+	absSendTimeID    uint8          // room id of abs-send-time, rewritten on forwarding
+	srcAbsSendTimeID uint8          // the sender's id of abs-send-time, for the estimator
+	srcTCCID         uint8          // the sender's id of transport-wide-cc
+	audioLevelID     uint8          // the sender's ssrc-audio-level id
+	estimator        *bwe.Estimator // the transport's receive-side estimator
+	levels           *audioLevels   // audio with ssrc-audio-level only (atomics inside)
+	vp8              bool
+	keyFrames        rtpwire.KeyFrameDetector
+	ptMap            [128]int16
+	extMap           [256]uint8
+	done             chan struct{}
 
 	// Guarded by the room lock.
 	locallyPaused  bool
 	remotelyPaused bool
 	closed         bool
+	statsTimer     *statsTimer
 
-	ssrcs            []uint32          // every SSRC routed to this producer
-	rid              ridRouting        // matching RID streams to their SSRCs
-	streams          []*producerStream // one, or one per simulcast profile
-	clockRate        uint32
-	absSendTimeID    uint8          // room id of abs-send-time, rewritten on forwarding
-	srcAbsSendTimeID uint8          // the sender's id of abs-send-time, for the estimator
-	srcTCCID         uint8          // the sender's id of transport-wide-cc
-	estimator        *bwe.Estimator // the transport's receive-side estimator
-	vp8              bool
-	keyFrames        rtpwire.KeyFrameDetector
-	ptMap            [128]int16
-	extMap           [256]uint8
-
+	// Written by the control plane (nackCount: the media plane), read anywhere.
 	paused    atomic.Bool
 	consumers atomic.Pointer[[]*Consumer]
 	preferred atomic.Pointer[string] // for consumers whose own preference is "default"
+	nackCount atomic.Uint64
 
-	// Media plane only (the network read goroutine).
+	// Media plane only.
 	scratch [1600]byte
-
-	nackCount    atomic.Uint64
-	mediaPT      uint8        // the sender's media payload type
-	audioLevelID uint8        // the sender's ssrc-audio-level id
-	levels       *audioLevels // audio with ssrc-audio-level only
-	statsTimer   *statsTimer  // room lock
-	done         chan struct{}
 }
 
 // ID returns the producer id chosen by the client.
