@@ -16,34 +16,42 @@ import (
 
 // Transport is a peer's WebRtcTransport: the sfu side of a
 // transport.WebRTCTransport, routing its packets to producers and
-// consumers.
+// consumers. Locking: fields are fixed at creation, or guarded by the room
+// lock (closed, statsTimer), or atomics read anywhere, or the report
+// loop's only (remote's mutex aside); the routing tables are copy-on-write,
+// read by the media plane without a lock, written under ssrcMu. A send
+// transport uses the send-side group, a receive transport the receive-side
+// one.
 type Transport struct {
-	id         uint32
-	peer       *Peer
-	direction  direction
-	appData    json.RawMessage
-	wt         *transport.WebRTCTransport
-	closed     bool          // guarded by the room lock
-	maxBitrate atomic.Uint32 // REMB cap toward the sender, bps; 0: none
+	// Fixed at creation.
+	id        uint32
+	peer      *Peer
+	direction direction
+	appData   json.RawMessage
+	wt        *transport.WebRTCTransport
+
+	// Guarded by the room lock.
+	closed     bool
 	statsTimer *statsTimer
 
-	estimator  *bwe.Estimator                       // send transports: what the client can send us
-	tcc        atomic.Pointer[transportCC]          // send transports whose sender uses transport-cc
-	remote     remoteBandwidth                      // recv transports: what the client's REMB says
+	// Send side: what the client sends us.
+	maxBitrate atomic.Uint32                        // REMB cap toward the sender, bps; 0: none
+	estimator  *bwe.Estimator                       // receive-side estimate behind the REMB
+	tcc        atomic.Pointer[transportCC]          // when the sender uses transport-cc
 	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
-	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
-	// Report loop only: recv transports' simulcast layer choice.
-	layers layerAllocator
 
-	// Copy-on-write routing tables read by the media plane without locks.
+	// Receive side: what the client receives.
+	remote     remoteBandwidth                      // what the client's REMB says (own mutex)
+	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
+	layers     layerAllocator                       // simulcast layer choice (report loop)
+
+	// Routing tables: producers on a send transport, consumers on a receive one.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
 	consumersBySSRC atomic.Pointer[map[uint32]*Consumer]
 	// ridProducers are the producers with RID streams whose SSRCs are not
-	// known yet (copy-on-write, nil when none); ssrcMu serializes the
-	// writers of producersBySSRC and ridProducers (the control plane, and
-	// the media plane when it learns an SSRC).
+	// known yet (nil when none).
 	ridProducers atomic.Pointer[[]*Producer]
-	ssrcMu       sync.Mutex
+	ssrcMu       sync.Mutex // serializes the writers of the two producer tables
 }
 
 // ID returns the transport id chosen by the client.
