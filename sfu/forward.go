@@ -136,7 +136,7 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) {
 	if p.srcTCCID != 0 {
 		if v := rtpwire.FindExtension(pkt, p.srcTCCID); len(v) == 2 {
-			if f := p.transport.tcc.Load(); f != nil {
+			if f := p.transport.snd.tcc.Load(); f != nil {
 				f.record(ssrc, rtpwire.Uint16(v), now)
 			}
 		}

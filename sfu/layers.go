@@ -208,7 +208,7 @@ func (t *Transport) updateLayers(now time.Time) {
 	// A receiver whose estimate is still far below what it gets is
 	// bootstrapping (Chrome's first REMBs follow its incoming rate), not
 	// reporting congestion.
-	if to, from := t.remote.takeDecrease(); to > 0 {
+	if to, from := t.rcv.remote.takeDecrease(); to > 0 {
 		sent := t.sendRate(now)
 		t.debug("receiver estimate fell", "from", from, "to", to, "sending", sent)
 		if 2*from >= sent {
@@ -225,10 +225,10 @@ func (t *Transport) updateLayers(now time.Time) {
 	for i, c := range sim {
 		views[i] = c
 	}
-	if t.layers.debug == nil {
-		t.layers.debug = t.debug
+	if t.rcv.layers.debug == nil {
+		t.rcv.layers.debug = t.debug
 	}
-	t.layers.allocate(views, fixed, budget, now)
+	t.rcv.layers.allocate(views, fixed, budget, now)
 	for _, c := range sim {
 		c.applyTarget(now)
 	}

@@ -33,8 +33,8 @@ func newSimulcastFixture() *simulcastFixture {
 	f.c.current.Store(-1)
 	f.c.target.Store(int32(f.p.initialStream("default")))
 	f.c.active.Store(true)
-	f.t = &Transport{}
-	f.t.remote.first = f.now.Add(-time.Minute) // past the receiver's bootstrap
+	f.t = &Transport{rcv: &recvSide{}}
+	f.t.rcv.remote.first = f.now.Add(-time.Minute) // past the receiver's bootstrap
 	f.t.consumersBySSRC.Store(&map[uint32]*Consumer{100: f.c})
 	f.c.transport.Store(f.t)
 	return f
@@ -75,8 +75,8 @@ func (f *simulcastFixture) addConsumer(id uint32) *Consumer {
 // drop makes the receiver report its estimate falling from one rate to
 // another, then runs a tick.
 func (f *simulcastFixture) drop(from, to uint64) {
-	f.t.remote.onREMB(from, f.now)
-	f.t.remote.onREMB(to, f.now)
+	f.t.rcv.remote.onREMB(from, f.now)
+	f.t.rcv.remote.onREMB(to, f.now)
 	f.tick(500 * time.Millisecond)
 }
 
@@ -164,8 +164,8 @@ func TestLayersBackOffOnAThinLink(t *testing.T) {
 			onHigh++
 			// The receiver's estimator sees the queue and reports ~85 % of
 			// the 800 kb/s link a second later.
-			f.t.remote.onREMB(2_000_000, f.now)
-			f.t.remote.onREMB(680_000, f.now)
+			f.t.rcv.remote.onREMB(2_000_000, f.now)
+			f.t.rcv.remote.onREMB(680_000, f.now)
 		}
 		prev := f.target()
 		f.tick(500 * time.Millisecond)
@@ -224,7 +224,7 @@ func TestLayersSettleAfterADowngrade(t *testing.T) {
 	f.tick(500 * time.Millisecond)
 	f.drop(2_000_000, 600_000)
 	f.expect(t, "medium", "after a drop to 600 kb/s")
-	f.t.remote.onREMB(300_000, f.now)
+	f.t.rcv.remote.onREMB(300_000, f.now)
 	f.tick(500 * time.Millisecond)
 	if got := f.target(); got != "medium" {
 		t.Fatalf("a report 0.5 s after the downgrade moved it to %s", got)
@@ -244,31 +244,31 @@ func TestLayersProbeBeforeUpgrading(t *testing.T) {
 	f.drop(2_000_000, 600_000)
 	f.expect(t, "medium", "after the drop")
 	// Wait for the probe to start: the target must not move meanwhile.
-	for i := 0; i < 40 && f.t.layers.probing == nil; i++ {
+	for i := 0; i < 40 && f.t.rcv.layers.probing == nil; i++ {
 		f.tick(500 * time.Millisecond)
 	}
-	if f.t.layers.probing != f.c || f.target() != "medium" {
-		t.Fatalf("probing %v, target %s", f.t.layers.probing != nil, f.target())
+	if f.t.rcv.layers.probing != f.c || f.target() != "medium" {
+		t.Fatalf("probing %v, target %s", f.t.rcv.layers.probing != nil, f.target())
 	}
 	if bps := f.c.layers.probeBps; bps != f.rates[2]-f.rates[1] {
 		t.Fatalf("probe at %d b/s, want the extra %d of high", bps, f.rates[2]-f.rates[1])
 	}
 	// The receiver reports congestion during the probe: no switch.
-	f.t.remote.onREMB(700_000, f.now)
-	f.t.remote.onREMB(550_000, f.now)
+	f.t.rcv.remote.onREMB(700_000, f.now)
+	f.t.rcv.remote.onREMB(550_000, f.now)
 	f.tick(500 * time.Millisecond)
-	if f.t.layers.probing != nil || f.target() != "medium" || f.c.probesFailed.Load() != 1 {
-		t.Fatalf("after a failed probe: probing %v target %s failed %d", f.t.layers.probing != nil, f.target(), f.c.probesFailed.Load())
+	if f.t.rcv.layers.probing != nil || f.target() != "medium" || f.c.probesFailed.Load() != 1 {
+		t.Fatalf("after a failed probe: probing %v target %s failed %d", f.t.rcv.layers.probing != nil, f.target(), f.c.probesFailed.Load())
 	}
 	hold := f.c.layers.holdUntil.Sub(f.now)
 	if hold < 2*layerHoldMin-time.Second {
 		t.Fatalf("hold after a failed probe %v, want doubled", hold)
 	}
 	// The next probe passes: the consumer moves up when it ends.
-	for i := 0; i < 80 && f.t.layers.probing == nil; i++ {
+	for i := 0; i < 80 && f.t.rcv.layers.probing == nil; i++ {
 		f.tick(500 * time.Millisecond)
 	}
-	if f.t.layers.probing == nil {
+	if f.t.rcv.layers.probing == nil {
 		t.Fatal("no second probe")
 	}
 	for i := 0; i < 10 && f.target() != "high"; i++ {
@@ -316,9 +316,9 @@ func TestLayersShareTheBudget(t *testing.T) {
 // not congestion.
 func TestLayersIgnoreABootstrappingReceiver(t *testing.T) {
 	f := newSimulcastFixture()
-	f.t.remote.first = time.Time{}
+	f.t.rcv.remote.first = time.Time{}
 	f.tick(500 * time.Millisecond)
-	f.t.remote.onREMB(300_000, f.now) // the receiver's first REMB
+	f.t.rcv.remote.onREMB(300_000, f.now) // the receiver's first REMB
 	f.tick(time.Second)
 	f.drop(2_000_000, 600_000)
 	f.expect(t, "high", "a drop 1.5 s after the first REMB")

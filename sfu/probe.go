@@ -55,7 +55,7 @@ func (c *Consumer) sendPadding(bytes int, now time.Time) {
 // probeTick sends the running probe's share of padding for one report-loop
 // tick (interval long).
 func (t *Transport) probeTick(interval time.Duration, now time.Time) {
-	c, ok := t.layers.probing.(*Consumer)
+	c, ok := t.rcv.layers.probing.(*Consumer)
 	if !ok {
 		return
 	}

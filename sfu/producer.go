@@ -164,7 +164,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		rtpParameters: req.RTPParameters,
 		consumable:    rtpparams.ConsumableParameters(req.Kind, req.RTPParameters, r.caps, m),
 		appData:       req.AppData,
-		estimator:     t.estimator,
+		estimator:     t.snd.estimator,
 		done:          make(chan struct{}),
 	}
 	for i := range prod.ptMap {

@@ -50,8 +50,10 @@ func (t *Transport) handleRTCP(pkt []byte) {
 				}
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			t.remote.onREMB(uint64(p.Bitrate), time.Now())
-			t.remoteREMB.Store(&protocol.AvailableBw{Bitrate: uint64(p.Bitrate), SSRCs: p.SSRCs})
+			if t.rcv != nil { // what a client receives; ignored on a send transport
+				t.rcv.remote.onREMB(uint64(p.Bitrate), time.Now())
+				t.rcv.remoteREMB.Store(&protocol.AvailableBw{Bitrate: uint64(p.Bitrate), SSRCs: p.SSRCs})
+			}
 		case *rtcp.SenderReport:
 			if prod := (*t.producersBySSRC.Load())[p.SSRC]; prod != nil {
 				if st, rtx := prod.streamFor(p.SSRC); st != nil && !rtx {
@@ -130,12 +132,13 @@ func (t *Transport) sendReports(now time.Time) {
 // remb is the REMB toward the sender of a send transport: the receive-side
 // estimate, capped by SetMaxBitrate; nil when neither applies.
 func (t *Transport) remb(ssrcs []uint32) *rtcp.ReceiverEstimatedMaximumBitrate {
-	if len(ssrcs) == 0 {
+	s := t.snd
+	if len(ssrcs) == 0 || s == nil {
 		return nil
 	}
-	bps := uint64(t.maxBitrate.Load())
-	if t.estimator != nil && t.estimator.Active() && t.tcc.Load() == nil {
-		est, _ := t.estimator.Bitrate()
+	bps := uint64(s.maxBitrate.Load())
+	if s.estimator.Active() && s.tcc.Load() == nil {
+		est, _ := s.estimator.Bitrate()
 		if bps == 0 || est < bps {
 			bps = est
 		}
@@ -143,7 +146,7 @@ func (t *Transport) remb(ssrcs []uint32) *rtcp.ReceiverEstimatedMaximumBitrate {
 	if bps == 0 {
 		return nil
 	}
-	t.lastREMB.Store(&protocol.AvailableBw{Bitrate: bps, SSRCs: ssrcs})
+	s.lastREMB.Store(&protocol.AvailableBw{Bitrate: bps, SSRCs: ssrcs})
 	return &rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: float32(bps), SSRCs: ssrcs}
 }
 

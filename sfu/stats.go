@@ -82,18 +82,22 @@ func (t *Transport) Stats() protocol.TransportStat {
 			RemoteIP: tp.Remote.Addr().String(), RemotePort: int(tp.Remote.Port()),
 		}
 	}
-	if max := uint64(t.maxBitrate.Load()); max > 0 || t.lastREMB.Load() != nil {
-		// The last REMB sent, with the SetMaxBitrate cap (mediasoup's shape).
-		bw := protocol.AvailableBw{SSRCs: []uint32{}}
-		if last := t.lastREMB.Load(); last != nil {
-			bw = *last
+	if s := t.snd; s != nil {
+		if max := uint64(s.maxBitrate.Load()); max > 0 || s.lastREMB.Load() != nil {
+			// The last REMB sent, with the SetMaxBitrate cap (mediasoup's shape).
+			bw := protocol.AvailableBw{SSRCs: []uint32{}}
+			if last := s.lastREMB.Load(); last != nil {
+				bw = *last
+			}
+			bw.MaxBitrate = &max
+			st.LocalAvailableSendBw = &bw
 		}
-		bw.MaxBitrate = &max
-		st.LocalAvailableSendBw = &bw
 	}
-	if r := t.remoteREMB.Load(); r != nil {
-		bw := *r
-		st.RemoteAvailableSendBw = &bw
+	if r := t.rcv; r != nil {
+		if last := r.remoteREMB.Load(); last != nil {
+			bw := *last
+			st.RemoteAvailableSendBw = &bw
+		}
 	}
 	if wt.DTLSState() == "closed" {
 		st.IceConnectionState = "closed"

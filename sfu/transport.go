@@ -16,12 +16,12 @@ import (
 
 // Transport is a peer's WebRtcTransport: the sfu side of a
 // transport.WebRTCTransport, routing its packets to producers and
-// consumers. Locking: fields are fixed at creation, or guarded by the room
-// lock (closed, statsTimer), or atomics read anywhere, or the report
-// loop's only (remote's mutex aside); the routing tables are copy-on-write,
-// read by the media plane without a lock, written under ssrcMu. A send
-// transport uses the send-side group, a receive transport the receive-side
-// one.
+// consumers. A send transport has a sendSide (snd), a receive transport a
+// recvSide (rcv); the other is nil. Locking: fields are fixed at creation,
+// or guarded by the room lock (closed, statsTimer); the sides hold atomics
+// read anywhere and state of the report loop; the routing tables are
+// copy-on-write, read by the media plane without a lock, written under
+// ssrcMu.
 type Transport struct {
 	// Fixed at creation.
 	id        uint32
@@ -34,16 +34,8 @@ type Transport struct {
 	closed     bool
 	statsTimer *statsTimer
 
-	// Send side: what the client sends us.
-	maxBitrate atomic.Uint32                        // REMB cap toward the sender, bps; 0: none
-	estimator  *bwe.Estimator                       // receive-side estimate behind the REMB
-	tcc        atomic.Pointer[transportCC]          // when the sender uses transport-cc
-	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
-
-	// Receive side: what the client receives.
-	remote     remoteBandwidth                      // what the client's REMB says (own mutex)
-	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
-	layers     layerAllocator                       // simulcast layer choice (report loop)
+	snd *sendSide // send transports only
+	rcv *recvSide // receive transports only
 
 	// Routing tables: producers on a send transport, consumers on a receive one.
 	producersBySSRC atomic.Pointer[map[uint32]*Producer]
@@ -52,6 +44,21 @@ type Transport struct {
 	// known yet (nil when none).
 	ridProducers atomic.Pointer[[]*Producer]
 	ssrcMu       sync.Mutex // serializes the writers of the two producer tables
+}
+
+// sendSide is what only a send transport has: what the client sends us.
+type sendSide struct {
+	maxBitrate atomic.Uint32                        // REMB cap toward the sender, bps; 0: none
+	estimator  *bwe.Estimator                       // receive-side estimate behind the REMB
+	tcc        atomic.Pointer[transportCC]          // when the sender uses transport-cc
+	lastREMB   atomic.Pointer[protocol.AvailableBw] // last REMB sent
+}
+
+// recvSide is what only a receive transport has: what the client receives.
+type recvSide struct {
+	remote     remoteBandwidth                      // what the client's REMB says (own mutex)
+	remoteREMB atomic.Pointer[protocol.AvailableBw] // last REMB received
+	layers     layerAllocator                       // simulcast layer choice (report loop)
 }
 
 // ID returns the transport id chosen by the client.
@@ -77,7 +84,7 @@ func (t *Transport) SetMaxBitrate(bps uint32) error {
 	if bps != 0 && bps < 10000 {
 		bps = 10000
 	}
-	t.maxBitrate.Store(bps)
+	t.snd.maxBitrate.Store(bps)
 	return nil
 }
 
@@ -136,8 +143,10 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	t.producersBySSRC.Store(&map[uint32]*Producer{})
 	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
 	if dir == dirSend {
-		t.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
-		t.estimator = bwe.New()
+		t.snd = &sendSide{estimator: bwe.New()}
+		t.snd.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
+	} else {
+		t.rcv = &recvSide{}
 	}
 	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t, opts)
 	if err != nil {
@@ -368,8 +377,8 @@ func (t *Transport) rtcpLoop() {
 			switch {
 			case n%10 == 0:
 				t.sendReports(now)
-			case t.estimator != nil && n%2 == 0:
-				if _, dropped := t.estimator.Bitrate(); dropped {
+			case t.snd != nil && n%2 == 0:
+				if _, dropped := t.snd.estimator.Bitrate(); dropped {
 					t.sendREMB()
 				}
 			}

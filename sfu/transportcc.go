@@ -23,8 +23,8 @@ type transportCC struct {
 // useTransportCC turns feedback on for the transport (a producer on it
 // negotiated transport-wide-cc). Room lock held.
 func (t *Transport) useTransportCC() {
-	if t.tcc.Load() == nil {
-		t.tcc.Store(&transportCC{rec: twcc.NewRecorder(1), start: time.Now()})
+	if t.snd.tcc.Load() == nil {
+		t.snd.tcc.Store(&transportCC{rec: twcc.NewRecorder(1), start: time.Now()})
 	}
 }
 
@@ -44,7 +44,10 @@ func (f *transportCC) feedback() []rtcp.Packet {
 
 // sendTransportCC sends pending feedback. Report loop.
 func (t *Transport) sendTransportCC() {
-	f := t.tcc.Load()
+	if t.snd == nil {
+		return
+	}
+	f := t.snd.tcc.Load()
 	if f == nil {
 		return
 	}
@@ -65,7 +68,10 @@ func (t *Transport) sendTransportCC() {
 // TransportCCFeedbackSent returns how many transport-cc feedback packets
 // the transport sent (0 when its sender did not negotiate transport-cc).
 func (t *Transport) TransportCCFeedbackSent() uint64 {
-	if f := t.tcc.Load(); f != nil {
+	if t.snd == nil {
+		return 0
+	}
+	if f := t.snd.tcc.Load(); f != nil {
 		return f.sent.Load()
 	}
 	return 0
