@@ -93,7 +93,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(cfg.Port))))
+	conn, tcpl, tcpErr, err := listenPorts(listen, cfg.Port, !cfg.NoTCP)
 	if err != nil {
 		return nil, fmt.Errorf("could not open any IP:port: %w", err)
 	}
@@ -102,6 +102,9 @@ func NewNetwork(cfg Config) (*Network, error) {
 	cert, err := NewCertificate()
 	if err != nil {
 		conn.Close()
+		if tcpl != nil {
+			tcpl.Close()
+		}
 		return nil, err
 	}
 	n := &Network{
@@ -131,17 +134,44 @@ func NewNetwork(cfg Config) (*Network, error) {
 	}
 	n.batch = n.NewBatch()
 	if !cfg.NoTCP {
-		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(n.port))))
-		if err != nil {
-			cfg.Logger.Warn("ICE-TCP disabled: cannot listen on the RTC port", "port", n.port, "err", err)
+		if tcpl == nil {
+			cfg.Logger.Warn("ICE-TCP disabled: cannot listen on the RTC port", "port", n.port, "err", tcpErr)
 		} else {
-			n.tcp = l
+			n.tcp = tcpl
 			n.wg.Add(1)
-			go n.acceptTCP(l)
+			go n.acceptTCP(tcpl)
 		}
 	}
 	go n.readLoop()
 	return n, nil
+}
+
+// listenTCP opens the ICE-TCP listener (a variable for tests).
+var listenTCP = func(a *net.TCPAddr) (*net.TCPListener, error) { return net.ListenTCP("tcp", a) }
+
+// portTries is how many free UDP ports listenPorts tries, when it picks
+// them, before it gives up on ICE-TCP.
+const portTries = 10
+
+// listenPorts binds the UDP socket and, when tcp, the ICE-TCP listener on
+// the same port number. With port 0 the kernel picks a free UDP port whose
+// number TCP may have in use (a client connection's ephemeral port): then
+// it tries another port, portTries times, rather than run without ICE-TCP.
+// A listener it could not open is nil, with tcpErr saying why; err is only
+// for the UDP socket.
+func listenPorts(ip netip.Addr, port int, tcp bool) (conn *net.UDPConn, l *net.TCPListener, tcpErr, err error) {
+	for try := 1; ; try++ {
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		if err != nil || !tcp {
+			return conn, nil, nil, err
+		}
+		bound := conn.LocalAddr().(*net.UDPAddr).Port
+		l, tcpErr = listenTCP(net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(bound))))
+		if tcpErr == nil || port != 0 || try == portTries {
+			return conn, l, tcpErr, nil
+		}
+		conn.Close()
+	}
 }
 
 // AnnouncedIP returns the first IP announced in candidates.
