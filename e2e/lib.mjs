@@ -169,3 +169,25 @@ export async function aliceSendsToBob(browser, server, room, open = (name) => op
   await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
   return { alice, bob };
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// activeLayers returns the streams of the page's video producer that carry
+// media (index, bitrate, ssrc, rid), from its producer stats (enableStats).
+export async function activeLayers(page) {
+  const s = await waitFor(page, () => window.harness.lastStats()['producer-video'], null, 5000);
+  return s.map((x, i) => ({ i, bitrate: x.bitrate, ssrc: x.ssrc, rid: x.rid })).filter((x) => x.bitrate > 20000);
+}
+
+// waitForLayers polls activeLayers every second until n layers carry media
+// or timeout passes; it returns the last layers and the time it took.
+export async function waitForLayers(page, n, timeout = 30000) {
+  const start = Date.now();
+  let layers = [];
+  while (Date.now() - start < timeout) {
+    layers = await activeLayers(page);
+    if (layers.length >= n) break;
+    await sleep(1000);
+  }
+  return { layers, ms: Date.now() - start };
+}

@@ -7,10 +7,9 @@
 // back to high after the cap is removed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, stats, roomId } from '../lib.mjs';
+import { startServer, launchBrowser, openHarness, waitFor, stats, roomId, sleep } from '../lib.mjs';
 import { netnsSupport, createNetns } from '../netns.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rank = { none: 0, default: 1, low: 2, medium: 3, high: 4 };
 
 async function layerRates(alice) {

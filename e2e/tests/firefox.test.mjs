@@ -6,14 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { openHarness, waitFor, stats, events, roomId, artifacts, ensureArtifacts } from '../lib.mjs';
+import { openHarness, waitFor, stats, events, roomId, artifacts, ensureArtifacts, waitForLayers, sleep } from '../lib.mjs';
 import {
   firefoxSupport, createFirefoxNet, startServerIn, launchChromiumIn, launchFirefoxIn, closeFirefox,
   openFirefoxPage, openFirefoxHarness
 } from '../firefox.mjs';
 
 const why = firefoxSupport();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let net;
 let server;
@@ -169,12 +168,6 @@ test('demo page in Firefox with a Chromium peer: each sees the other', { skip },
   }
 });
 
-// activeLayers returns the producer's streams that carry media (server
-// stats of the producer).
-async function activeLayers(page) {
-  const s = await waitFor(page, () => window.harness.lastStats()['producer-video'], null, 5000);
-  return s.map((x, i) => ({ i, bitrate: x.bitrate, ssrc: x.ssrc, rid: x.rid })).filter((x) => x.bitrate > 20000);
-}
 
 test('Firefox simulcast (RID) to Chromium: each profile in turn, the decoded size follows', { skip }, async () => {
   const room = roomId('ffsim');
@@ -196,14 +189,8 @@ test('Firefox simulcast (RID) to Chromium: each profile in turn, the decoded siz
     await alice.evaluate(() => window.harness.enableStats(1000));
     await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
 
-    const start = Date.now();
-    let layers = [];
-    while (Date.now() - start < 30000) {
-      layers = await activeLayers(alice);
-      if (layers.length >= 3) break;
-      await sleep(1000);
-    }
-    console.log(`simulcast layers sending after ${Date.now() - start} ms: ${JSON.stringify(layers)}`);
+    const { layers, ms } = await waitForLayers(alice, 3);
+    console.log(`simulcast layers sending after ${ms} ms: ${JSON.stringify(layers)}`);
     assert.ok(layers.length >= 2, `only ${layers.length} layer(s) active`);
 
     const widths = { low: [120, 200], medium: [280, 360], high: [600, 700] };

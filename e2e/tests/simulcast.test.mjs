@@ -3,16 +3,9 @@
 // sees consumerEffectiveProfileChanged follow, with frames still decoding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, stats, roomId } from '../lib.mjs';
+import { startServer, launchBrowser, openHarness, waitFor, stats, roomId, waitForLayers, sleep } from '../lib.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// activeLayers returns the producer's streams that carry media, by index
-// (0 low, 1 medium, 2 high), from alice's producer stats.
-async function activeLayers(alice) {
-  const s = await waitFor(alice, () => window.harness.lastStats()['producer-video'], null, 5000);
-  return s.map((x, i) => ({ i, bitrate: x.bitrate, ssrc: x.ssrc })).filter((x) => x.bitrate > 20000);
-}
 
 async function lastProfile(bob) {
   const ev = await bob.evaluate(() => window.harness.effectiveProfiles());
@@ -34,16 +27,10 @@ test('a receiver switches simulcast profiles and keeps decoding', async () => {
     await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
 
     // The receive-side estimate (REMB) lets Chrome turn on its layers.
-    const start = Date.now();
-    let layers = [];
-    while (Date.now() - start < 30000) {
-      layers = await activeLayers(alice);
-      if (layers.length >= 3) break;
-      await sleep(1000);
-    }
+    const { layers, ms } = await waitForLayers(alice, 3);
     const tr = await alice.evaluate(() => window.harness.lastStats()['transport-send']);
     console.log(`REMB to alice: ${JSON.stringify(tr && tr[0].localAvailableSendBw)}`);
-    console.log(`simulcast layers sending after ${Date.now() - start} ms: ${JSON.stringify(layers)}`);
+    console.log(`simulcast layers sending after ${ms} ms: ${JSON.stringify(layers)}`);
     assert.ok(layers.length >= 2, `only ${layers.length} layer(s) active`);
 
     // Each layer is Chrome-downscaled 4/2/1 from 1280x720: the decoded

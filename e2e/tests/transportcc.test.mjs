@@ -5,10 +5,9 @@
 // collides with Chrome's extension ids (docs/protocol.md, "transport-cc is opt-in").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, roomId } from '../lib.mjs';
+import { startServer, launchBrowser, openHarness, waitFor, roomId, sleep } from '../lib.mjs';
 
 const TCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function sender(args) {
   const server = await startServer({ args });
