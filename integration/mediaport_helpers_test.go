@@ -243,6 +243,19 @@ func (m *mediaPort) linger(t *testing.T, name string, c net.Conn, dialed time.Ti
 	m.mu.Unlock()
 }
 
+// dialLingering opens an ICE-TCP connection that the server must close at
+// its bind deadline, and sends first on it.
+func (m *mediaPort) dialLingering(t *testing.T, name string, first []byte) net.Conn {
+	t.Helper()
+	start := time.Now()
+	c := m.dialTCP(t)
+	m.linger(t, name, c, start)
+	if _, err := c.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // expectOpen fails when the server closes c or sends anything on it
 // within d.
 func expectOpen(t *testing.T, c net.Conn, d time.Duration) {

@@ -28,43 +28,23 @@ func (m *mediaPort) tcpCases(add func(name string, run func(t *testing.T))) {
 		expectOpen(t, conns[199], 100*time.Millisecond)
 	})
 	add("tcp: half frame (500 announced, 100 sent)", func(t *testing.T) {
-		start := time.Now()
-		c := m.dialTCP(t)
-		m.linger(t, "half frame", c, start)
-		if _, err := c.Write(append([]byte{0x01, 0xf4}, randBytes(100)...)); err != nil {
-			t.Fatal(err)
-		}
+		c := m.dialLingering(t, "half frame", append([]byte{0x01, 0xf4}, randBytes(100)...))
 		expectOpen(t, c, 200*time.Millisecond)
 	})
 	add("tcp: half length prefix (1 byte)", func(t *testing.T) {
-		start := time.Now()
-		c := m.dialTCP(t)
-		m.linger(t, "half prefix", c, start)
-		if _, err := c.Write([]byte{0x00}); err != nil {
-			t.Fatal(err)
-		}
+		c := m.dialLingering(t, "half prefix", []byte{0x00})
 		expectOpen(t, c, 200*time.Millisecond)
 	})
 	add("tcp: 50 unauthenticated STUN frames then silence", func(t *testing.T) {
-		start := time.Now()
-		c := m.dialTCP(t)
-		m.linger(t, "unknown ufrag", c, start)
 		var b []byte
 		for i := 0; i < 50; i++ {
 			b = append(b, frameOf(bindingRequest(t, "nosuchufrag00000:x", "nosuchpassword", true))...)
 		}
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
+		c := m.dialLingering(t, "unknown ufrag", b)
 		expectOpen(t, c, 300*time.Millisecond)
 	})
 	add("tcp: victim's ufrag with a wrong password", func(t *testing.T) {
-		start := time.Now()
-		c := m.dialTCP(t)
-		m.linger(t, "wrong password", c, start)
-		if _, err := c.Write(frameOf(bindingRequest(t, m.victim(), "wrongpasswordwrongpassword012345", true, useCandidate))); err != nil {
-			t.Fatal(err)
-		}
+		c := m.dialLingering(t, "wrong password", frameOf(bindingRequest(t, m.victim(), "wrongpasswordwrongpassword012345", true, useCandidate)))
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var hdr [2]byte
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {

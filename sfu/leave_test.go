@@ -146,20 +146,7 @@ func statsPair(t *testing.T, room *Room, alice, bob *tpeer) {
 // and one of them was handing a notification over as the leave came in;
 // the other peer is told as before and goes on.
 func TestLeaveCutsOffEveryNotification(t *testing.T) {
-	s := newTestServer(t)
-	room, _ := s.Room("leave")
-	rb := newRacingInbox(300 * time.Millisecond)
-	alice := joinWith(t, room, "alice", rb.box, rb.notify)
-	bob, _ := joinPeer(t, room, "bob", false)
-	statsPair(t, room, alice, bob)
-
-	rb.arm()
-	select {
-	case m := <-rb.held:
-		t.Logf("leaving while %s is being handed over", m)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no stats notification within 5 s")
-	}
+	room, rb, alice, bob := statsHandOver(t, "leave")
 	if err := alice.notif(t, map[string]any{"method": "leave"}); err != nil {
 		t.Fatal(err)
 	}
@@ -190,19 +177,7 @@ func TestLeaveCutsOffEveryNotification(t *testing.T) {
 // gets "closed" (after a stats notification being handed over), and
 // nothing after it.
 func TestServerCloseSendsClosedLast(t *testing.T) {
-	s := newTestServer(t)
-	room, _ := s.Room("close")
-	rb := newRacingInbox(300 * time.Millisecond)
-	alice := joinWith(t, room, "alice", rb.box, rb.notify)
-	bob, _ := joinPeer(t, room, "bob", false)
-	statsPair(t, room, alice, bob)
-
-	rb.arm()
-	select {
-	case <-rb.held:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no stats notification within 5 s")
-	}
+	_, rb, alice, bob := statsHandOver(t, "close")
 	alice.Close(json.RawMessage(`{"reason":"kick"}`))
 	rb.box.mark()
 	close(rb.release)
@@ -217,6 +192,27 @@ func TestServerCloseSendsClosedLast(t *testing.T) {
 		t.Fatalf("closed = %v", n)
 	}
 	wantMethods(t, "bob", bob.box.take(), "peerClosed")
+}
+
+// statsHandOver joins alice (through a racing inbox) and bob to a room
+// with every stats notification on, and returns once one of alice's stats
+// notifications is being handed over (held by the inbox).
+func statsHandOver(t *testing.T, name string) (*Room, *racingInbox, *tpeer, *tpeer) {
+	t.Helper()
+	s := newTestServer(t)
+	room, _ := s.Room(name)
+	rb := newRacingInbox(300 * time.Millisecond)
+	alice := joinWith(t, room, "alice", rb.box, rb.notify)
+	bob, _ := joinPeer(t, room, "bob", false)
+	statsPair(t, room, alice, bob)
+	rb.arm()
+	select {
+	case m := <-rb.held:
+		t.Logf("acting while %s is being handed over", m)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no stats notification within 5 s")
+	}
+	return room, rb, alice, bob
 }
 
 func mustMarshal(t *testing.T, v any) []byte {
