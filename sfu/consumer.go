@@ -2,8 +2,6 @@ package sfu
 
 import (
 	"encoding/json"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
@@ -20,8 +18,6 @@ type Consumer struct {
 	producer      *Producer
 	kind          string
 	rtpParameters rtpparams.Parameters
-	ssrc          uint32
-	payloadType   uint8
 	cname         string
 	statsID       string
 	done          chan struct{}
@@ -39,37 +35,6 @@ type Consumer struct {
 	layers consumerLayers
 
 	consumerSendStream
-}
-
-// consumerSendStream is a consumer's outgoing stream: which producer
-// stream it forwards, how its numbering continues, its RTX and padding,
-// and what its receiver reports about it. Locking: atomics are written by
-// the media plane (or the control plane for transport, active, preferred)
-// and read anywhere; send is the media plane's only; rtxMu serializes the
-// RTX sequence and scratch buffer (retransmissions and padding probes); the
-// RTX parameters are fixed at creation.
-type consumerSendStream struct {
-	transport atomic.Pointer[Transport]
-	active    atomic.Bool
-	resync    atomic.Bool
-	effective atomic.Pointer[string]
-	preferred atomic.Pointer[string] // preferredProfile, for the report loop
-	current   atomic.Int32           // producer stream forwarded now; -1: none (media plane writes)
-	target    atomic.Int32           // producer stream to switch to; -1: none
-
-	send sendState
-
-	consumerFeedback
-	rtxSSRC        uint32
-	absSendTimeID  uint8 // in the consumer's parameters; padding probes carry it
-	rtxPayloadType uint8
-	rtxMu          sync.Mutex
-	rtxSeq         uint16
-	rtxScratch     [1600]byte
-	retransmitted  atomic.Uint64
-	paddingSent    atomic.Uint64 // probe packets
-	probesFailed   atomic.Uint64
-	rate           bitrateMeter // stats reports
 }
 
 // ID returns the consumer id chosen by the server.
@@ -200,8 +165,6 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 		producer:         prod,
 		kind:             prod.kind,
 		rtpParameters:    params,
-		ssrc:             params.Encodings[0].SSRC,
-		payloadType:      uint8(params.Codecs[0].PayloadType),
 		preferredProfile: profileDefault,
 		sourcePaused:     prod.paused.Load(),
 		statsID:          statsID(),
@@ -220,6 +183,8 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 			c.absSendTimeID = uint8(e.ID)
 		}
 	}
+	c.ssrc, c.payloadType = params.Encodings[0].SSRC, uint8(params.Codecs[0].PayloadType)
+	c.srcAbsSendTimeID, c.vp8, c.counters = prod.absSendTimeID, prod.vp8, p.counters()
 	c.send.clockRate = prod.clockRate
 	c.current.Store(-1)
 	c.target.Store(int32(prod.initialStream(c.preferredProfile)))

@@ -60,9 +60,10 @@ func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *tra
 		if err != nil {
 			tb.Fatal(err)
 		}
-		t.wt = wt
+		t.wt, t.link = wt, wt
 		wts = append(wts, wt)
-		c := &Consumer{peer: receiver, producer: p, kind: "video", ssrc: uint32(5000 + i), payloadType: 101}
+		c := &Consumer{peer: receiver, producer: p, kind: "video"}
+		c.ssrc, c.payloadType, c.counters = uint32(5000+i), 101, receiver.counters()
 		c.send.clockRate = 90000
 		c.effective.Store(&profile)
 		c.current.Store(-1) // switches to stream 0 on the first key frame

@@ -38,7 +38,8 @@ func TestNackIsAnsweredWithRTX(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wt.Close()
-	c.transport.Load().wt = wt
+	tr := c.transport.Load()
+	tr.wt, tr.link = wt, wt
 	for i := 0; i < 5; i++ {
 		rtpwire.PutUint16(pkt[2:], uint16(100+i))
 		p.receiveRTP(pkt, 1111, batch)

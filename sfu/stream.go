@@ -112,3 +112,37 @@ func (st *producerStream) onPacket(pkt []byte, isRTX bool, mediaPT uint8, now ti
 	}
 	return pkt, nacks
 }
+
+// receiveStats are a producer stream's counters. Written by the media
+// plane, read by reports and stats.
+type receiveStats struct {
+	packets    atomic.Uint64
+	bytes      atomic.Uint64
+	baseSeq    atomic.Uint32
+	cycles     uint32 // media plane only
+	maxSeq     atomic.Uint32
+	started    bool // media plane only
+	lastSRNTP  atomic.Uint32
+	lastSRTime atomic.Int64
+	// expected/received at the previous receiver report (report goroutine)
+	priorExpected uint32
+	priorReceived uint64
+}
+
+func (s *receiveStats) update(seq uint16, size int) {
+	s.packets.Add(1)
+	s.bytes.Add(uint64(size))
+	if !s.started {
+		s.started = true
+		s.baseSeq.Store(uint32(seq))
+		s.maxSeq.Store(uint32(seq))
+		return
+	}
+	maxSeq := s.maxSeq.Load()
+	if d := seq - uint16(maxSeq); d != 0 && d < 0x8000 {
+		if seq < uint16(maxSeq) {
+			s.cycles += 1 << 16
+		}
+		s.maxSeq.Store(s.cycles | uint32(seq))
+	}
+}

@@ -14,9 +14,9 @@ import (
 	"github.com/gosoup/gosoup/transport"
 )
 
-// Transport is a peer's WebRtcTransport: the sfu side of a
-// transport.WebRTCTransport, routing its packets to producers and
-// consumers. A send transport has a sendSide (snd), a receive transport a
+// Transport is a peer's transport: the sfu side of a link (a
+// transport.WebRTCTransport for a WebRtcTransport), routing its packets to
+// producers and consumers. A send transport has a sendSide (snd), a receive transport a
 // recvSide (rcv); the other is nil. Locking: fields are fixed at creation,
 // or guarded by the room lock (closed, statsTimer); the sides hold atomics
 // read anywhere and state of the report loop; the routing tables are
@@ -28,7 +28,8 @@ type Transport struct {
 	peer      *Peer
 	direction direction
 	appData   json.RawMessage
-	wt        *transport.WebRTCTransport
+	link      link                       // what media goes through
+	wt        *transport.WebRTCTransport // the link when it is WebRTC (ICE, DTLS); nil otherwise
 
 	// Guarded by the room lock.
 	closed     bool
@@ -152,7 +153,7 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	if err != nil {
 		return nil, protocol.NewError("%s", err.Error())
 	}
-	t.wt = wt
+	t.wt, t.link = wt, wt
 	if req.DtlsParameters != nil {
 		if _, err := wt.SetRemoteDTLSParameters(toTransportDTLS(req.DtlsParameters)); err != nil {
 			wt.Close()
@@ -237,7 +238,7 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 	r := p.room
 	delete(r.transports, t.id)
 	delete(p.transports, t.id)
-	t.wt.Close()
+	t.link.Close()
 	for _, prod := range p.producerList() {
 		if prod.transport == t {
 			prod.closeLocked(false, true)
@@ -367,10 +368,10 @@ func (t *Transport) rtcpLoop() {
 	defer tk.Stop()
 	for n := 1; ; n++ {
 		select {
-		case <-t.wt.Done():
+		case <-t.link.Done():
 			return
 		case now := <-tk.C:
-			if !t.wt.Connected() {
+			if !t.link.Connected() {
 				continue
 			}
 			t.sendTransportCC()
