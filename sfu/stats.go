@@ -182,7 +182,7 @@ type consumerFeedback struct {
 
 func (t *Transport) enableStatsLocked(interval int) {
 	t.statsTimer.Stop()
-	t.statsTimer = startStatsTimer(interval, t.wt.Done(), func() {
+	t.statsTimer = startStatsTimer(interval, t.link.Done(), func() {
 		t.peer.notify(protocol.TransportStats{ID: t.id, Stats: []protocol.TransportStat{t.Stats()}})
 	})
 }
