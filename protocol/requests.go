@@ -42,6 +42,13 @@ type DtlsParameters struct {
 type PlainRtpParameters struct {
 	IP   string `json:"ip"`
 	Port int    `json:"port"`
+	// gosoup additions (mediasoup v2 has only ip and port): the remote's
+	// RTCP port when RTCP is not muxed, the local address to bind, comedia
+	// (learn the remote from its first packet) and rtcpMux (default true).
+	RTCPPort int    `json:"rtcpPort,omitempty"`
+	LocalIP  string `json:"localIP,omitempty"`
+	Comedia  bool   `json:"comedia,omitempty"`
+	RTCPMux  *bool  `json:"rtcpMux,omitempty"`
 }
 
 // CreateTransportRequest creates a WebRtcTransport with a client-chosen id.
@@ -97,10 +104,16 @@ func DecodeRequest(m *Message) (any, error) {
 		return &QueryRoomRequest{Request: env}, nil
 	case "join":
 		r := &JoinRequest{Request: env}
-		if r.PeerName, err = f.str("peerName", true); err != nil || r.PeerName == "" {
+		if r.PeerName, err = f.str("peerName", true); err != nil {
 			return nil, NewTypeError("peerName must be a string")
 		}
+		if err = checkPeerName(r.PeerName); err != nil {
+			return nil, err
+		}
 		if _, err = f.object("rtpCapabilities", &r.RTPCapabilities, true); err != nil {
+			return nil, err
+		}
+		if err = checkRTPCapabilities(r.RTPCapabilities); err != nil {
 			return nil, err
 		}
 		if r.Spy, err = f.boolean("spy"); err != nil {
@@ -124,18 +137,27 @@ func DecodeRequest(m *Message) (any, error) {
 			if _, err = f.object("options", &o, false); err != nil {
 				return nil, err
 			}
+			if err = checkTransportOptions(f["options"]); err != nil {
+				return nil, err
+			}
 			r.Options = f["options"]
 		}
 		var d DtlsParameters
 		if ok, err := f.object("dtlsParameters", &d, false); err != nil {
 			return nil, err
 		} else if ok {
+			if err := CheckDtlsParameters("dtlsParameters", &d); err != nil {
+				return nil, err
+			}
 			r.DtlsParameters = &d
 		}
 		var pr PlainRtpParameters
 		if ok, err := f.object("plainRtpParameters", &pr, false); err != nil {
 			return nil, err
 		} else if ok {
+			if err := checkPlainRtpParameters("plainRtpParameters", &pr); err != nil {
+				return nil, err
+			}
 			r.PlainRtpParameters = &pr
 		}
 		r.AppData = f.appData()
@@ -152,6 +174,9 @@ func DecodeRequest(m *Message) (any, error) {
 			return nil, err
 		}
 		if r.Kind, err = f.str("kind", true); err != nil {
+			return nil, err
+		}
+		if err = checkKind(r.Kind); err != nil {
 			return nil, err
 		}
 		if r.TransportID, err = f.id("transportId"); err != nil {
@@ -180,9 +205,9 @@ func DecodeRequest(m *Message) (any, error) {
 			return nil, err
 		}
 		if r.PreferredProfile != "" && !preferredProfiles[r.PreferredProfile] {
-			return nil, NewTypeError("invalid preferredProfile %q", r.PreferredProfile)
+			return nil, NewTypeError("invalid preferredProfile %s", rtpparams.Clip(r.PreferredProfile))
 		}
 		return r, nil
 	}
-	return nil, NewError("unknown request method %q", m.Method)
+	return nil, NewError("unknown request method %s", rtpparams.Clip(m.Method))
 }

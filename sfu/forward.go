@@ -117,7 +117,7 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		c.resync.Store(false)
 		c.send.resync(st, seq, ts, d, now)
 	}
-	c.write(t.link, buf, seq, ts, d, now, b)
+	c.write(t, buf, seq, ts, d, now, b)
 }
 
 // setEffective records the profile the consumer now receives and tells its

@@ -10,7 +10,7 @@ func (p *Producer) sendNack(st *producerStream, pairs []rtcp.NackPair) {
 	if err != nil {
 		return
 	}
-	if p.transport.link.WriteRTCP(b) == nil {
+	if p.transport.writeRTCP(b) == nil {
 		p.nackCount.Add(1)
 		p.peer.counters().nacksSent.Add(1)
 	}

@@ -31,6 +31,7 @@ type Peer struct {
 	client Notifier
 
 	closed     bool
+	hidden     bool // the room's server-side peer: no client, not in the peer list
 	transports map[uint32]*Transport
 	producers  []*Producer
 	consumers  map[uint32]*Consumer
@@ -195,6 +196,9 @@ func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
 	for _, t := range p.transports {
 		t.closeLocked(false)
 	}
+	if p.hidden {
+		return
+	}
 	p.room.removePeerLocked(p, appData)
 	p.log.Info("peer closed")
 	p.room.events.emit(func(o *Observer) {
@@ -224,6 +228,9 @@ func (p *Peer) ReceiveRequest(m *protocol.Message) (any, error) {
 		t := p.transports[req.ID]
 		if t == nil {
 			return nil, errNotFound("Transport")
+		}
+		if t.wt == nil {
+			return nil, protocol.NewError("restartTransport applies to WebRtcTransports (transport %d is a PlainRtpTransport)", t.id)
 		}
 		ice, err := t.wt.RestartICE()
 		if err != nil {

@@ -372,5 +372,5 @@ func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
 	pli[0], pli[1], pli[3] = 0x81, 206, 2
 	rtpwire.PutUint32(pli[4:], 1)
 	rtpwire.PutUint32(pli[8:], st.ssrc.Load())
-	_ = p.transport.link.WriteRTCP(pli[:])
+	_ = p.transport.writeRTCP(pli[:])
 }

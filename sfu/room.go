@@ -29,6 +29,7 @@ type Room struct {
 
 	mu         sync.Mutex
 	peers      []*Peer
+	serverPeer *Peer // hidden owner of server-side transports (RtpStreamer); nil until needed
 	transports map[uint32]*Transport
 	producers  map[uint32]*Producer
 	closed     bool
@@ -196,6 +197,9 @@ func (r *Room) Close() {
 	}
 	for len(r.peers) > 0 {
 		r.peers[0].closeLocked(nil, true)
+	}
+	if r.serverPeer != nil {
+		r.serverPeer.closeLocked(nil, false)
 	}
 	r.closed = true
 	close(r.done)

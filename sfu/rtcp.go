@@ -123,7 +123,7 @@ func (t *Transport) sendReports(now time.Time) {
 	for len(pkts) > 0 {
 		n := min(len(pkts), 10)
 		if b, err := rtcp.Marshal(pkts[:n]); err == nil {
-			_ = t.link.WriteRTCP(b)
+			_ = t.writeRTCP(b)
 		}
 		pkts = pkts[n:]
 	}
@@ -166,7 +166,7 @@ func (t *Transport) sendREMB() {
 	}
 	if remb := t.remb(ssrcs); remb != nil {
 		if b, err := remb.Marshal(); err == nil {
-			_ = t.link.WriteRTCP(b)
+			_ = t.writeRTCP(b)
 		}
 	}
 }

@@ -54,7 +54,7 @@ type consumerSendStream struct {
 // write sends one packet of stream st, already rewritten in room terms, in
 // the consumer's numbering: its sequence number, timestamp, SSRC, payload
 // type and VP8 picture ids. Media plane only.
-func (s *consumerSendStream) write(l link, buf []byte, seq uint16, ts uint32, d rtpwire.VP8Descriptor, now time.Time, b *transport.Batch) {
+func (s *consumerSendStream) write(t *Transport, buf []byte, seq uint16, ts uint32, d rtpwire.VP8Descriptor, now time.Time, b *transport.Batch) {
 	ss := &s.send
 	outSeq := seq + ss.seqOffset
 	outTs := ts + ss.tsOffset
@@ -63,8 +63,11 @@ func (s *consumerSendStream) write(l link, buf []byte, seq uint16, ts uint32, d 
 	rtpwire.PutUint32(buf[8:], s.ssrc)
 	buf[1] = buf[1]&0x80 | s.payloadType
 	pid, tl0 := d.Rewrite(buf, ss.pidOffset, ss.tl0Offset)
-	if err := l.WriteRTPBatch(buf, b); err != nil {
+	if err := t.link.WriteRTPBatch(buf, b); err != nil {
 		return
+	}
+	if m := t.mirror.Load(); m != nil && m.sendRTP {
+		_, _ = m.conn.Write(buf)
 	}
 	if delta := outSeq - ss.lastSeq; delta != 0 && delta < 0x8000 {
 		ss.lastSeq = outSeq

@@ -61,6 +61,9 @@ func (s *Server) uptimeMs() int64 { return time.Since(s.started).Milliseconds() 
 
 // Stats returns the transport's stats object (transportStats).
 func (t *Transport) Stats() protocol.TransportStat {
+	if t.plain != nil {
+		return t.plainStats()
+	}
 	wt := t.wt
 	st := protocol.TransportStat{
 		Type:               "transport",
@@ -101,6 +104,24 @@ func (t *Transport) Stats() protocol.TransportStat {
 	}
 	if wt.DTLSState() == "closed" {
 		st.IceConnectionState = "closed"
+	}
+	return st
+}
+
+// plainStats is a plain transport's stats object: bytes, and the tuple
+// once the remote is known (no ICE, no DTLS).
+func (t *Transport) plainStats() protocol.TransportStat {
+	pt := t.plain
+	st := protocol.TransportStat{
+		Type: "transport", ID: t.id, Timestamp: t.peer.room.server.uptimeMs(),
+		BytesReceived: pt.BytesReceived(), BytesSent: pt.BytesSent(), IceConnectionState: "new",
+	}
+	if remote, ok := pt.Remote(); ok {
+		st.IceConnectionState = "completed"
+		st.IceSelectedTuple = &protocol.IceSelectedTuple{
+			LocalIP: t.plainIP, LocalPort: pt.LocalPort(), Protocol: "udp",
+			RemoteIP: remote.Addr().String(), RemotePort: int(remote.Port()),
+		}
 	}
 	return st
 }

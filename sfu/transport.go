@@ -30,6 +30,8 @@ type Transport struct {
 	appData   json.RawMessage
 	link      link                       // what media goes through
 	wt        *transport.WebRTCTransport // the link when it is WebRTC (ICE, DTLS); nil otherwise
+	plain     *transport.PlainTransport  // the link when it is plain RTP; nil otherwise
+	plainIP   string                     // the address a plain transport's remote sends to
 
 	// Guarded by the room lock.
 	closed     bool
@@ -45,6 +47,8 @@ type Transport struct {
 	// known yet (nil when none).
 	ridProducers atomic.Pointer[[]*Producer]
 	ssrcMu       sync.Mutex // serializes the writers of the two producer tables
+
+	mirror atomic.Pointer[mirror] // StartMirroring's copies; nil when off
 }
 
 // sendSide is what only a send transport has: what the client sends us.
@@ -118,6 +122,20 @@ func toTransportDTLS(p *protocol.DtlsParameters) transport.DTLSParameters {
 	return out
 }
 
+// newTransport builds the sfu side of a transport, before its link.
+func newTransport(p *Peer, id uint32, dir direction, appData json.RawMessage) *Transport {
+	t := &Transport{id: id, peer: p, direction: dir, appData: appData}
+	t.producersBySSRC.Store(&map[uint32]*Producer{})
+	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
+	if dir == dirSend {
+		t.snd = &sendSide{estimator: bwe.New()}
+		t.snd.maxBitrate.Store(p.room.server.cfg.MaxIncomingBitrate)
+	} else {
+		t.rcv = &recvSide{}
+	}
+	return t
+}
+
 func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any, error) {
 	r := p.room
 	dir, ok := parseDirection(req.Direction)
@@ -134,21 +152,13 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 		return nil, protocol.NewError("too many transports (limit %d per peer)", max)
 	}
 	if req.PlainRtpParameters != nil {
-		return nil, protocol.NewError("PlainRtpTransport is not supported by gosoup yet")
+		return p.createPlainTransportFromRequest(req)
 	}
 	opts, err := transportOptions(req.Options)
 	if err != nil {
 		return nil, err
 	}
-	t := &Transport{id: req.ID, peer: p, direction: dir, appData: req.AppData}
-	t.producersBySSRC.Store(&map[uint32]*Producer{})
-	t.consumersBySSRC.Store(&map[uint32]*Consumer{})
-	if dir == dirSend {
-		t.snd = &sendSide{estimator: bwe.New()}
-		t.snd.maxBitrate.Store(r.server.cfg.MaxIncomingBitrate)
-	} else {
-		t.rcv = &recvSide{}
-	}
+	t := newTransport(p, req.ID, dir, req.AppData)
 	wt, err := r.server.net.NewWebRTCTransport(context.Background(), t, opts)
 	if err != nil {
 		return nil, protocol.NewError("%s", err.Error())
@@ -215,6 +225,12 @@ func transportOptions(raw json.RawMessage) (transport.TransportOptions, error) {
 }
 
 func (t *Transport) updateLocked(n *protocol.UpdateTransportNotification) error {
+	if t.plain != nil {
+		if n.PlainRtpParameters == nil {
+			return protocol.NewTypeError("missing plainRtpParameters")
+		}
+		return t.updatePlainLocked(n.PlainRtpParameters)
+	}
 	if n.DtlsParameters == nil {
 		return protocol.NewTypeError("missing dtlsParameters")
 	}
@@ -239,6 +255,7 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 	delete(r.transports, t.id)
 	delete(p.transports, t.id)
 	t.link.Close()
+	t.stopMirror(nil)
 	for _, prod := range p.producerList() {
 		if prod.transport == t {
 			prod.closeLocked(false, true)
@@ -312,6 +329,9 @@ func (t *Transport) OnRTP(_ *transport.WebRTCTransport, pkt []byte, b *transport
 	if len(pkt) < 12 {
 		return
 	}
+	if m := t.mirror.Load(); m != nil && m.recvRTP {
+		_, _ = m.conn.Write(pkt)
+	}
 	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
 	prod := (*t.producersBySSRC.Load())[ssrc]
 	if prod == nil {
@@ -324,6 +344,14 @@ func (t *Transport) OnRTP(_ *transport.WebRTCTransport, pkt []byte, b *transport
 
 // OnRTCP handles feedback and reports (transport.Listener).
 func (t *Transport) OnRTCP(_ *transport.WebRTCTransport, pkt []byte) {
+	t.receiveRTCP(pkt)
+}
+
+// receiveRTCP copies received RTCP to the mirror when asked, then handles it.
+func (t *Transport) receiveRTCP(pkt []byte) {
+	if m := t.mirror.Load(); m != nil && m.recvRTCP {
+		_, _ = m.conn.Write(pkt)
+	}
 	t.handleRTCP(pkt)
 }
 

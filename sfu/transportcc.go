@@ -59,7 +59,7 @@ func (t *Transport) sendTransportCC() {
 	if err != nil {
 		return
 	}
-	if t.link.WriteRTCP(b) == nil {
+	if t.writeRTCP(b) == nil {
 		f.sent.Add(uint64(len(pkts)))
 		t.peer.counters().tccFeedback.Add(uint64(len(pkts)))
 	}

@@ -1,0 +1,225 @@
+package sfu
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/transport"
+)
+
+// PlainRtpOptions create a PlainRtpTransport (docs/protocol.md,
+// "PlainRtpTransport"): unencrypted RTP and RTCP over UDP to and from one
+// remote address, for tools (FFmpeg, GStreamer) and recorders.
+type PlainRtpOptions struct {
+	// ID is the transport id; 0 picks one.
+	ID uint32
+	// Direction is "send" (the remote sends media: producers) or "recv"
+	// (the remote receives: consumers).
+	Direction string
+	// RemoteIP and RemotePort are where media goes; empty/0 when Comedia
+	// learns them or updateTransport gives them later.
+	RemoteIP   string
+	RemotePort int
+	// RemoteRTCPPort is the remote's RTCP port when RTCP is not muxed
+	// (default RemotePort + 1).
+	RemoteRTCPPort int
+	// LocalIP is the address to bind (default: the rtc listen address).
+	LocalIP string
+	// Comedia learns the remote address from the first packet received.
+	Comedia bool
+	// NoRTCPMux uses a second local port for RTCP.
+	NoRTCPMux bool
+	// AppData is the application's data for the transport.
+	AppData json.RawMessage
+}
+
+// PlainRtpLocal is the answer to createTransport with plainRtpParameters:
+// where the remote sends (mediasoup v2 answers ip and port; gosoup adds
+// rtcpPort when RTCP has its own port).
+type PlainRtpLocal struct {
+	IP       string `json:"ip"`
+	Port     int    `json:"port"`
+	RTCPPort int    `json:"rtcpPort,omitempty"`
+}
+
+// plainTransportResponse is the createTransport answer for a plain
+// transport.
+type plainTransportResponse struct {
+	PlainRtpParameters PlainRtpLocal `json:"plainRtpParameters"`
+}
+
+// CreatePlainRtpTransport creates a PlainRtpTransport owned by the peer.
+// Its producers and consumers are announced like any other; it counts
+// against the peer's transport limit.
+func (p *Peer) CreatePlainRtpTransport(opts PlainRtpOptions) (*Transport, error) {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	if p.closed {
+		return nil, protocol.NewInvalidStateError("Peer closed")
+	}
+	if opts.ID == 0 {
+		opts.ID = p.room.freeTransportIDLocked()
+	}
+	return p.createPlainTransportLocked(opts)
+}
+
+// PlainLocal returns the local address a plain transport receives on
+// (ok false for a WebRTC transport).
+func (t *Transport) PlainLocal() (PlainRtpLocal, bool) {
+	if t.plain == nil {
+		return PlainRtpLocal{}, false
+	}
+	l := PlainRtpLocal{IP: t.plainIP, Port: t.plain.LocalPort()}
+	if !t.plain.RTCPMux() {
+		l.RTCPPort = t.plain.LocalRTCPPort()
+	}
+	return l, true
+}
+
+// Plain returns the underlying plain transport (nil for WebRTC).
+func (t *Transport) Plain() *transport.PlainTransport { return t.plain }
+
+// createPlainTransportFromRequest handles createTransport with
+// plainRtpParameters, as mediasoup v2's Peer does for custom clients.
+func (p *Peer) createPlainTransportFromRequest(req *protocol.CreateTransportRequest) (any, error) {
+	pr := req.PlainRtpParameters
+	opts := PlainRtpOptions{ID: req.ID, Direction: req.Direction, RemoteIP: pr.IP, RemotePort: pr.Port,
+		RemoteRTCPPort: pr.RTCPPort, LocalIP: pr.LocalIP, Comedia: pr.Comedia, AppData: req.AppData}
+	if pr.RTCPMux != nil && !*pr.RTCPMux {
+		opts.NoRTCPMux = true
+	}
+	t, err := p.createPlainTransportLocked(opts)
+	if err != nil {
+		return nil, err
+	}
+	l, _ := t.PlainLocal()
+	return plainTransportResponse{PlainRtpParameters: l}, nil
+}
+
+func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, error) {
+	r := p.room
+	dir, ok := parseDirection(opts.Direction)
+	if !ok {
+		return nil, protocol.NewTypeError("invalid direction %q", opts.Direction)
+	}
+	if dir == dirSend && p.spy {
+		return nil, protocol.NewError("spy peers cannot create send transports")
+	}
+	if r.transports[opts.ID] != nil {
+		return nil, protocol.NewError("a Transport with same transportId already exists")
+	}
+	if max := r.server.cfg.Limits.TransportsPerPeer; !p.hidden && len(p.transports) >= max {
+		return nil, protocol.NewError("too many transports (limit %d per peer)", max)
+	}
+	popts := transport.PlainOptions{Comedia: opts.Comedia, NoRTCPMux: opts.NoRTCPMux, Logger: p.log}
+	if dir == dirSend {
+		popts.Batch = r.server.net.NewBatch()
+	}
+	if opts.RemoteIP != "" || opts.RemotePort != 0 {
+		remote, err := remoteAddr(opts.RemoteIP, opts.RemotePort, "plainRtpParameters")
+		if err != nil {
+			return nil, err
+		}
+		popts.Remote = remote
+		if opts.RemoteRTCPPort != 0 {
+			if opts.RemoteRTCPPort < 1 || opts.RemoteRTCPPort > 65535 {
+				return nil, protocol.NewTypeError("plainRtpParameters.rtcpPort: %d is not a port", opts.RemoteRTCPPort)
+			}
+			popts.RemoteRTCP = netip.AddrPortFrom(remote.Addr(), uint16(opts.RemoteRTCPPort))
+		}
+	} else if !opts.Comedia {
+		return nil, protocol.NewTypeError("plainRtpParameters: ip and port are required unless comedia is set")
+	}
+	if dir == dirRecv && opts.Comedia && !popts.Remote.IsValid() {
+		return nil, protocol.NewTypeError("plainRtpParameters: comedia needs a remote that sends; a recv transport needs ip and port")
+	}
+	if opts.LocalIP != "" {
+		ip, err := netip.ParseAddr(opts.LocalIP)
+		if err != nil {
+			return nil, protocol.NewTypeError("plainRtpParameters.localIP: %q is not an IP address", opts.LocalIP)
+		}
+		popts.ListenIP = ip
+	} else if ip, err := netip.ParseAddr(r.server.cfg.RTC.ListenIP); err == nil {
+		popts.ListenIP = ip
+	}
+	t := newTransport(p, opts.ID, dir, opts.AppData)
+	pt, err := transport.NewPlainTransport(popts, t)
+	if err != nil {
+		return nil, protocol.NewError("could not open any IP:port: %s", err.Error())
+	}
+	t.plain, t.link = pt, pt
+	t.plainIP = r.server.plainAnnouncedIP(popts.ListenIP, popts.Remote)
+	r.transports[t.id] = t
+	p.transports[t.id] = t
+	go t.rtcpLoop()
+	r.events.emit(func(o *Observer) {
+		if o.NewTransport != nil {
+			o.NewTransport(t)
+		}
+	})
+	p.log.Info("plain transport created", "transport", t.id, "direction", dir,
+		"local", fmt.Sprintf("%s:%d", t.plainIP, pt.LocalPort()), "comedia", opts.Comedia)
+	return t, nil
+}
+
+// freeTransportIDLocked picks an unused transport id.
+func (r *Room) freeTransportIDLocked() uint32 {
+	id := rtpparams.RandomID()
+	for r.transports[id] != nil {
+		id = rtpparams.RandomID()
+	}
+	return id
+}
+
+// remoteAddr parses a remote IP and port given by a client.
+func remoteAddr(ip string, port int, field string) (netip.AddrPort, error) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.AddrPort{}, protocol.NewTypeError("%s.ip: %q is not an IP address", field, ip)
+	}
+	if port < 1 || port > 65535 {
+		return netip.AddrPort{}, protocol.NewTypeError("%s.port: %d is not a port", field, port)
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
+}
+
+// plainAnnouncedIP is the address a plain transport tells its remote to
+// send to: the bound address, or the announced address of the remote's
+// family when bound to any.
+func (s *Server) plainAnnouncedIP(listen netip.Addr, remote netip.AddrPort) string {
+	if listen.IsValid() && !listen.IsUnspecified() {
+		return listen.String()
+	}
+	if remote.Addr().IsLoopback() {
+		return remote.Addr().String()
+	}
+	return s.announcedIP()
+}
+
+// updatePlainLocked handles updateTransport with plainRtpParameters: the
+// remote address is set (or replaced), and key frames are asked for the
+// consumers so the remote can decode at once.
+func (t *Transport) updatePlainLocked(pr *protocol.PlainRtpParameters) error {
+	remote, err := remoteAddr(pr.IP, pr.Port, "plainRtpParameters")
+	if err != nil {
+		return err
+	}
+	var rtcp netip.AddrPort
+	if pr.RTCPPort != 0 {
+		rtcp = netip.AddrPortFrom(remote.Addr(), uint16(pr.RTCPPort))
+	}
+	t.plain.SetRemote(remote, rtcp)
+	t.OnConnected(nil)
+	return nil
+}
+
+// OnPlainRTP routes an RTP packet from a plain transport's remote
+// (transport.PlainHandler).
+func (t *Transport) OnPlainRTP(pkt []byte, b *transport.Batch) { t.OnRTP(nil, pkt, b) }
+
+// OnPlainRTCP handles RTCP from a plain transport's remote
+// (transport.PlainHandler).
+func (t *Transport) OnPlainRTCP(pkt []byte) { t.receiveRTCP(pkt) }
