@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every gosoup test: go vet, unit and integration tests with the race
 # detector, and the browser end-to-end tests in Debian's Chromium and
-# Firefox ESR. Installs what a fresh Debian machine lacks (chromium and
-# firefox-esr via apt, npm packages; no browser is ever downloaded).
+# Firefox ESR. Installs what a fresh Debian machine lacks (chromium,
+# firefox-esr and ffmpeg via apt, npm packages; no browser is ever downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -x /usr/bin/firefox-esr ] || missing="$missing firefox-esr"
+[ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ] || missing="$missing ffmpeg"
 # ip and tc for the tests in network namespaces (thin link, Firefox; as root).
 command -v tc >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 if [ -n "$missing" ]; then

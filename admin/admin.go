@@ -1,0 +1,124 @@
+// Package admin serves gosoup's HTTP administration API: feeding a room
+// from a tool over plain RTP (ingest) and recording a peer. Requests are
+// authorized by the same join tokens as WebSocket joins (a token for the
+// room, as "Authorization: Bearer ..."); a server without keys accepts
+// them from loopback addresses only.
+package admin
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gosoup/gosoup/auth"
+	"github.com/gosoup/gosoup/sfu"
+)
+
+// Options configure a Handler.
+type Options struct {
+	// Server is the SFU whose rooms the API acts on.
+	Server *sfu.Server
+	// Keys verify bearer tokens; nil: no tokens, loopback clients only.
+	Keys *auth.KeySet
+	// RecordDir is where recordings are written; empty: recording is off.
+	RecordDir string
+	// Logger receives the API's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler is the /admin/ API.
+type Handler struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	ingests *ingests
+	records *recordings
+}
+
+// New returns the API handler; mount it on "/admin/".
+func New(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &Handler{opts: opts, log: opts.Logger.With("component", "admin"), mux: http.NewServeMux()}
+	h.ingests = &ingests{h: h, peers: map[string]*ingest{}}
+	h.records = newRecordings(h)
+	h.mux.HandleFunc("POST /admin/rooms/{room}/ingest", h.ingests.create)
+	h.mux.HandleFunc("DELETE /admin/rooms/{room}/ingest", h.ingests.remove)
+	h.mux.HandleFunc("POST /admin/rooms/{room}/recordings", h.records.create)
+	h.mux.HandleFunc("DELETE /admin/rooms/{room}/recordings/{id}", h.records.remove)
+	return h
+}
+
+// Close stops what the API started (recordings are finalized).
+func (h *Handler) Close() { h.records.closeAll() }
+
+// ServeHTTP authorizes the request, then routes it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(w, r) {
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorized checks the bearer token against the room in the path, or,
+// without keys, that the client is on this machine.
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if h.opts.Keys == nil {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			writeError(w, http.StatusForbidden, "the admin API is reachable from loopback only when the server has no auth keys")
+			return false
+		}
+		return true
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gosoup"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token")
+		return false
+	}
+	claims, err := h.opts.Keys.Verify(strings.TrimSpace(tok), time.Now())
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gosoup", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid token: "+err.Error())
+		return false
+	}
+	if room := roomOf(r.URL.Path); room == "" || claims.Room != room {
+		writeError(w, http.StatusForbidden, "the token is for another room")
+		return false
+	}
+	return true
+}
+
+// roomOf returns the {room} of an /admin/rooms/{room}/... path.
+func roomOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/admin/rooms/")
+	if !ok {
+		return ""
+	}
+	room, _, _ := strings.Cut(rest, "/")
+	return room
+}
+
+// writeJSON answers v as JSON with the status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers {"error": msg}.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// readJSON decodes a small JSON body into v, refusing unknown fields.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
