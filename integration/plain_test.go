@@ -161,7 +161,7 @@ func TestPlainRtpIngestStreamerAndMirroring(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := netip.AddrPortFrom(netip.MustParseAddr(resp.PlainRtpParameters.IP), uint16(resp.PlainRtpParameters.Port))
-	startPlainVP8(t, dst.String())
+	src := startPlainVP8(t, dst.String())
 
 	bob := join(ctx, t, g, "plain", "bob")
 	recv, err := bob.CreateTransport(ctx, "recv")
@@ -215,10 +215,29 @@ func TestPlainRtpIngestStreamerAndMirroring(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		_, _ = evil.Write([]byte{0x80, 101, 0, byte(i), 0, 0, 0, 0, 0, 0, 0x10, 0xE1, 1, 2, 3})
 		_, _ = evil.Write([]byte("garbage"))
+		if i%20 == 0 {
+			time.Sleep(5 * time.Millisecond) // within the socket's receive buffer
+		}
+	}
+	// (Counted, not exactly: a burst may overflow the socket's buffer.)
+	// From the tool's own address: an SSRC it did not declare, a payload
+	// type it did not declare.
+	for i := 0; i < 50; i++ {
+		_, _ = src.conn.Write([]byte{0x80, 101, 0, byte(i), 0, 0, 0, 0, 0, 0, 0x99, 0x99, 1, 2, 3})
+		_, _ = src.conn.Write([]byte{0x80, 96, 0, byte(i), 0, 0, 0, 0, 0, 0, 0x10, 0xE1, 1, 2, 3})
+		if i%10 == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	readN(t, "bob after garbage", cons, cd.RTPParameters.Encodings[0].SSRC, 30)
-	if c := tr.Plain().Counters(); c.WrongSource == 0 {
+	if c := tr.Plain().Counters(); c.WrongSource == 0 || c.Malformed == 0 || c.WrongSource > 200 || c.Malformed > 200 {
 		t.Fatalf("counters %+v", c)
+	}
+	if ssrc, pt := tr.PlainDropped(); ssrc == 0 || pt == 0 || ssrc > 50 || pt > 50 {
+		t.Fatalf("dropped: unknown ssrc %d, payload type %d", ssrc, pt)
+	}
+	if g.SFU.Counts().PlainDropped == 0 {
+		t.Fatalf("server counts %+v", g.SFU.Counts())
 	}
 
 	// Closing the streamer stops its packets; closing the producer ends bob's consumer.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -123,7 +124,7 @@ func (p *tpeer) transport(t *testing.T, id uint32, dir string) {
 	t.Helper()
 	req := map[string]any{"method": "createTransport", "id": id, "direction": dir}
 	if dir == "send" {
-		req["dtlsParameters"] = map[string]any{"role": "server", "fingerprints": []any{map[string]any{"algorithm": "sha-256", "value": "AA:BB"}}}
+		req["dtlsParameters"] = map[string]any{"role": "server", "fingerprints": []any{map[string]any{"algorithm": "sha-256", "value": strings.Repeat("AB:", 31) + "AB"}}}
 	}
 	resp, err := p.request(t, req)
 	if err != nil {

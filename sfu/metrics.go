@@ -13,11 +13,14 @@ type Counts struct {
 	NacksSent            uint64 // NACK packets sent to producers
 	KeyFrameRequests     uint64 // PLIs sent to producers
 	TransportCCFeedback  uint64 // transport-cc feedback packets sent
+	// PlainDropped counts RTP packets from plain transports' tools dropped
+	// for an unknown SSRC or an undeclared payload type.
+	PlainDropped uint64
 }
 
 // serverCounters are the server-wide event counters behind Counts.
 type serverCounters struct {
-	profileChanges, retransmitted, nacksSent, keyFrameRequests, tccFeedback atomic.Uint64
+	profileChanges, retransmitted, nacksSent, keyFrameRequests, tccFeedback, plainDropped atomic.Uint64
 }
 
 // discardCounters absorbs counts of objects built without a server (unit
@@ -41,6 +44,7 @@ func (s *Server) Counts() Counts {
 		NacksSent:            s.counters.nacksSent.Load(),
 		KeyFrameRequests:     s.counters.keyFrameRequests.Load(),
 		TransportCCFeedback:  s.counters.tccFeedback.Load(),
+		PlainDropped:         s.counters.plainDropped.Load(),
 	}
 	for _, r := range s.Rooms() {
 		r.mu.Lock()

@@ -146,11 +146,17 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 		popts.ListenIP = ip
 	}
 	t := newTransport(p, opts.ID, dir, opts.AppData)
+	if dir == dirSend {
+		t.diag = &plainDiag{} // before the first packet can arrive
+	}
 	pt, err := transport.NewPlainTransport(popts, t)
 	if err != nil {
 		return nil, protocol.NewError("could not open any IP:port: %s", err.Error())
 	}
 	t.plain, t.link = pt, pt
+	if dir == dirSend {
+		t.watchSilence()
+	}
 	t.plainIP = r.server.plainAnnouncedIP(popts.ListenIP, popts.Remote)
 	r.transports[t.id] = t
 	p.transports[t.id] = t
@@ -218,7 +224,12 @@ func (t *Transport) updatePlainLocked(pr *protocol.PlainRtpParameters) error {
 
 // OnPlainRTP routes an RTP packet from a plain transport's remote
 // (transport.PlainHandler).
-func (t *Transport) OnPlainRTP(pkt []byte, b *transport.Batch) { t.OnRTP(nil, pkt, b) }
+func (t *Transport) OnPlainRTP(pkt []byte, b *transport.Batch) {
+	if t.diag != nil && !t.checkPlainRTP(pkt) {
+		return
+	}
+	t.OnRTP(nil, pkt, b)
+}
 
 // OnPlainRTCP handles RTCP from a plain transport's remote
 // (transport.PlainHandler).

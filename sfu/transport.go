@@ -32,6 +32,7 @@ type Transport struct {
 	wt        *transport.WebRTCTransport // the link when it is WebRTC (ICE, DTLS); nil otherwise
 	plain     *transport.PlainTransport  // the link when it is plain RTP; nil otherwise
 	plainIP   string                     // the address a plain transport's remote sends to
+	diag      *plainDiag                 // plain send transports: what the tool sends wrong
 
 	// Guarded by the room lock.
 	closed     bool
@@ -256,6 +257,9 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 	delete(p.transports, t.id)
 	t.link.Close()
 	t.stopMirror(nil)
+	if t.diag != nil && t.diag.silence != nil {
+		t.diag.silence.Stop()
+	}
 	for _, prod := range p.producerList() {
 		if prod.transport == t {
 			prod.closeLocked(false, true)
