@@ -132,6 +132,9 @@ func DecodeNotification(m *Message) (any, error) {
 		if ok, err := f.object("plainRtpParameters", &pr, false); err != nil {
 			return nil, err
 		} else if ok {
+			if err := checkPlainRtpParameters("plainRtpParameters", &pr); err != nil {
+				return nil, err
+			}
 			n.PlainRtpParameters = &pr
 		}
 		return n, nil
@@ -142,6 +145,9 @@ func DecodeNotification(m *Message) (any, error) {
 		}
 		n := &UpdateProducerNotification{ClientNotification: env, ID: id}
 		if _, err := f.object("rtpParameters", &n.RTPParameters, true); err != nil {
+			return nil, err
+		}
+		if err := checkRTPParameters(n.RTPParameters); err != nil {
 			return nil, err
 		}
 		return n, nil
@@ -155,7 +161,7 @@ func DecodeNotification(m *Message) (any, error) {
 			return nil, err
 		}
 		if !preferredProfiles[p] {
-			return nil, NewTypeError("invalid profile %q", p)
+			return nil, NewTypeError("invalid profile %s", rtpparams.Clip(p))
 		}
 		return &SetConsumerPreferredProfileNotification{ClientNotification: env, ID: id, Profile: p}, nil
 	case "enableTransportStats", "enableProducerStats", "enableConsumerStats":
@@ -189,5 +195,5 @@ func DecodeNotification(m *Message) (any, error) {
 		}
 		return ctor(n), nil
 	}
-	return nil, NewError("unknown notification method %q", m.Method)
+	return nil, NewError("unknown notification method %s", rtpparams.Clip(m.Method))
 }

@@ -55,7 +55,8 @@ type ProducerMapping struct {
 
 var validProfiles = map[string]bool{"low": true, "medium": true, "high": true}
 
-// MapProducer validates producer parameters for kind against the room and
+// MapProducer validates producer parameters for kind (CheckParameters and
+// the mapping rules of docs/validation.md) against the room and
 // maps payload types and header extension ids to the room's (docs/protocol.md, "createProducer",
 // "Producer mapping", "Simulcast encodings"). The caller prefixes errors with "wrong RTP parameters: Error: "
 // as mediasoup's Node layer does. Header extensions the room does not
@@ -67,22 +68,20 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 	if len(p.Codecs) == 0 {
 		return m, errors.New("empty rtpParameters.codecs")
 	}
+	for i, c := range p.Codecs {
+		if j := strings.IndexByte(c.MimeType, '/'); j > 0 && Kind(strings.ToLower(c.MimeType[:j])) != kind {
+			return m, fieldErr(fmt.Sprintf("rtpParameters.codecs[%d].mimeType", i), "codec kind mismatch [name:%s, kind:%s]", c.Name, kind)
+		}
+	}
+	if err := CheckParameters(p); err != nil {
+		return m, err
+	}
 	mediaCount := 0
-	for _, c := range p.Codecs {
+	for i, c := range p.Codecs {
 		if c.IsRTX() {
 			continue
 		}
 		mediaCount++
-		if c.PayloadType < 0 || c.PayloadType > 127 {
-			return m, fmt.Errorf("invalid codec payloadType [name:%s, payloadType:%d]", c.Name, c.PayloadType)
-		}
-		codecKind := kind
-		if i := strings.IndexByte(c.MimeType, '/'); i > 0 {
-			codecKind = Kind(strings.ToLower(c.MimeType[:i]))
-		}
-		if codecKind != kind {
-			return m, fmt.Errorf("codec kind mismatch [name:%s, kind:%s]", c.Name, kind)
-		}
 		matched := false
 		for _, rc := range room.Codecs {
 			if rc.Name == "rtx" {
@@ -96,20 +95,17 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 			}
 		}
 		if !matched {
-			return m, fmt.Errorf("unsupported codec [name:%s, payloadType:%d]", c.Name, c.PayloadType)
+			return m, fieldErr(fmt.Sprintf("rtpParameters.codecs[%d]", i), "unsupported codec [name:%s, payloadType:%d]", c.Name, c.PayloadType)
 		}
 	}
 	if mediaCount == 0 {
 		return m, errors.New("no media codec in rtpParameters.codecs")
 	}
-	for _, c := range p.Codecs {
+	for i, c := range p.Codecs {
 		if !c.IsRTX() {
 			continue
 		}
-		apt, ok := number(c.Parameters["apt"])
-		if !ok {
-			return m, fmt.Errorf("missing apt in RTX codec [payloadType:%d]", c.PayloadType)
-		}
+		apt, _ := number(c.Parameters["apt"]) // CheckParameters: present, naming a media codec
 		roomMedia := -1
 		for _, pair := range m.CodecPayloadTypes {
 			if pair[0] == int(apt) {
@@ -127,13 +123,10 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 			}
 		}
 		if !found {
-			return m, fmt.Errorf("no RTX codec found in capabilities [apt:%d]", int(apt))
+			return m, fieldErr(fmt.Sprintf("rtpParameters.codecs[%d]", i), "no RTX codec found in capabilities [apt:%d]", int(apt))
 		}
 	}
 	for _, e := range p.HeaderExtensions {
-		if e.ID < 1 || e.ID > 255 {
-			return m, fmt.Errorf("invalid header extension id [uri:%q, id:%d]", e.URI, e.ID)
-		}
 		for _, re := range room.HeaderExtensions {
 			if re.URI == e.URI && (re.Kind == "" || re.Kind == kind) {
 				m.HeaderExtensionIDs = append(m.HeaderExtensionIDs, [2]int{e.ID, re.PreferredID})
@@ -149,16 +142,17 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 	}
 	if len(p.Encodings) == 1 {
 		if pr := p.Encodings[0].Profile; pr != "" && pr != "default" {
-			return m, errors.New("invalid single encoding with non default profile")
+			return m, fieldErr("rtpParameters.encodings[0].profile", "invalid single encoding with non default profile")
 		}
 	} else {
 		seen := map[string]bool{}
-		for _, e := range p.Encodings {
+		for i, e := range p.Encodings {
+			f := fmt.Sprintf("rtpParameters.encodings[%d].profile", i)
 			if !validProfiles[e.Profile] {
-				return m, fmt.Errorf("invalid encoding.profile %q", e.Profile)
+				return m, fieldErr(f, "invalid encoding.profile %s in simulcast (low, medium or high)", Clip(e.Profile))
 			}
 			if seen[e.Profile] {
-				return m, errors.New("duplicated encoding.profile")
+				return m, fieldErr(f, "duplicated encoding.profile %q", e.Profile)
 			}
 			seen[e.Profile] = true
 		}

@@ -245,13 +245,19 @@ func TestMapProducerErrors(t *testing.T) {
 		want string
 	}{
 		{"no codecs", KindVideo, Parameters{Encodings: one}, "empty rtpParameters.codecs"},
-		{"unsupported", KindVideo, Parameters{Codecs: []CodecParameters{{Name: "AV1", MimeType: "video/AV1", ClockRate: 90000, PayloadType: 45}}, Encodings: one}, "unsupported codec [name:AV1, payloadType:45]"},
-		{"rtx without media", KindVideo, Parameters{Codecs: []CodecParameters{vp8, rtx}, Encodings: one}, "no RTX codec found in capabilities [apt:95]"},
+		{"unsupported", KindVideo, Parameters{Codecs: []CodecParameters{{Name: "AV1", MimeType: "video/AV1", ClockRate: 90000, PayloadType: 45}}, Encodings: one}, "rtpParameters.codecs[0]: unsupported codec [name:AV1, payloadType:45]"},
+		{"rtx without media", KindVideo, Parameters{Codecs: []CodecParameters{vp8, rtx}, Encodings: one}, "rtpParameters.codecs[1].parameters.apt: apt 95 names no media codec (no RTX codec found for it)"},
 		{"no encodings", KindVideo, Parameters{Codecs: []CodecParameters{vp8}}, "empty rtpParameters.encodings"},
-		{"single with profile", KindVideo, Parameters{Codecs: []CodecParameters{vp8}, Encodings: []EncodingParameters{{SSRC: 1, Profile: "low"}}}, "invalid single encoding with non default profile"},
-		{"duplicated profile", KindVideo, Parameters{Codecs: []CodecParameters{vp8}, Encodings: []EncodingParameters{{SSRC: 1, Profile: "low"}, {SSRC: 2, Profile: "low"}}}, "duplicated encoding.profile"},
-		{"kind mismatch", KindAudio, Parameters{Codecs: []CodecParameters{vp8}, Encodings: one}, "codec kind mismatch [name:VP8, kind:audio]"},
-		{"bad pt", KindVideo, Parameters{Codecs: []CodecParameters{{Name: "VP8", MimeType: "video/VP8", ClockRate: 90000, PayloadType: 300}}, Encodings: one}, "invalid codec payloadType [name:VP8, payloadType:300]"},
+		{"single with profile", KindVideo, Parameters{Codecs: []CodecParameters{vp8}, Encodings: []EncodingParameters{{SSRC: 1, Profile: "low"}}}, "rtpParameters.encodings[0].profile: invalid single encoding with non default profile"},
+		{"duplicated profile", KindVideo, Parameters{Codecs: []CodecParameters{vp8}, Encodings: []EncodingParameters{{SSRC: 1, Profile: "low"}, {SSRC: 2, Profile: "low"}}}, `rtpParameters.encodings[1].profile: duplicated encoding.profile "low"`},
+		{"kind mismatch", KindAudio, Parameters{Codecs: []CodecParameters{vp8}, Encodings: one}, "rtpParameters.codecs[0].mimeType: codec kind mismatch [name:VP8, kind:audio]"},
+		{"bad pt", KindVideo, Parameters{Codecs: []CodecParameters{{Name: "VP8", MimeType: "video/VP8", ClockRate: 90000, PayloadType: 300}}, Encodings: one}, "rtpParameters.codecs[0].payloadType: payload type 300 out of range 0..127"},
+		{"audio rtx in room without audio rtx", KindAudio, Parameters{Codecs: []CodecParameters{
+			{Name: "opus", MimeType: "audio/opus", ClockRate: 48000, Channels: 2, PayloadType: 111},
+			{Name: "rtx", MimeType: "audio/rtx", ClockRate: 48000, PayloadType: 112, Parameters: map[string]any{"apt": 111.0}}}, Encodings: one},
+			"rtpParameters.codecs[1]: no RTX codec found in capabilities [apt:111]"},
+		{"default in simulcast", KindVideo, Parameters{Codecs: []CodecParameters{vp8}, Encodings: []EncodingParameters{{SSRC: 1, Profile: "low"}, {SSRC: 2, Profile: "default"}}},
+			`rtpParameters.encodings[1].profile: invalid encoding.profile "default" in simulcast (low, medium or high)`},
 	}
 	for _, c := range cases {
 		_, err := MapProducer(c.kind, c.p, room)
