@@ -113,6 +113,10 @@ func (t *Transport) updateLocked(n *protocol.UpdateTransportNotification) error 
 	if n.DtlsParameters == nil {
 		return protocol.NewTypeError("missing dtlsParameters")
 	}
+	if err := protocol.CheckDtlsParameters("dtlsParameters", n.DtlsParameters); err != nil {
+		t.closeLocked(true) // as for parameters the DTLS layer refuses
+		return err
+	}
 	if _, err := t.wt.SetRemoteDTLSParameters(toTransportDTLS(n.DtlsParameters)); err != nil {
 		t.closeLocked(true)
 		return protocol.NewError("%s", err.Error())
