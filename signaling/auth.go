@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -31,6 +32,16 @@ type Options struct {
 	// without an Origin header (non-browser clients) are not refused by
 	// this rule. When empty, every origin is allowed.
 	AllowedOrigins []string
+	// SocketsPerSource bounds the WebSockets open per source address (an
+	// IPv4 address or an IPv6 /64, from the connection, not from
+	// X-Forwarded-For): one more is refused with HTTP 429. 0 takes
+	// DefaultSocketsPerSource; negative: no limit.
+	SocketsPerSource int
+	// TrustedSources are source ranges SocketsPerSource does not apply
+	// to (a reverse proxy, an office NAT); loopback is always trusted.
+	TrustedSources []netip.Prefix
+	// LimitLoopback applies SocketsPerSource to loopback too (for tests).
+	LimitLoopback bool
 }
 
 // Grant is what an authorized connection may do.

@@ -51,6 +51,8 @@ type Server struct {
 	origins  map[string]struct{} // normalized Options.AllowedOrigins; nil: any origin
 	draining atomic.Bool
 
+	perSource *socketLimiter // Options.SocketsPerSource
+
 	mu       sync.Mutex
 	closed   bool
 	roomRefs map[string]int // open sessions per room id
@@ -93,6 +95,8 @@ func NewServerWithOptions(s *sfu.Server, log *slog.Logger, opts Options) *Server
 		all:      map[*session]struct{}{},
 		ctx:      ctx,
 		cancel:   cancel,
+
+		perSource: newSocketLimiter(opts),
 	}
 }
 
@@ -102,7 +106,8 @@ func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 // ServeHTTP accepts a protoo WebSocket. Before upgrading, and before any
 // room is touched, it refuses with an HTTP error and a plain-text reason:
 // 400 when r is no WebSocket upgrade; 503 once the server is draining or
-// closed; 403 for an Origin not in Options.AllowedOrigins; 403 without
+// closed; 429 when r's source address has Options.SocketsPerSource
+// sockets open; 403 for an Origin not in Options.AllowedOrigins; 403 without
 // subprotocol "protoo"; 400 without the roomId and peerName query
 // parameters; 401 when Options.Authorize refuses (its error is the body).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +123,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusServiceUnavailable, "server is draining")
 		return
 	}
+	slot, ok := s.perSource.acquire(r.RemoteAddr)
+	if !ok {
+		s.log.Debug("signaling connection refused: too many from its address", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, fmt.Sprintf("too many WebSockets open from your address (limit %d)", s.perSource.max),
+			http.StatusTooManyRequests)
+		return
+	}
+	running := false // the session releases the slot when it ends
+	defer func() {
+		if !running {
+			s.perSource.release(slot)
+		}
+	}()
 	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
 		s.refuse(w, r, http.StatusForbidden, "origin not allowed: "+truncate(origin, 256))
 		return
@@ -160,8 +179,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if old != nil {
 		old.close() // the demo replaces a previous connection of the same peer
 	}
+	running = true
 	go func() {
 		defer s.wg.Done()
+		defer s.perSource.release(slot)
 		sess.run(s.ctx)
 		s.release(sess)
 	}()

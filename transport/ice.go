@@ -41,7 +41,9 @@ func newICEParameters() ICEParameters {
 // fragment (no one to speak for; answering strangers would make the port a
 // reflector), indications and responses. Attributes after
 // MESSAGE-INTEGRITY other than FINGERPRINT are ignored (RFC 5389 section
-// 15.4; pion's decoder already leaves them out).
+// 15.4; pion's decoder already leaves them out). A source over its
+// SourceLimits.STUNRate is not answered either, unless the request comes
+// from a tuple already valid for that transport.
 func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 	addr := tp.Remote
 	if !stun.IsMessage(pkt) {
@@ -68,6 +70,9 @@ func (n *Network) handleSTUN(pkt []byte, tp Tuple) {
 	t := n.transportByUfrag(local)
 	if t == nil {
 		return
+	}
+	if !n.stunAllowed(t, tp) {
+		return // over the source's rate before ICE (SourceLimits.STUNRate)
 	}
 	pwd := t.icePassword()
 	if _, ok := m.Attributes.Get(stun.AttrMessageIntegrity); !ok {

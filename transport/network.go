@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +30,9 @@ type Config struct {
 	// AnnouncedPort is the port put in candidates; default the bound port
 	// (set it when a relay or NAT forwards another port to this one).
 	AnnouncedPort int
+	// ReadLoops is how many sockets (SO_REUSEPORT on Linux) and read
+	// goroutines serve the port; 0: one per core (GOMAXPROCS).
+	ReadLoops int
 	// AnnouncedIPv6 adds IPv6 candidates with this address; ListenIP must
 	// then be an IPv6 address ("::" serves both families on one socket).
 	AnnouncedIPv6 string
@@ -39,13 +41,21 @@ type Config struct {
 	// ConsentTimeout closes a transport whose client sent no ICE check for
 	// that long after connecting (the browser vanished). Default 30 s.
 	ConsentTimeout time.Duration
+	// Limits bound what one source address can take of the port before
+	// ICE proved it a client; the zero value takes the defaults.
+	Limits SourceLimits
+	// TCPBindTimeout closes an ICE-TCP connection that brought no valid
+	// ICE check this long after its accept, whatever else it sent.
+	// Default DefaultTCPBindTimeout (10 s).
+	TCPBindTimeout time.Duration
 }
 
 // Network owns the shared UDP socket, the DTLS certificate and the routing
 // of incoming packets to transports (by ICE username for STUN, then by
 // remote address).
 type Network struct {
-	conn      *net.UDPConn
+	conn      *net.UDPConn   // conns[0]: writes outside the read loops
+	conns     []*net.UDPConn // one per read loop, all on the port (SO_REUSEPORT)
 	cert      *Certificate
 	consent   time.Duration
 	announced []netip.Addr // candidate addresses, in order of preference
@@ -59,10 +69,11 @@ type Network struct {
 	tcp      net.Listener // nil when ICE-TCP is off
 	tcpConns map[*tcpConn]struct{}
 	// tcpBindTimeout is how long an ICE-TCP connection may go from its
-	// accept to a valid ICE check: the constant tcpBindTimeout, which
-	// tests shorten before any connection.
+	// accept to a valid ICE check: Config.TCPBindTimeout, which tests
+	// may shorten before any connection.
 	tcpBindTimeout time.Duration
 	wg             sync.WaitGroup
+	lim            *sourceLimiter // per-source limits
 
 	mu      sync.RWMutex
 	byUfrag map[string]*WebRTCTransport
@@ -70,8 +81,8 @@ type Network struct {
 	closed  bool
 
 	done    chan struct{}
-	packets atomic.Uint64
-	batch   *Batch // owned by the read goroutine
+	loops   []loopStats    // per read loop, fixed once started
+	readers sync.WaitGroup // the read loops
 }
 
 // NewNetwork binds the shared UDP socket and starts its read loop.
@@ -85,6 +96,9 @@ func NewNetwork(cfg Config) (*Network, error) {
 	if cfg.ConsentTimeout <= 0 {
 		cfg.ConsentTimeout = 30 * time.Second
 	}
+	if cfg.TCPBindTimeout <= 0 {
+		cfg.TCPBindTimeout = DefaultTCPBindTimeout
+	}
 	listen, err := netip.ParseAddr(cfg.ListenIP)
 	if err != nil {
 		return nil, fmt.Errorf("rtc listen IP %q: %w", cfg.ListenIP, err)
@@ -93,15 +107,24 @@ func NewNetwork(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, tcpl, tcpErr, err := listenPorts(listen, cfg.Port, !cfg.NoTCP)
+	loops := readLoops(cfg)
+	conn, tcpl, tcpErr, err := listenPorts(listen, cfg.Port, !cfg.NoTCP, loops > 1)
 	if err != nil {
 		return nil, fmt.Errorf("could not open any IP:port: %w", err)
 	}
-	_ = conn.SetReadBuffer(4 << 20)
-	_ = conn.SetWriteBuffer(4 << 20)
+	conns, rerr := openReaders(conn, loops)
+	if len(conns) < loops {
+		cfg.Logger.Warn("fewer read loops than asked", "asked", loops, "opened", len(conns), "err", rerr)
+	}
+	for _, c := range conns {
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+	}
 	cert, err := NewCertificate()
 	if err != nil {
-		conn.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 		if tcpl != nil {
 			tcpl.Close()
 		}
@@ -109,6 +132,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 	}
 	n := &Network{
 		conn:      conn,
+		conns:     conns,
 		cert:      cert,
 		consent:   cfg.ConsentTimeout,
 		annPort:   cfg.AnnouncedPort,
@@ -120,19 +144,22 @@ func NewNetwork(cfg Config) (*Network, error) {
 		done:      make(chan struct{}),
 		tcpConns:  map[*tcpConn]struct{}{},
 
-		tcpBindTimeout: tcpBindTimeout,
+		tcpBindTimeout: cfg.TCPBindTimeout,
+		lim:            newSourceLimiter(cfg.Limits),
 	}
 	n.oobPool.New = func() any { return new([oobSize]byte) }
 	n.dualStack = listen.Is6()
 	if listen.IsUnspecified() {
 		// Replies must leave from the address the client sent to, not the
 		// kernel's choice, or ICE fails on hosts with several addresses.
-		n.pktinfo = enablePktinfo(conn, n.dualStack)
+		n.pktinfo = true
+		for _, c := range conns {
+			n.pktinfo = enablePktinfo(c, n.dualStack) && n.pktinfo
+		}
 		if !n.pktinfo {
 			cfg.Logger.Warn("cannot learn datagrams' local address; on a host with several addresses bind --rtc-listen-ip to one")
 		}
 	}
-	n.batch = n.NewBatch()
 	if !cfg.NoTCP {
 		if tcpl == nil {
 			cfg.Logger.Warn("ICE-TCP disabled: cannot listen on the RTC port", "port", n.port, "err", tcpErr)
@@ -142,7 +169,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 			go n.acceptTCP(tcpl)
 		}
 	}
-	go n.readLoop()
+	n.startReaders()
 	return n, nil
 }
 
@@ -153,15 +180,20 @@ var listenTCP = func(a *net.TCPAddr) (*net.TCPListener, error) { return net.List
 // them, before it gives up on ICE-TCP.
 const portTries = 10
 
-// listenPorts binds the UDP socket and, when tcp, the ICE-TCP listener on
+// listenPorts binds the (first) UDP socket, with SO_REUSEPORT when
+// reusePort, and, when tcp, the ICE-TCP listener on
 // the same port number. With port 0 the kernel picks a free UDP port whose
 // number TCP may have in use (a client connection's ephemeral port): then
 // it tries another port, portTries times, rather than run without ICE-TCP.
 // A listener it could not open is nil, with tcpErr saying why; err is only
 // for the UDP socket.
-func listenPorts(ip netip.Addr, port int, tcp bool) (conn *net.UDPConn, l *net.TCPListener, tcpErr, err error) {
+func listenPorts(ip netip.Addr, port int, tcp, reusePort bool) (conn *net.UDPConn, l *net.TCPListener, tcpErr, err error) {
 	for try := 1; ; try++ {
-		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		if reusePort {
+			conn, err = listenUDPReusePort(netip.AddrPortFrom(ip, uint16(port)))
+		} else {
+			conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		}
 		if err != nil || !tcp {
 			return conn, nil, nil, err
 		}
@@ -188,14 +220,14 @@ func (n *Network) AnnouncedIPs() []string {
 
 // NewBatch returns a send batch for this network's socket (one per
 // goroutine that forwards).
-func (n *Network) NewBatch() *Batch {
+func (n *Network) NewBatch() *Batch { return n.newBatchOn(n.conn) }
+
+// newBatchOn returns a send batch that sends on conn.
+func (n *Network) newBatchOn(conn *net.UDPConn) *Batch {
 	b := &Batch{}
-	b.init(n, n.conn.LocalAddr().(*net.UDPAddr).IP.To4() == nil)
+	b.init(n, conn, conn.LocalAddr().(*net.UDPAddr).IP.To4() == nil)
 	return b
 }
-
-// PacketsReceived counts the datagrams read from the socket.
-func (n *Network) PacketsReceived() uint64 { return n.packets.Load() }
 
 // Port returns the bound UDP port.
 func (n *Network) Port() int { return n.port }
@@ -220,7 +252,12 @@ func (n *Network) Close() error {
 	for _, t := range ts {
 		t.closeWith(errors.New("network closed"))
 	}
-	err := n.conn.Close()
+	var err error
+	for _, c := range n.conns {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if n.tcp != nil {
 		n.tcp.Close()
 	}
@@ -320,8 +357,9 @@ func (n *Network) write(tp Tuple, b []byte) error {
 
 // demux hands one packet to its handler (RFC 7983). For UDP the transport
 // is found by address; a TCP connection knows its transport. Packets of no
-// handler's range, and empty ones, are dropped.
-func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport) {
+// handler's range, and empty ones, are dropped. batch (the read loop's,
+// nil for TCP) collects what forwarding writes in reaction.
+func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport, batch *Batch) {
 	if len(pkt) == 0 {
 		return
 	}
@@ -340,50 +378,7 @@ func (n *Network) demux(pkt []byte, tp Tuple, t *WebRTCTransport) {
 			t = n.transportByAddr(tp.Remote)
 		}
 		if t != nil {
-			var b *Batch
-			if tp.tcp == nil {
-				b = n.batch
-			}
-			t.handleSRTP(pkt, tp, b)
+			t.handleSRTP(pkt, tp, batch)
 		}
-	}
-}
-
-// readLoop reads every datagram of the shared socket and demultiplexes it
-// (RFC 7983): STUN to the ICE responder, DTLS to the transport's DTLS
-// connection, SRTP/SRTCP to the transport's decrypt path.
-func (n *Network) readLoop() {
-	defer close(n.done)
-	buf := make([]byte, 1500+64)
-	oob := make([]byte, oobSize)
-	for {
-		var (
-			nr, noob int
-			addr     netip.AddrPort
-			local    netip.Addr
-			err      error
-		)
-		if n.pktinfo {
-			nr, noob, _, addr, err = n.conn.ReadMsgUDPAddrPort(buf, oob)
-			if err == nil {
-				local = parsePktinfo(oob[:noob])
-			}
-		} else {
-			nr, addr, err = n.conn.ReadFromUDPAddrPort(buf)
-		}
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		n.packets.Add(1)
-		if nr == 0 {
-			continue
-		}
-		pkt := buf[:nr]
-		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-		n.demux(pkt, Tuple{Remote: addr, Local: local}, nil)
-		n.batch.Flush()
 	}
 }

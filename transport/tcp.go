@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type tcpConn struct {
 	n      *Network
 	c      net.Conn
 	remote netip.AddrPort
+	slot   netip.Addr // per-source slot to release (sourceLimiter.acquireTCP)
 	t      atomic.Pointer[WebRTCTransport]
 
 	wmu  sync.Mutex
@@ -67,17 +69,27 @@ func (n *Network) acceptTCP(l net.Listener) {
 }
 
 // startTCP serves an accepted ICE-TCP connection on its own goroutine; it
-// closes c instead when the network is closed or has tcpMaxConns
-// connections already.
+// closes c instead when its source has SourceLimits.TCPConns connections
+// open (counted), or the network is closed or has tcpMaxConns connections
+// already.
 func (n *Network) startTCP(c net.Conn) {
-	n.mu.Lock()
-	if n.closed || len(n.tcpConns) >= tcpMaxConns {
-		n.mu.Unlock()
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	remote := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	slot, ok := n.lim.acquireTCP(remote.Addr())
+	if !ok {
+		n.lim.counters.TCPConns.Add(1)
+		n.log.Debug("ICE-TCP connection refused: too many from its source", "remote", remote)
 		c.Close()
 		return
 	}
-	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-	tc := &tcpConn{n: n, c: c, remote: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+	n.mu.Lock()
+	if n.closed || len(n.tcpConns) >= tcpMaxConns {
+		n.mu.Unlock()
+		n.lim.releaseTCP(slot)
+		c.Close()
+		return
+	}
+	tc := &tcpConn{n: n, c: c, remote: remote, slot: slot}
 	n.tcpConns[tc] = struct{}{}
 	n.wg.Add(1)
 	n.mu.Unlock()
@@ -132,7 +144,8 @@ func demuxable(b byte) bool { return b < 4 || (b >= 20 && b < 64) || (b >= 128 &
 // serveTCP reads the frames of one ICE-TCP connection until it ends: at
 // the client's close, at a frame the framing refuses (frameReader.next),
 // at a first frame that is no STUN message, when no valid ICE check bound
-// it tcpBindTimeout after it was accepted (however much else it sent), or
+// it the bind timeout after it was accepted (however much else it sent:
+// Config.TCPBindTimeout, counted in LimitCounters.TCPIdle), or
 // after tcpIdleTimeout of silence once bound.
 func (n *Network) serveTCP(tc *tcpConn) {
 	defer n.wg.Done()
@@ -141,6 +154,7 @@ func (n *Network) serveTCP(tc *tcpConn) {
 		n.mu.Lock()
 		delete(n.tcpConns, tc)
 		n.mu.Unlock()
+		n.lim.releaseTCP(tc.slot)
 		if t := tc.t.Load(); t != nil {
 			if cur, ok := t.selectedTuple(); ok && cur.tcp == tc {
 				t.closeWith(errors.New("ICE-TCP connection closed by the client"))
@@ -157,12 +171,15 @@ func (n *Network) serveTCP(tc *tcpConn) {
 		_ = tc.c.SetReadDeadline(deadline)
 		frame, err := fr.next()
 		if err != nil {
+			if tc.t.Load() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				n.lim.counters.TCPIdle.Add(1)
+			}
 			return
 		}
 		t := tc.t.Load()
 		if t == nil && frame[0] >= 4 {
 			return // the first frames must be ICE checks
 		}
-		n.demux(frame, Tuple{Remote: tc.remote, tcp: tc}, t)
+		n.demux(frame, Tuple{Remote: tc.remote, tcp: tc}, t, nil)
 	}
 }

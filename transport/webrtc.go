@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,8 @@ type WebRTCTransport struct {
 	dtlsStarted bool
 	dtls        *dtls.Conn
 	dtlsState   string
+	// dtlsDeferred: the handshake waits for a per-source slot.
+	dtlsDeferred atomic.Bool
 
 	selected atomic.Pointer[Tuple]
 	recvMu   sync.Mutex // serializes decryption (UDP and TCP readers)
@@ -287,6 +290,9 @@ func (t *WebRTCTransport) handleDTLS(pkt []byte, tp Tuple) {
 	t.bytesReceived.Add(uint64(len(pkt)))
 	t.useTuple(tp)
 	t.pconn.push(pkt)
+	if t.dtlsDeferred.Load() {
+		t.maybeStartDTLS()
+	}
 }
 
 func (t *WebRTCTransport) maybeStartDTLS() {
@@ -295,15 +301,27 @@ func (t *WebRTCTransport) maybeStartDTLS() {
 		t.mu.Unlock()
 		return
 	}
+	slot, ok := t.net.lim.acquireDTLS(t.selected.Load().Remote.Addr())
+	if !ok {
+		// The source has its limit of handshakes in progress: the next
+		// ICE check or DTLS record of the client tries again.
+		t.dtlsDeferred.Store(true)
+		t.mu.Unlock()
+		t.net.lim.counters.DTLSHandshakes.Add(1)
+		return
+	}
+	t.dtlsDeferred.Store(false)
 	t.dtlsStarted = true
 	t.dtlsState = "connecting"
 	remote := *t.remoteDTLS
 	role := t.localRole
 	t.mu.Unlock()
-	go t.runDTLS(role, remote)
+	go t.runDTLS(role, remote, slot)
 }
 
-func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters) {
+// runDTLS runs the DTLS handshake, then reads DTLS until it closes; slot
+// is the per-source handshake slot it releases when the handshake ends.
+func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip.Addr) {
 	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			return errors.New("no remote certificate")
@@ -344,6 +362,7 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters) {
 		err = conn.HandshakeContext(ctx)
 		cancel()
 	}
+	t.net.lim.releaseDTLS(slot)
 	if err == nil {
 		err = t.startSRTP(conn, role == RoleClient)
 	}
