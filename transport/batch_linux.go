@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -27,10 +28,10 @@ type batchSys struct {
 	write func(fd uintptr) bool // bound once: no allocation per call
 }
 
-func (b *Batch) init(n *Network, v6 bool) {
+func (b *Batch) init(n *Network, conn *net.UDPConn, v6 bool) {
 	b.n = n
 	b.sys.v6 = v6
-	if rc, err := n.conn.SyscallConn(); err == nil {
+	if rc, err := conn.SyscallConn(); err == nil {
 		b.sys.raw = rc
 	}
 	b.sys.write = b.writeFd

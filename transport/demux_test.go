@@ -22,7 +22,7 @@ func TestForgedSRTPKeepsSelectedTuple(t *testing.T) {
 	plain := []byte{0x80, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 5, 0xde, 0xad}
 	forged := append([]byte(nil), plain...)
 	forged = append(forged, make([]byte, 16)...) // a made-up GCM tag
-	n.demux(forged, Tuple{Remote: demuxValid}, nil)
+	n.demux(forged, Tuple{Remote: demuxValid}, nil, nil)
 	if rtpN, _, _ := l.take(); rtpN != 0 {
 		t.Fatal("forged packet delivered")
 	}
@@ -39,7 +39,7 @@ func TestForgedSRTPKeepsSelectedTuple(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.demux(sealed, Tuple{Remote: demuxValid}, nil)
+	n.demux(sealed, Tuple{Remote: demuxValid}, nil, nil)
 	if rtpN, _, _ := l.take(); rtpN != 1 {
 		t.Fatal("authentic packet not delivered")
 	}

@@ -427,7 +427,7 @@ func FuzzDemux(f *testing.F) {
 		}
 		tr.selected.Store(&Tuple{Remote: demuxSelected})
 		queued := len(tr.pconn.in)
-		n.demux(pkt, Tuple{Remote: remote}, nil)
+		n.demux(pkt, Tuple{Remote: remote}, nil, nil)
 
 		rtpN, rtcpN, last := l.take()
 		delivered := rtpN+rtcpN > 0
