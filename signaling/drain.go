@@ -127,13 +127,8 @@ func (s *session) flush() {
 	if err := s.conn.SetWriteDeadline(deadline); err != nil {
 		return
 	}
-	for {
-		select {
-		case b := <-s.out:
-			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-				return
-			}
-		default:
+	for _, b := range s.out.take() {
+		if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
 			return
 		}
 	}

@@ -48,7 +48,7 @@ func bareSession(conn *websocket.Conn) *session {
 		srv:     &Server{log: log},
 		conn:    conn,
 		log:     log,
-		out:     make(chan []byte, sendQueue),
+		out:     newOutQueue(),
 		done:    make(chan struct{}),
 		limiter: rate.NewLimiter(requestsPerSecond, requestBurst),
 	}

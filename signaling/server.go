@@ -84,9 +84,13 @@ func NewServerWithOptions(s *sfu.Server, log *slog.Logger, opts Options) *Server
 		upgrader: websocket.Upgrader{
 			Subprotocols: []string{"protoo"},
 			// ServeHTTP applies Options.AllowedOrigins before upgrading.
-			CheckOrigin:     func(*http.Request) bool { return true },
-			ReadBufferSize:  16 << 10,
+			CheckOrigin: func(*http.Request) bool { return true },
+			// Buffers cost memory per client for its whole session: reads
+			// go through a 4 KiB buffer (bigger messages are read in
+			// pieces), writes borrow one from a pool only while writing.
+			ReadBufferSize:  4 << 10,
 			WriteBufferSize: 16 << 10,
+			WriteBufferPool: &sync.Pool{},
 		},
 		origins:  allowedOrigins(opts.AllowedOrigins, log),
 		roomRefs: map[string]int{},

@@ -28,7 +28,7 @@ type session struct {
 	peerName string
 	log      *slog.Logger
 
-	out       chan []byte
+	out       *outQueue
 	done      chan struct{}
 	closeOnce sync.Once
 	// shuttingDown: the server is closing; only the peer's own "closed"
@@ -59,7 +59,7 @@ func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string
 		peerName: peerName,
 		grant:    grant,
 		log:      s.log.With("room", room.ID(), "peer", peerName),
-		out:      make(chan []byte, sendQueue),
+		out:      newOutQueue(),
 		done:     make(chan struct{}),
 		limiter:  rate.NewLimiter(requestsPerSecond, requestBurst),
 	}
@@ -93,9 +93,7 @@ func (s *session) enqueue(b []byte) {
 		return
 	default:
 	}
-	select {
-	case s.out <- b:
-	default:
+	if !s.out.push(b, sendQueue) {
 		s.log.Warn("signaling queue full, disconnecting slow client")
 		s.close()
 	}
@@ -162,11 +160,13 @@ func (s *session) writeLoop(ctx context.Context) {
 	defer ping.Stop()
 	for {
 		select {
-		case b := <-s.out:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-				s.close()
-				return
+		case <-s.out.ready:
+			for _, b := range s.out.take() {
+				_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+				if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+					s.close()
+					return
+				}
 			}
 		case <-ping.C:
 			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
