@@ -160,7 +160,7 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 	t.plainIP = r.server.plainAnnouncedIP(popts.ListenIP, popts.Remote)
 	r.transports[t.id] = t
 	p.transports[t.id] = t
-	go t.rtcpLoop()
+	r.server.clock.add(t)
 	r.events.emit(func(o *Observer) {
 		if o.NewTransport != nil {
 			o.NewTransport(t)

@@ -76,6 +76,7 @@ type Server struct {
 
 	started  time.Time
 	counters serverCounters
+	clock    *reportClock // transports' periodic RTCP work
 }
 
 // NewServer opens the media network.
@@ -100,7 +101,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open media network: %w", err)
 	}
-	return &Server{cfg: cfg, net: n, log: cfg.Logger, rooms: map[string]*Room{}, started: time.Now()}, nil
+	return &Server{cfg: cfg, net: n, log: cfg.Logger, rooms: map[string]*Room{}, started: time.Now(), clock: newReportClock()}, nil
 }
 
 func (s *Server) announcedIP() string { return s.net.AnnouncedIP() }
@@ -166,5 +167,6 @@ func (s *Server) Close() error {
 	for _, r := range rooms {
 		r.Close()
 	}
+	s.clock.close()
 	return s.net.Close()
 }

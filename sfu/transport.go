@@ -50,6 +50,7 @@ type Transport struct {
 	ssrcMu       sync.Mutex // serializes the writers of the two producer tables
 
 	mirror atomic.Pointer[mirror] // StartMirroring's copies; nil when off
+	ticks  int                    // report clock only
 }
 
 // sendSide is what only a send transport has: what the client sends us.
@@ -138,6 +139,7 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 	delete(r.transports, t.id)
 	delete(p.transports, t.id)
 	t.link.Close()
+	r.server.clock.remove(t)
 	t.stopMirror(nil)
 	if t.diag != nil && t.diag.silence != nil {
 		t.diag.silence.Stop()
@@ -273,36 +275,30 @@ func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
 	t.closeLocked(!errors.Is(err, io.EOF))
 }
 
-// rtcpLoop sends, until the transport closes: transport-cc feedback every
-// 100 ms; sender reports for consumers and receiver reports and REMB for
-// producers every second, and a REMB at once when the estimate drops; and
-// runs the simulcast layer choice twice a second.
-func (t *Transport) rtcpLoop() {
-	tk := time.NewTicker(100 * time.Millisecond)
-	defer tk.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-t.link.Done():
-			return
-		case now := <-tk.C:
-			if !t.link.Connected() {
-				continue
-			}
-			t.sendTransportCC()
-			switch {
-			case n%10 == 0:
-				t.sendReports(now)
-			case t.snd != nil && n%2 == 0:
-				if _, dropped := t.snd.estimator.Bitrate(); dropped {
-					t.sendREMB()
-				}
-			}
-			if t.direction == dirRecv {
-				if n%5 == 0 {
-					t.updateLayers(now)
-				}
-				t.probeTick(100*time.Millisecond, now)
-			}
+// tick is the transport's share of a report-clock tick (every 100 ms):
+// transport-cc feedback every tick; sender reports for consumers and
+// receiver reports and REMB for producers every tenth, and a REMB at once
+// when the estimate drops; the simulcast layer choice every fifth, and the
+// running probe's padding. Report clock only (one shard goroutine).
+func (t *Transport) tick(now time.Time) {
+	if !t.link.Connected() {
+		return
+	}
+	t.ticks++
+	n := t.ticks
+	t.sendTransportCC()
+	switch {
+	case n%10 == 0:
+		t.sendReports(now)
+	case t.snd != nil && n%2 == 0:
+		if _, dropped := t.snd.estimator.Bitrate(); dropped {
+			t.sendREMB()
 		}
+	}
+	if t.direction == dirRecv {
+		if n%5 == 0 {
+			t.updateLayers(now)
+		}
+		t.probeTick(tickInterval, now)
 	}
 }

@@ -82,7 +82,7 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	}
 	r.transports[t.id] = t
 	p.transports[t.id] = t
-	go t.rtcpLoop()
+	r.server.clock.add(t)
 	r.events.emit(func(o *Observer) {
 		if o.NewTransport != nil {
 			o.NewTransport(t)

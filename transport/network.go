@@ -170,6 +170,8 @@ func NewNetwork(cfg Config) (*Network, error) {
 		}
 	}
 	n.startReaders()
+	n.wg.Add(1)
+	go n.sweepConsent()
 	return n, nil
 }
 

@@ -85,31 +85,12 @@ func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTran
 		sendBuf:   make([]byte, 0, 1600),
 	}
 	t.pconn = newDTLSPacketConn(t)
-	go t.watch()
+	// The owner's context ending closes the transport (no goroutine
+	// waits for it); consent is watched by the network's sweeper.
+	context.AfterFunc(ctx, func() { t.closeWith(ctx.Err()) })
 	return t
 }
 
-// watch closes the transport when its context ends or ICE consent
-// expires: no valid check from the client for the consent timeout.
-func (t *WebRTCTransport) watch() {
-	tk := time.NewTicker(min(time.Second, t.net.consent/4))
-	defer tk.Stop()
-	for {
-		select {
-		case <-t.ctx.Done():
-			t.closeWith(t.ctx.Err())
-			return
-		case <-t.done:
-			return
-		case now := <-tk.C:
-			last := t.lastCheck.Load()
-			if last != 0 && now.Sub(time.Unix(0, last)) > t.net.consent {
-				t.closeWith(fmt.Errorf("ICE consent expired: no check for %v", t.net.consent))
-				return
-			}
-		}
-	}
-}
 
 // ICEParameters returns the current local ICE credentials.
 func (t *WebRTCTransport) ICEParameters() ICEParameters {
