@@ -49,6 +49,12 @@ type config struct {
 	allowedOrigins []string
 
 	drainTimeout time.Duration
+
+	recordDir string
+
+	limits limitsConfig // per-source limits (config_limits.go)
+
+	keys *auth.KeySet // loaded from authSecret/authKeys when the server starts
 }
 
 // configFlag is the flag naming the YAML configuration file; it is the
@@ -99,6 +105,9 @@ func registerServerFlags(fs *flag.FlagSet) *config {
 
 	fs.Var(durationMin(&c.drainTimeout, 60*time.Second, 0), "drain-timeout",
 		"on SIGTERM, the longest `duration` to wait for peers to leave before closing their sessions")
+	fs.Var(checked(&c.recordDir, "", checkRecordDir), "record-dir",
+		"`directory` of the recordings made through the admin API (WebM files); empty: recording is off")
+	c.limits.register(fs)
 	return c
 }
 

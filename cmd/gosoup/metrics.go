@@ -7,14 +7,61 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gosoup/gosoup/sfu"
+	"github.com/gosoup/gosoup/transport"
 )
 
 // The server whose counts /metrics shows; the collectors are registered
 // with the default registry once per process and read it when scraped.
 var (
 	metricsServer atomic.Pointer[sfu.Server]
+	metricsLimits atomic.Pointer[limitSources]
 	metricsOnce   sync.Once
 )
+
+// limitSources are the refusal counts of the per-source limits.
+type limitSources struct {
+	media *transport.LimitCounters
+	ws    interface{ RefusedSockets() uint64 } // *signaling.Server
+}
+
+// registerLimitMetrics exposes the refusals of the per-source limits of
+// both ports as gosoup_limit_refused_total{limit=...}. A later call
+// switches them to other counters.
+func registerLimitMetrics(media *transport.LimitCounters, ws interface{ RefusedSockets() uint64 }) {
+	metricsLimits.Store(&limitSources{media: media, ws: ws})
+	metricsOnce.Do(registerCollectors)
+}
+
+// limitRefused returns the count of one limit label.
+func limitRefused(limit string) uint64 {
+	src := metricsLimits.Load()
+	if src == nil {
+		return 0
+	}
+	if limit == "ws_sockets" {
+		if src.ws == nil {
+			return 0
+		}
+		return src.ws.RefusedSockets()
+	}
+	if src.media == nil {
+		return 0
+	}
+	switch limit {
+	case "stun_rate":
+		return src.media.STUNRate.Load()
+	case "dtls_handshakes":
+		return src.media.DTLSHandshakes.Load()
+	case "tcp_conns":
+		return src.media.TCPConns.Load()
+	case "tcp_idle":
+		return src.media.TCPIdle.Load()
+	}
+	return 0
+}
+
+// limitLabels are the values of gosoup_limit_refused_total's label.
+var limitLabels = []string{"stun_rate", "dtls_handshakes", "tcp_conns", "tcp_idle", "ws_sockets"}
 
 // registerMetrics exposes the server's object counts and media packets on
 // /metrics, read when scraped (nothing on the media path). A later call
@@ -59,4 +106,13 @@ func registerCollectors() {
 		func(c sfu.Counts) uint64 { return c.KeyFrameRequests })
 	counter("gosoup_rtcp_transport_cc_feedback_total", "transport-cc feedback packets sent.",
 		func(c sfu.Counts) uint64 { return c.TransportCCFeedback })
+	for _, limit := range limitLabels {
+		prometheus.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gosoup_limit_refused_total",
+			Help: "What the per-source limits refused: STUN checks over the rate (stun_rate), DTLS handshakes deferred " +
+				"(dtls_handshakes), ICE-TCP connections closed at accept (tcp_conns) or without ICE at the idle timeout " +
+				"(tcp_idle), WebSockets answered 429 (ws_sockets).",
+			ConstLabels: prometheus.Labels{"limit": limit},
+		}, func() float64 { return float64(limitRefused(limit)) }))
+	}
 }

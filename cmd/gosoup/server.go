@@ -21,10 +21,17 @@ import (
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
 	webdist "github.com/gosoup/gosoup/web"
+	"github.com/gosoup/gosoup/whip"
 )
 
-// httpHeaderTimeout bounds the reading of a request's headers.
-const httpHeaderTimeout = 10 * time.Second
+// httpHeaderTimeout bounds the reading of a request's headers (and the
+// TLS handshake before them): a slow WebSocket upgrade is cut there. A
+// variable for tests.
+var httpHeaderTimeout = 10 * time.Second
+
+// httpIdleTimeout closes a keep-alive connection that sends no new
+// request for that long (upgraded WebSockets are not concerned).
+const httpIdleTimeout = 2 * time.Minute
 
 // loadServerConfig reads the server configuration from args, environ and
 // the configuration file, validated.
@@ -69,6 +76,7 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	if err != nil {
 		return err
 	}
+	c.keys = keys
 	sfuConfig, err := c.sfuConfig(log)
 	if err != nil {
 		return err
@@ -83,6 +91,7 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 		return fmt.Errorf("media: %w", err)
 	}
 	opts := signaling.Options{AllowedOrigins: c.allowedOrigins}
+	c.limits.signaling(&opts)
 	if keys != nil {
 		opts.Authorize = signaling.TokenAuthorizer(keys)
 		log.Info("join tokens required", "keyIDs", keys.KeyIDs())
@@ -94,11 +103,16 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 		log.Log(context.Background(), level, "no auth-secret nor auth-keys: anyone reaching the server can join any room")
 	}
 	sig := signaling.NewServerWithOptions(srv, log, opts)
+	// WHIP ingest and WHEP playback (/whip/, /whep/): same rooms, tokens and drain as the WebSockets.
+	wh := whip.NewHandler(srv, whip.Options{Rooms: sig, Keys: keys, Logger: log})
+	defer wh.Close()
+	registerLimitMetrics(sfuConfig.RTC.Limits.Counters, sig)
 
 	h := &health{}
 	hs := &http.Server{
-		Handler:           c.handler(srv, sig, h, log),
+		Handler:           wh.Wrap(c.handler(srv, sig, h, log)),
 		ReadHeaderTimeout: httpHeaderTimeout,
+		IdleTimeout:       httpIdleTimeout,
 		// TLS handshake failures of scanners and the like: debug only.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -130,6 +144,7 @@ func (c *config) sfuConfig(log *slog.Logger) (sfu.Config, error) {
 		RTC: transport.Config{
 			ListenIP: c.rtcListenIP, Port: c.rtcPort, AnnouncedIPs: c.announcedIPs,
 			AnnouncedIPv6: c.announcedIPv6, AnnouncedPort: c.announcedPort, NoTCP: c.noTCP,
+			Limits: c.limits.media(new(transport.LimitCounters)), TCPBindTimeout: c.limits.tcpIdleTimeout,
 		},
 		Logger:             log,
 		Limits:             sfu.Limits{PeersPerRoom: c.maxPeersPerRoom},
@@ -159,6 +174,7 @@ func (c *config) handler(srv *sfu.Server, sig http.Handler, h *health, log *slog
 	registerMetrics(srv)
 	mux.Handle("/metrics", promhttp.Handler())
 	h.register(mux)
+	mux.Handle("/admin/", c.adminHandler(srv, log))
 	if c.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

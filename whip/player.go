@@ -1,0 +1,208 @@
+package whip
+
+import (
+	"sync"
+
+	"github.com/gosoup/gosoup/protocol"
+)
+
+// player decides what a WHEP session plays: of the consumers the room gives
+// its peer, one audio and one video flow (resumed), the others stay enabled
+// but paused. With a peer named, it plays that peer; otherwise the room's
+// active speaker (its audio, and its video when it has one), else whom it
+// played before, else the first peer that sends. A switch is a
+// pauseConsumer and a resumeConsumer, so the player's stream changes SSRC:
+// the answer therefore names no SSRC (browsers then take whatever stream
+// arrives in the section, and switch when it changes).
+//
+// Every consumer is enabled with the payload types of the player's offer
+// (sfu.Consumer.SetPayloadTypes): a browser that made the offer receives
+// with its own numbering, not the room's.
+//
+// Only the session goroutine (and, before it starts, the POST that creates
+// the session) calls the player, except stop.
+type player struct {
+	s        *session
+	target   string      // the peer played, "" for the room
+	pt       map[int]int // room payload type → the offer's
+	kinds    map[string]bool
+	list     []*playConsumer
+	focus    string // the peer followed
+	selected map[string]*playConsumer
+
+	cancel   func() // the speaker subscription
+	stopOnce sync.Once
+}
+
+// playConsumer is a consumer of the player's peer, enabled on its
+// transport.
+type playConsumer struct {
+	id   uint32
+	kind string
+	peer string
+}
+
+func newPlayer(s *session, target string, plan *playPlan) *player {
+	return &player{s: s, target: target, pt: plan.pt, kinds: plan.kinds, focus: target, selected: map[string]*playConsumer{}}
+}
+
+// begin takes the consumers of the join response and, for the room,
+// follows its active speaker.
+func (p *player) begin(jr protocol.JoinResponse) {
+	if p.target == "" {
+		p.focus, p.cancel = p.s.h.speakers.subscribe(p.s.room, func(name string) { p.s.notify(speakerChange{name}) })
+	}
+	for _, peer := range jr.Peers {
+		for _, c := range peer.Consumers {
+			p.add(c)
+		}
+	}
+	p.reselect()
+}
+
+// stop ends the speaker subscription; safe from any goroutine, twice.
+func (p *player) stop() {
+	p.stopOnce.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+		}
+	})
+}
+
+// handle applies one notification of the peer.
+func (p *player) handle(n any) {
+	switch n := n.(type) {
+	case protocol.NewConsumer:
+		p.add(protocol.ConsumerData(n))
+	case protocol.ConsumerClosed:
+		p.remove(func(c *playConsumer) bool { return c.id == n.ID })
+	case protocol.PeerClosed:
+		if p.target != "" && n.Name == p.target {
+			p.s.end(true, "the peer played left")
+			return
+		}
+		p.remove(func(c *playConsumer) bool { return c.peer == n.Name })
+	case speakerChange:
+		if n.peerName == "" || n.peerName == p.focus || p.target != "" {
+			return
+		}
+		p.s.log.Debug("active speaker", "peer", n.peerName)
+		p.focus = n.peerName
+	default:
+		return
+	}
+	p.reselect()
+}
+
+// add enables a new consumer, paused, with the offer's payload type.
+func (p *player) add(c protocol.ConsumerData) {
+	if !p.kinds[c.Kind] || (p.target != "" && c.PeerName != p.target) || len(c.RTPParameters.Codecs) == 0 {
+		return
+	}
+	pt, ok := p.pt[c.RTPParameters.Codecs[0].PayloadType]
+	sc := p.s.peer.ConsumerByID(c.ID)
+	if !ok || sc == nil {
+		return
+	}
+	if err := sc.SetPayloadTypes(uint8(pt), 0); err != nil {
+		p.s.log.Warn("consumer payload type", "consumer", c.ID, "err", err)
+		return
+	}
+	_, err := p.s.request("enableConsumer", map[string]any{
+		"id": c.ID, "transportId": p.s.transportID, "paused": true, "preferredProfile": "default",
+	})
+	if err != nil {
+		p.s.log.Warn("enable consumer", "consumer", c.ID, "err", err)
+		return
+	}
+	p.list = append(p.list, &playConsumer{id: c.ID, kind: c.Kind, peer: c.PeerName})
+}
+
+// remove forgets the consumers gone (closed with their producer or peer).
+func (p *player) remove(gone func(*playConsumer) bool) {
+	kept := p.list[:0]
+	for _, c := range p.list {
+		if !gone(c) {
+			kept = append(kept, c)
+		}
+	}
+	clear(p.list[len(kept):])
+	p.list = kept
+	for k, c := range p.selected {
+		if c != nil && gone(c) {
+			p.selected[k] = nil
+		}
+	}
+}
+
+// has reports whether a consumer of peer is in the list.
+func (p *player) has(peer string) bool {
+	for _, c := range p.list {
+		if c.peer == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// reselect makes the consumers chosen for each kind flow, and only them.
+func (p *player) reselect() {
+	if p.target == "" && !p.has(p.focus) {
+		p.focus = ""
+		if v := p.selected["video"]; v != nil {
+			p.focus = v.peer
+		} else if v := p.choose("video"); v != nil {
+			p.focus = v.peer
+		} else if a := p.choose("audio"); a != nil {
+			p.focus = a.peer
+		}
+	}
+	for _, kind := range []string{"audio", "video"} {
+		if !p.kinds[kind] {
+			continue
+		}
+		want, cur := p.choose(kind), p.selected[kind]
+		if want == cur {
+			continue
+		}
+		if cur != nil {
+			if err := p.s.notifyPeer("pauseConsumer", map[string]any{"id": cur.id}); err != nil {
+				p.s.log.Debug("pause consumer", "err", err)
+			}
+		}
+		if want != nil {
+			if err := p.s.notifyPeer("resumeConsumer", map[string]any{"id": want.id}); err != nil {
+				p.s.log.Debug("resume consumer", "err", err)
+			}
+			p.s.log.Info("WHEP plays", "kind", kind, "from", want.peer)
+		}
+		p.selected[kind] = want
+	}
+}
+
+// choose returns the consumer of kind to play: the focused peer's newest,
+// else the one playing, else the oldest.
+func (p *player) choose(kind string) *playConsumer {
+	var first, focused, keep *playConsumer
+	for _, c := range p.list {
+		if c.kind != kind {
+			continue
+		}
+		if first == nil {
+			first = c
+		}
+		if c.peer == p.focus {
+			focused = c
+		}
+		if c == p.selected[kind] {
+			keep = c
+		}
+	}
+	switch {
+	case focused != nil:
+		return focused
+	case keep != nil:
+		return keep
+	}
+	return first
+}
