@@ -151,6 +151,9 @@ func (c *Consumer) Close() {
 // newConsumerLocked creates a consumer of prod for peer p (not yet
 // enabled); nil when p cannot receive any of prod's codecs.
 func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
+	if p.remote {
+		return nil // its own node consumes
+	}
 	params, ok := rtpparams.ConsumerParameters(prod.consumable, p.caps)
 	if !ok || len(params.Codecs) == 0 || len(params.Encodings) == 0 {
 		return nil

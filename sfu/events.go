@@ -14,6 +14,8 @@ type Observer struct {
 	TransportClosed func(*Transport)
 	NewProducer     func(*Producer)
 	ProducerClosed  func(*Producer)
+	ProducerPaused  func(*Producer) // paused by its client or the server
+	ProducerResumed func(*Producer)
 	NewConsumer     func(*Consumer)
 	ConsumerClosed  func(*Consumer)
 	RoomClosed      func(*Room)

@@ -58,7 +58,7 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 // active consumer.
 func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
 	cs := *p.consumers.Load()
-	if len(cs) == 0 {
+	if ps := p.pipes.Load(); len(cs) == 0 && (ps == nil || len(*ps) == 0) {
 		return
 	}
 	n, payOff, payLen := rtpwire.RewriteRTP(p.scratch[:], pkt, &p.ptMap, &p.extMap)
@@ -82,6 +82,7 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 		}
 	}
 	ts := rtpwire.Uint32(pkt[4:])
+	p.writePipes(buf, st)
 	for _, c := range cs {
 		if c.active.Load() {
 			c.forward(buf, st, seq, ts, key, d, now, b)

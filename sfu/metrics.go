@@ -16,11 +16,13 @@ type Counts struct {
 	// PlainDropped counts RTP packets from plain transports' tools dropped
 	// for an unknown SSRC or an undeclared payload type.
 	PlainDropped uint64
+	// Pipes counts the pipes open from this node's producers to others.
+	Pipes uint64
 }
 
 // serverCounters are the server-wide event counters behind Counts.
 type serverCounters struct {
-	profileChanges, retransmitted, nacksSent, keyFrameRequests, tccFeedback, plainDropped atomic.Uint64
+	profileChanges, retransmitted, nacksSent, keyFrameRequests, tccFeedback, plainDropped, pipes atomic.Uint64
 }
 
 // discardCounters absorbs counts of objects built without a server (unit
@@ -45,6 +47,7 @@ func (s *Server) Counts() Counts {
 		KeyFrameRequests:     s.counters.keyFrameRequests.Load(),
 		TransportCCFeedback:  s.counters.tccFeedback.Load(),
 		PlainDropped:         s.counters.plainDropped.Load(),
+		Pipes:                s.counters.pipes.Load(),
 	}
 	for _, r := range s.Rooms() {
 		r.mu.Lock()

@@ -32,6 +32,7 @@ type Peer struct {
 
 	closed     bool
 	hidden     bool // the room's server-side peer: no client, not in the peer list
+	remote     bool // lives on another node: no client, no consumers here
 	transports map[uint32]*Transport
 	producers  []*Producer
 	consumers  map[uint32]*Consumer

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,7 @@ type Producer struct {
 	ssrcs            []uint32          // every SSRC routed to this producer
 	rid              ridRouting        // matching RID streams to their SSRCs
 	streams          []*producerStream // one, or one per simulcast profile
+	pipeSSRC         uint32            // stream i goes into pipes as pipeSSRC+i
 	clockRate        uint32
 	mediaPT          uint8          // the sender's media payload type
 	absSendTimeID    uint8          // room id of abs-send-time, rewritten on forwarding
@@ -57,10 +59,17 @@ type Producer struct {
 
 	// Media plane only.
 	scratch [1600]byte
+
+	// Pipes to other nodes: copy on write, read by the media plane.
+	pipes   atomic.Pointer[[]*PipeOut]
+	pipesMu sync.Mutex // serializes the writers of pipes
 }
 
 // ID returns the producer id chosen by the client.
 func (p *Producer) ID() uint32 { return p.id }
+
+// Transport returns the transport the producer sends on.
+func (p *Producer) Transport() *Transport { return p.transport }
 
 // Kind returns "audio" or "video".
 func (p *Producer) Kind() string { return p.kind }
@@ -166,6 +175,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		appData:       req.AppData,
 		estimator:     t.snd.estimator,
 		done:          make(chan struct{}),
+		pipeSSRC:      rtpparams.RandomID(),
 	}
 	for i := range prod.ptMap {
 		prod.ptMap[i] = -1
@@ -304,6 +314,13 @@ func (p *Producer) updatePausedLocked() {
 	for _, c := range *p.consumers.Load() {
 		c.setSourcePausedLocked(paused)
 	}
+	p.peer.room.events.emit(func(o *Observer) {
+		if paused && o.ProducerPaused != nil {
+			o.ProducerPaused(p)
+		} else if !paused && o.ProducerResumed != nil {
+			o.ProducerResumed(p)
+		}
+	})
 	if !paused {
 		p.requestKeyFrame(true)
 	}
@@ -318,6 +335,7 @@ func (p *Producer) closeLocked(notifyOwner, notifyConsumers bool) {
 	}
 	p.closed = true
 	close(p.done)
+	p.closePipes()
 	p.statsTimer.Stop()
 	peer := p.peer
 	r := peer.room

@@ -120,6 +120,12 @@ func (r *Room) ReceiveRequest(m *protocol.Message, notify Notifier) (any, *Peer,
 }
 
 func (r *Room) join(req *protocol.JoinRequest, notify Notifier) (any, *Peer, error) {
+	return r.joinPeer(req, notify, false)
+}
+
+// joinPeer joins a peer; a remote one (living on another node) gets no
+// consumers here.
+func (r *Room) joinPeer(req *protocol.JoinRequest, notify Notifier, remote bool) (any, *Peer, error) {
 	if req.PeerName == "" {
 		return nil, nil, protocol.NewTypeError("peerName must be a string")
 	}
@@ -141,6 +147,7 @@ func (r *Room) join(req *protocol.JoinRequest, notify Notifier) (any, *Peer, err
 		return nil, nil, protocol.NewError("room is full (limit %d peers)", max)
 	}
 	p := newPeer(r, req.PeerName, req.RTPCapabilities, req.Spy, req.AppData, notify)
+	p.remote = remote
 	resp := protocol.JoinResponse{Peers: []protocol.PeerData{}}
 	for _, other := range r.peers {
 		var consumers []protocol.ConsumerData

@@ -30,6 +30,10 @@ type PlainOptions struct {
 	NoRTCPMux bool
 	// Logger receives the transport's logs. Default slog.Default().
 	Logger *slog.Logger
+	// SRTP, when set, protects RTP and RTCP with these keys (a pipe
+	// between nodes); with comedia the remote is learned only from a packet
+	// that authenticates.
+	SRTP *PlainSRTP
 	// Batch, when set (Network.NewBatch), collects what the handler
 	// writes in reaction to one RTP packet (forwarding to WebRTC
 	// consumers) into one system call. Owned by the RTP read goroutine.
@@ -50,7 +54,8 @@ type PlainHandler interface {
 type PlainCounters struct {
 	// WrongSource counts datagrams from an address other than the remote.
 	WrongSource uint64
-	// Malformed counts datagrams that are neither RTP nor RTCP.
+	// Malformed counts datagrams that are neither RTP nor RTCP, or that
+	// fail SRTP authentication.
 	Malformed uint64
 }
 
@@ -67,7 +72,8 @@ type PlainTransport struct {
 	h         PlainHandler
 	comedia   bool
 	log       *slog.Logger
-	batch     *Batch // RTP read goroutine only
+	batch     *Batch       // RTP read goroutine only
+	crypto    *plainCrypto // nil: plain RTP
 
 	remote     atomic.Pointer[netip.AddrPort]
 	remoteRTCP atomic.Pointer[netip.AddrPort]
@@ -106,6 +112,15 @@ func NewPlainTransport(opts PlainOptions, h PlainHandler) (*PlainTransport, erro
 		if err != nil {
 			rtpConn.Close()
 			return nil, fmt.Errorf("plain transport: listen for RTCP on %s: %w", ip, err)
+		}
+	}
+	if opts.SRTP != nil {
+		if t.crypto, err = newPlainCrypto(opts.SRTP); err != nil {
+			t.rtp.Close()
+			if t.rtcp != nil {
+				t.rtcp.Close()
+			}
+			return nil, err
 		}
 	}
 	if opts.Remote.IsValid() {
@@ -165,7 +180,21 @@ func (t *PlainTransport) WriteRTP(pkt []byte) error {
 	if a == nil {
 		return ErrNoRemote
 	}
-	n, err := t.rtp.WriteToUDPAddrPort(pkt, *a)
+	return t.write(t.rtp, pkt, *a, false)
+}
+
+// write sends one packet, SRTP-protected when the transport has keys.
+func (t *PlainTransport) write(conn *net.UDPConn, pkt []byte, to netip.AddrPort, isRTCP bool) error {
+	if c := t.crypto; c != nil {
+		c.sendMu.Lock()
+		defer c.sendMu.Unlock()
+		out, err := c.seal(pkt, isRTCP)
+		if err != nil {
+			return err
+		}
+		pkt = out
+	}
+	n, err := conn.WriteToUDPAddrPort(pkt, to)
 	t.bytesOut.Add(uint64(n))
 	return err
 }
@@ -184,9 +213,7 @@ func (t *PlainTransport) WriteRTCP(pkt []byte) error {
 	if conn == nil {
 		conn = t.rtp
 	}
-	n, err := conn.WriteToUDPAddrPort(pkt, *a)
-	t.bytesOut.Add(uint64(n))
-	return err
+	return t.write(conn, pkt, *a, true)
 }
 
 // BytesReceived counts the bytes of accepted datagrams.
@@ -225,6 +252,10 @@ func (t *PlainTransport) Wait() { t.wg.Wait() }
 func (t *PlainTransport) readLoop(conn *net.UDPConn, rtcpOnly bool) {
 	defer t.wg.Done()
 	buf := make([]byte, 1600)
+	var rtcpBuf []byte
+	if t.crypto != nil {
+		rtcpBuf = make([]byte, 1600)
+	}
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -244,20 +275,54 @@ func (t *PlainTransport) readLoop(conn *net.UDPConn, rtcpOnly bool) {
 			t.malformed.Add(1)
 			continue
 		}
+		if t.crypto != nil {
+			// Authenticate first: only then may the packet teach the remote.
+			if !t.fromRemote(from, rtcpOnly) && !t.comedia {
+				t.wrongSource.Add(1)
+				continue
+			}
+			plain, err := t.crypto.open(rtcpBuf, pkt, rtcp)
+			if err != nil {
+				t.malformed.Add(1)
+				continue
+			}
+			if !t.acceptFrom(from, rtcpOnly) {
+				t.wrongSource.Add(1)
+				continue
+			}
+			t.bytesIn.Add(uint64(n))
+			t.deliver(plain, rtcp)
+			continue
+		}
 		if !t.acceptFrom(from, rtcpOnly) {
 			t.wrongSource.Add(1)
 			continue
 		}
 		t.bytesIn.Add(uint64(n))
-		if rtcp {
-			t.h.OnPlainRTCP(pkt)
-		} else {
-			t.h.OnPlainRTP(pkt, t.batch)
-			if t.batch != nil {
-				t.batch.Flush()
-			}
-		}
+		t.deliver(pkt, rtcp)
 	}
+}
+
+// deliver hands a plain packet to the handler.
+func (t *PlainTransport) deliver(pkt []byte, rtcp bool) {
+	if rtcp {
+		t.h.OnPlainRTCP(pkt)
+		return
+	}
+	t.h.OnPlainRTP(pkt, t.batch)
+	if t.batch != nil {
+		t.batch.Flush()
+	}
+}
+
+// fromRemote reports whether from is the known remote of the socket.
+func (t *PlainTransport) fromRemote(from netip.AddrPort, rtcpSocket bool) bool {
+	want := &t.remote
+	if rtcpSocket {
+		want = &t.remoteRTCP
+	}
+	a := want.Load()
+	return a != nil && *a == from
 }
 
 // acceptFrom reports whether a datagram from comes from the remote; with
