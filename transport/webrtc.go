@@ -91,7 +91,6 @@ func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTran
 	return t
 }
 
-
 // ICEParameters returns the current local ICE credentials.
 func (t *WebRTCTransport) ICEParameters() ICEParameters {
 	t.mu.Lock()
