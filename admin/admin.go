@@ -27,6 +27,17 @@ type Options struct {
 	RecordDir string
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Rooms, when set, holds a room open while an ingest peer is in it
+	// (signaling.Server implements it: the last WebSocket leaving then
+	// does not close the tool's room). Default: the Server's rooms.
+	Rooms Rooms
+}
+
+// Rooms gives the API its rooms and holds them open.
+type Rooms interface {
+	// AcquireRoom returns the room (created on first use) and the function
+	// that releases the hold.
+	AcquireRoom(id string) (room *sfu.Room, release func(), err error)
 }
 
 // Handler is the /admin/ API.
@@ -54,7 +65,10 @@ func New(opts Options) *Handler {
 }
 
 // Close stops what the API started (recordings are finalized).
-func (h *Handler) Close() { h.records.closeAll() }
+func (h *Handler) Close() {
+	h.records.closeAll()
+	h.ingests.closeAll()
+}
 
 // ServeHTTP authorizes the request, then routes it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

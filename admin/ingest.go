@@ -50,9 +50,10 @@ type ingests struct {
 	peers map[string]*ingest
 }
 
-// ingest is one tool's peer.
+// ingest is one tool's peer and the hold on its room.
 type ingest struct {
-	peer *sfu.Peer
+	peer    *sfu.Peer
+	release func()
 }
 
 func ingestKey(room, peer string) string { return room + "\x00" + peer }
@@ -72,11 +73,17 @@ func (in *ingests) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `kinds: one or both of "audio", "video"`)
 		return
 	}
-	room, err := in.h.opts.Server.Room(roomID)
+	room, release, err := in.h.acquireRoom(roomID)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			release()
+		}
+	}()
 	codecs := map[string]rtpparams.CodecCapability{}
 	for _, kind := range req.Kinds {
 		if _, dup := codecs[kind]; dup {
@@ -110,8 +117,9 @@ func (in *ingests) create(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	in.mu.Lock()
-	in.peers[ingestKey(roomID, req.PeerName)] = &ingest{peer: peer}
+	in.peers[ingestKey(roomID, req.PeerName)] = &ingest{peer: peer, release: release}
 	in.mu.Unlock()
+	ok = true
 	in.h.log.Info("ingest started", "room", roomID, "peer", req.PeerName, "kinds", req.Kinds)
 	writeJSON(w, http.StatusCreated, resp)
 }
@@ -127,8 +135,31 @@ func (in *ingests) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ing.peer.Close(nil)
+	ing.release()
 	in.h.log.Info("ingest ended", "room", roomID, "peer", name)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// acquireRoom holds the room through Options.Rooms, or takes it from the
+// server (nothing to release).
+func (h *Handler) acquireRoom(id string) (*sfu.Room, func(), error) {
+	if h.opts.Rooms != nil {
+		return h.opts.Rooms.AcquireRoom(id)
+	}
+	room, err := h.opts.Server.Room(id)
+	return room, func() {}, err
+}
+
+// closeAll ends every ingest peer (the server shuts down).
+func (in *ingests) closeAll() {
+	in.mu.Lock()
+	peers := in.peers
+	in.peers = map[string]*ingest{}
+	in.mu.Unlock()
+	for _, ing := range peers {
+		ing.peer.Close(nil)
+		ing.release()
+	}
 }
 
 // pickCodec chooses the room codec a tool sends for kind.

@@ -15,7 +15,7 @@ import (
 // Recordings are written to --record-dir (made absolute, so that the API
 // answers full paths). Close on the returned handler finalizes the
 // recordings still running.
-func (c *config) adminHandler(srv *sfu.Server, log *slog.Logger) *admin.Handler {
+func (c *config) adminHandler(srv *sfu.Server, rooms admin.Rooms, log *slog.Logger) *admin.Handler {
 	dir := c.recordDir
 	if dir != "" {
 		if abs, err := filepath.Abs(dir); err == nil {
@@ -23,7 +23,7 @@ func (c *config) adminHandler(srv *sfu.Server, log *slog.Logger) *admin.Handler 
 		}
 		log.Info("recordings enabled", "dir", dir)
 	}
-	return admin.New(admin.Options{Server: srv, Keys: c.keys, RecordDir: dir, Logger: log})
+	return admin.New(admin.Options{Server: srv, Keys: c.keys, RecordDir: dir, Logger: log, Rooms: rooms})
 }
 
 // checkRecordDir accepts an empty value (recording off) or an existing

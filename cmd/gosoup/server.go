@@ -107,10 +107,11 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	wh := whip.NewHandler(srv, whip.Options{Rooms: sig, Keys: keys, Logger: log})
 	defer wh.Close()
 	registerLimitMetrics(sfuConfig.RTC.Limits.Counters, sig)
+	adm := c.adminHandler(srv, sig, log) // ingest and recordings; closed before the SFU
 
 	h := &health{}
 	hs := &http.Server{
-		Handler:           wh.Wrap(c.handler(srv, sig, h, log)),
+		Handler:           wh.Wrap(c.handler(srv, sig, adm, h, log)),
 		ReadHeaderTimeout: httpHeaderTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		// TLS handshake failures of scanners and the like: debug only.
@@ -126,6 +127,7 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	log.Info("gosoup listening", "url", scheme+"://"+ln.Addr().String()+"/", "rtcPort", srv.RTCPort(), "announcedIPs", srv.AnnouncedIPs())
 
 	closeSFU := func() {
+		adm.Close() // recordings finalized, ingest peers gone
 		if err := srv.Close(); err != nil {
 			log.Warn("closing the SFU", "err", err)
 		}
@@ -169,12 +171,12 @@ func (c *config) sfuConfig(log *slog.Logger) (sfu.Config, error) {
 
 // handler routes the HTTP address: WebSocket upgrades to the signaling,
 // /metrics, the health checks, optionally /debug/pprof/, and the demo page.
-func (c *config) handler(srv *sfu.Server, sig http.Handler, h *health, log *slog.Logger) http.Handler {
+func (c *config) handler(srv *sfu.Server, sig, adm http.Handler, h *health, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	registerMetrics(srv)
 	mux.Handle("/metrics", promhttp.Handler())
 	h.register(mux)
-	mux.Handle("/admin/", c.adminHandler(srv, log))
+	mux.Handle("/admin/", adm)
 	if c.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
