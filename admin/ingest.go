@@ -204,7 +204,10 @@ func ingestKind(peer *sfu.Peer, kind string, codec rtpparams.CodecCapability) (*
 	ssrc := rtpparams.RandomID()
 	cp := map[string]any{
 		"name": codec.Name, "mimeType": codec.MimeType, "clockRate": codec.ClockRate,
-		"payloadType": codec.PreferredPayloadType, "rtcpFeedback": []any{}, "parameters": codec.Parameters,
+		"payloadType": codec.PreferredPayloadType, "rtcpFeedback": codec.RTCPFeedback, "parameters": codec.Parameters,
+	}
+	if codec.RTCPFeedback == nil {
+		cp["rtcpFeedback"] = []any{} // the room's feedback (NACK): a retransmission buffer for receivers
 	}
 	if codec.Parameters == nil {
 		cp["parameters"] = map[string]any{}

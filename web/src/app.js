@@ -109,6 +109,7 @@ async function join() {
   const name = $('#name').value.trim() || 'guest';
   localStorage.setItem('gosoup.displayName', name);
   const peerName = `${name.replace(/[^\w-]/g, '').slice(0, 20) || 'guest'}-${Math.random().toString(36).slice(2, 6)}`;
+  state.peerName = peerName;
   $('#join').disabled = true;
   status('connecting…');
   try {
@@ -164,7 +165,44 @@ function toggle(kind, button, onLabel, offLabel) {
   if (kind === 'video') tileFor('me').classList.toggle('paused-video', producer.paused);
 }
 
+// record starts or stops a recording of this peer's camera and microphone
+// through the server's admin API (a server started with --record-dir; it
+// answers loopback clients, or anyone with a ?token= for the room).
+async function record(button) {
+  const url = `/admin/rooms/${encodeURIComponent(roomId)}/recordings`;
+  const headers = { 'Content-Type': 'application/json' };
+  if (params.get('token')) headers.Authorization = `Bearer ${params.get('token')}`;
+  button.disabled = true;
+  try {
+    const res = state.recording
+      ? await fetch(`${url}/${state.recording}`, { method: 'DELETE', headers })
+      : await fetch(url, { method: 'POST', headers, body: JSON.stringify({ peerName: state.peerName }) });
+    const body = await res.json().catch(() => ({}));
+    if (state.recording) {
+      state.recording = null;
+      button.textContent = 'Record';
+      button.classList.remove('recording');
+    }
+    if (!res.ok) throw new Error(body.error || res.statusText);
+    if (body.id) {
+      state.recording = body.id;
+      button.textContent = 'Stop recording';
+      button.classList.add('recording');
+      status(`recording to ${body.file}`);
+    } else {
+      status(`recorded ${body.file} (${(body.durationMs / 1000).toFixed(1)} s)`);
+    }
+  } catch (err) {
+    status(`recording: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function leaveUi() {
+  state.recording = null;
+  $('#rec').textContent = 'Record';
+  $('#rec').classList.remove('recording');
   document.body.classList.remove('joined');
   for (const key of [...state.tiles.keys()]) removeTile(key);
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
@@ -177,6 +215,7 @@ $('#join').addEventListener('click', join);
 $('#name').addEventListener('keydown', (e) => { if (e.key === 'Enter') join(); });
 $('#mic').addEventListener('click', (e) => toggle('audio', e.currentTarget, 'Mute', 'Unmute'));
 $('#cam').addEventListener('click', (e) => toggle('video', e.currentTarget, 'Camera off', 'Camera on'));
+$('#rec').addEventListener('click', (e) => record(e.currentTarget));
 $('#leave').addEventListener('click', () => { if (state.room) state.room.leave(); state.session.protoo.close(); leaveUi(); status('left the room'); });
 $('#copy').addEventListener('click', async () => {
   try { await navigator.clipboard.writeText(location.href); status('room link copied'); }
