@@ -101,18 +101,9 @@ func (p *Peer) createPlainTransportFromRequest(req *protocol.CreateTransportRequ
 
 func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, error) {
 	r := p.room
-	dir, ok := parseDirection(opts.Direction)
-	if !ok {
-		return nil, protocol.NewTypeError("invalid direction %q", opts.Direction)
-	}
-	if dir == dirSend && p.spy {
-		return nil, protocol.NewError("spy peers cannot create send transports")
-	}
-	if r.transports[opts.ID] != nil {
-		return nil, protocol.NewError("a Transport with same transportId already exists")
-	}
-	if max := r.server.cfg.Limits.TransportsPerPeer; !p.hidden && len(p.transports) >= max {
-		return nil, protocol.NewError("too many transports (limit %d per peer)", max)
+	dir, err := p.checkNewTransportLocked(opts.ID, opts.Direction)
+	if err != nil {
+		return nil, err
 	}
 	popts := transport.PlainOptions{Comedia: opts.Comedia, NoRTCPMux: opts.NoRTCPMux, Logger: p.log}
 	if dir == dirSend {

@@ -46,20 +46,32 @@ func newTransport(p *Peer, id uint32, dir direction, appData json.RawMessage) *T
 	return t
 }
 
-func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any, error) {
+// checkNewTransportLocked checks what every kind of transport must pass
+// before it is created: a direction, a spy only receiving, a free id, the
+// peer's limit (the room's hidden peer has none).
+func (p *Peer) checkNewTransportLocked(id uint32, direction string) (direction, error) {
 	r := p.room
-	dir, ok := parseDirection(req.Direction)
+	dir, ok := parseDirection(direction)
 	if !ok {
-		return nil, protocol.NewTypeError("invalid direction %q", req.Direction)
+		return dir, protocol.NewTypeError("invalid direction %q", direction)
 	}
 	if dir == dirSend && p.spy {
-		return nil, protocol.NewError("spy peers cannot create send transports")
+		return dir, protocol.NewError("spy peers cannot create send transports")
 	}
-	if r.transports[req.ID] != nil {
-		return nil, protocol.NewError("a Transport with same transportId already exists")
+	if r.transports[id] != nil {
+		return dir, protocol.NewError("a Transport with same transportId already exists")
 	}
-	if max := r.server.cfg.Limits.TransportsPerPeer; len(p.transports) >= max {
-		return nil, protocol.NewError("too many transports (limit %d per peer)", max)
+	if max := r.server.cfg.Limits.TransportsPerPeer; !p.hidden && len(p.transports) >= max {
+		return dir, protocol.NewError("too many transports (limit %d per peer)", max)
+	}
+	return dir, nil
+}
+
+func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any, error) {
+	r := p.room
+	dir, err := p.checkNewTransportLocked(req.ID, req.Direction)
+	if err != nil {
+		return nil, err
 	}
 	if req.PlainRtpParameters != nil {
 		return p.createPlainTransportFromRequest(req)
