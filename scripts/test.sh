@@ -2,7 +2,7 @@
 # Runs every gosoup test: go vet, unit and integration tests with the race
 # detector, and the browser end-to-end tests in Debian's Chromium and
 # Firefox ESR. Installs what a fresh Debian machine lacks (chromium,
-# firefox-esr and ffmpeg via apt, npm packages; no browser is ever downloaded).
+# firefox-esr, ffmpeg and redis-server via apt, npm packages; no browser is ever downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,8 @@ missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -x /usr/bin/firefox-esr ] || missing="$missing firefox-esr"
 [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ] || missing="$missing ffmpeg"
+# redis-server for the cluster tests (each starts its own on a free loopback port).
+[ -x /usr/bin/redis-server ] || missing="$missing redis-server"
 # ip and tc for the tests in network namespaces (thin link, Firefox; as root).
 command -v tc >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 if [ -n "$missing" ]; then

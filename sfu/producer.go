@@ -68,6 +68,9 @@ type Producer struct {
 // ID returns the producer id chosen by the client.
 func (p *Producer) ID() uint32 { return p.id }
 
+// AppData returns the application data the producer was created with.
+func (p *Producer) AppData() json.RawMessage { return p.appData }
+
 // Transport returns the transport the producer sends on.
 func (p *Producer) Transport() *Transport { return p.transport }
 

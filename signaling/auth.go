@@ -42,6 +42,12 @@ type Options struct {
 	TrustedSources []netip.Prefix
 	// LimitLoopback applies SocketsPerSource to loopback too (for tests).
 	LimitLoopback bool
+	// BeforeJoin, when set, runs before each mediasoup join of a session
+	// reaches the room (after the join was allowed), on the session's
+	// reader: a cluster member uses it to put the other nodes' peers in
+	// the room first, so that the join response lists them. It should
+	// return within a few seconds (its context ends after 5 s).
+	BeforeJoin JoinHook
 }
 
 // Grant is what an authorized connection may do.

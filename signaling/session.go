@@ -400,6 +400,9 @@ func (s *session) dispatch(f *Frame) (any, int, error) {
 			if code, err := s.joinAllowed(spy); err != nil {
 				return nil, code, err
 			}
+			if err := s.beforeJoin(spy); err != nil {
+				return nil, 500, err
+			}
 		}
 		resp, peer, err := s.room.ReceiveRequest(m, s.notify)
 		if err != nil {

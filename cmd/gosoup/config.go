@@ -54,6 +54,8 @@ type config struct {
 
 	limits limitsConfig // per-source limits (config_limits.go)
 
+	cluster clusterConfig // several nodes on one Redis (cluster.go)
+
 	keys *auth.KeySet // loaded from authSecret/authKeys when the server starts
 }
 
@@ -108,6 +110,7 @@ func registerServerFlags(fs *flag.FlagSet) *config {
 	fs.Var(checked(&c.recordDir, "", checkRecordDir), "record-dir",
 		"`directory` of the recordings made through the admin API (WebM files); empty: recording is off")
 	c.limits.register(fs)
+	c.cluster.register(fs)
 	return c
 }
 

@@ -4,7 +4,8 @@
 //
 // Every flag can also be set in a YAML file (--config, keys are the flag
 // names) or by a GOSOUP_* environment variable; "gosoup token" mints a
-// join token. See gosoup.example.yaml.
+// join token, "gosoup cluster status" lists a cluster's nodes and rooms.
+// See gosoup.example.yaml.
 package main
 
 import (
@@ -31,11 +32,14 @@ func main() {
 	}
 }
 
-// run dispatches to the token subcommand or runs the server until it is
+// run dispatches to the token or cluster subcommand or runs the server until it is
 // stopped by SIGINT or SIGTERM.
 func run(args, environ []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(args[1:], environ, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "cluster" {
+		return runCluster(args[1:], environ, stdout, stderr)
 	}
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)

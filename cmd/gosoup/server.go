@@ -92,6 +92,15 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	}
 	opts := signaling.Options{AllowedOrigins: c.allowedOrigins}
 	c.limits.signaling(&opts)
+	member, err := c.startCluster(srv, ln.Addr(), tlsConfig != nil, log)
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return err
+	}
+	if member != nil {
+		opts.BeforeJoin = member.BeforeJoin
+	}
 	if keys != nil {
 		opts.Authorize = signaling.TokenAuthorizer(keys)
 		log.Info("join tokens required", "keyIDs", keys.KeyIDs())
@@ -132,7 +141,7 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 			log.Warn("closing the SFU", "err", err)
 		}
 	}
-	sd := &shutdown{log: log, health: h, sig: sig, http: hs, closeSFU: closeSFU, drainTimeout: c.drainTimeout}
+	sd := &shutdown{log: log, health: h, sig: clusterDrain{sig, member}, http: hs, closeSFU: withCluster(member, closeSFU), drainTimeout: c.drainTimeout}
 	err = sd.wait(signals, serveErr)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
