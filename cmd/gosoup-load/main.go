@@ -4,6 +4,11 @@
 // It prints a progress line every second and, at the end, a table and a
 // JSON summary; given the server's pid it reports the server's CPU time
 // and memory, hence forwarded packets per CPU-second and RSS per consumer.
+//
+// With --churn it instead keeps --peers peers connected for --duration
+// while they come and go (random rooms, stays, pauses, preferred
+// profiles; some through a client-side loss relay), for soak runs
+// (scripts/soak.sh, docs/soak.md).
 package main
 
 import (
@@ -14,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,11 +38,12 @@ type config struct {
 	rampUp       time.Duration
 	pid          int
 	jsonOut      string
+	churn        *churnConfig // --churn: peers come and go (churn.go)
 }
 
 func main() {
 	var c config
-	flag.StringVar(&c.url, "url", "ws://127.0.0.1:3443", "server WebSocket URL (protoo)")
+	flag.StringVar(&c.url, "url", "ws://127.0.0.1:3443", "server WebSocket URL (protoo); several, comma-separated, spread each room's peers over the nodes of a cluster (peer i on URL i mod n, the first publisher on the first)")
 	flag.IntVar(&c.rooms, "rooms", 1, "rooms")
 	flag.IntVar(&c.publishers, "publishers", 1, "publishers per room (each also receives the others)")
 	flag.IntVar(&c.subscribers, "subscribers", 10, "receive-only subscribers per room")
@@ -47,23 +54,40 @@ func main() {
 	flag.DurationVar(&c.rampUp, "ramp-up", 5*time.Second, "time over which peers join")
 	flag.IntVar(&c.pid, "server-pid", 0, "server pid, to read its CPU time and memory from /proc")
 	flag.StringVar(&c.jsonOut, "json", "", "write the JSON summary to this file (default: stdout after the table)")
+	churn, cc := churnFlags()
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *churn {
+		c.churn = cc
+		sum, err := runChurn(ctx, c, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gosoup-load:", err)
+			os.Exit(1)
+		}
+		printChurn(os.Stdout, sum)
+		writeJSON(c.jsonOut, sum)
+		return
+	}
 	sum, err := run(ctx, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gosoup-load:", err)
 		os.Exit(1)
 	}
 	printTable(os.Stdout, sum)
-	b, _ := json.MarshalIndent(sum, "", "  ")
-	if c.jsonOut != "" {
-		if err := os.WriteFile(c.jsonOut, b, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "gosoup-load:", err)
-			os.Exit(1)
-		}
-	} else {
+	writeJSON(c.jsonOut, sum)
+}
+
+// writeJSON writes v to file, or to stdout when file is "".
+func writeJSON(file string, v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if file == "" {
 		fmt.Println(string(b))
+		return
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "gosoup-load:", err)
+		os.Exit(1)
 	}
 }
 
@@ -141,9 +165,10 @@ func run(ctx context.Context, c config) (*summary, error) {
 				name = fmt.Sprintf("pub%d", i)
 			}
 			wg.Add(1)
+			url := c.nodeURL(i)
 			go func() {
 				defer wg.Done()
-				ps, err := runPeer(runCtx, c, room, name, publisher, stopMedia, &rcvPkts, &sent, &joined)
+				ps, err := runPeer(runCtx, c, url, room, name, publisher, stopMedia, &rcvPkts, &sent, &joined)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -190,9 +215,16 @@ func run(ctx context.Context, c config) (*summary, error) {
 	return summarize(c, stats, errs, base, m0, m1, r1-r0, elapsed, sent.Load()), nil
 }
 
-func runPeer(ctx context.Context, c config, room, name string, publisher bool, stop <-chan struct{}, rcv, sent *atomic.Uint64, joined *atomic.Int64) (*peerStats, error) {
+// nodeURL is the server URL of a room's i-th peer: with several URLs (the
+// nodes of a cluster), peer i goes to URL i mod n.
+func (c config) nodeURL(i int) string {
+	urls := strings.Split(c.url, ",")
+	return strings.TrimSpace(urls[i%len(urls)])
+}
+
+func runPeer(ctx context.Context, c config, url, room, name string, publisher bool, stop <-chan struct{}, rcv, sent *atomic.Uint64, joined *atomic.Int64) (*peerStats, error) {
 	t0 := time.Now()
-	p, err := client.Connect(ctx, c.url, room, name)
+	p, err := client.Connect(ctx, url, room, name)
 	if err != nil {
 		return nil, err
 	}
