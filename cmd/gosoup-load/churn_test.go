@@ -4,34 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gosoup/gosoup/sfu"
-	"github.com/gosoup/gosoup/signaling"
-	"github.com/gosoup/gosoup/transport"
 )
 
 // TestChurnRun: a short churn run against a real gosoup in this process:
 // peers come and go, half of them through the loss relay, without errors,
 // media flows, and the server is empty afterwards.
 func TestChurnRun(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := sfu.NewServer(sfu.Config{RTC: transport.Config{ListenIP: "127.0.0.1"}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sig := signaling.NewServer(srv, log)
-	hs := httptest.NewServer(sig)
-	defer func() { hs.Close(); sig.Close() }()
+	srv, url := startTestServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sum, err := runChurn(ctx, config{
-		url: "ws://" + strings.TrimPrefix(hs.URL, "http://"), rooms: 2, bitrate: 200_000, duration: 8 * time.Second,
+		url: url, rooms: 2, bitrate: 200_000, duration: 8 * time.Second,
 		churn: &churnConfig{peers: 6, minStay: time.Second, maxStay: 3 * time.Second, publishShare: 0.5,
 			relayShare: 0.5, relayLoss: 0.05, abruptShare: 0.3, seed: 7},
 	}, io.Discard)

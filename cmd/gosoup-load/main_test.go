@@ -19,19 +19,11 @@ import (
 // process: every peer joins, nothing is lost on loopback, and the summary
 // (including the server's own /proc figures) is sane.
 func TestShortLoadRun(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := sfu.NewServer(sfu.Config{RTC: transport.Config{ListenIP: "127.0.0.1"}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sig := signaling.NewServer(srv, log)
-	hs := httptest.NewServer(sig)
-	defer func() { hs.Close(); sig.Close() }()
+	_, url := startTestServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sum, err := run(ctx, config{
-		url: "ws://" + strings.TrimPrefix(hs.URL, "http://"), rooms: 2, publishers: 2, subscribers: 3,
+		url: url, rooms: 2, publishers: 2, subscribers: 3,
 		audio: true, video: true, bitrate: 300_000, duration: 3 * time.Second, rampUp: time.Second, pid: os.Getpid(),
 	})
 	if err != nil {
@@ -49,4 +41,19 @@ func TestShortLoadRun(t *testing.T) {
 	if sum.Server == nil || sum.Server.CPUSeconds <= 0 || sum.Server.ForwardedPacketsPerCPUSec <= 0 || sum.Server.RSSMiB <= 0 {
 		t.Fatalf("server figures %+v", sum.Server)
 	}
+}
+
+// startTestServer runs a gosoup (SFU and signaling) in this process on
+// loopback until the test ends, and returns it with its WebSocket URL.
+func startTestServer(t *testing.T) (*sfu.Server, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := sfu.NewServer(sfu.Config{RTC: transport.Config{ListenIP: "127.0.0.1"}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signaling.NewServer(srv, log)
+	hs := httptest.NewServer(sig)
+	t.Cleanup(func() { hs.Close(); sig.Close(); srv.Close() })
+	return srv, "ws://" + strings.TrimPrefix(hs.URL, "http://")
 }
