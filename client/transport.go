@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -27,7 +28,7 @@ type Transport struct {
 	dtls      *webrtc.DTLSTransport
 
 	startOnce sync.Once
-	startErr  error
+	startErr  atomic.Pointer[error] // why ICE or DTLS did not start (set by the start goroutine)
 	connected chan struct{}
 	closeOnce sync.Once
 
@@ -154,11 +155,13 @@ func (t *Transport) start(st serverTransport) error {
 	role := webrtc.ICERoleControlling
 	go t.startOnce.Do(func() {
 		if err := t.ice.Start(nil, ip, &role); err != nil {
-			t.startErr = fmt.Errorf("ice: %w", err)
+			e := fmt.Errorf("ice: %w", err)
+			t.startErr.Store(&e)
 			return
 		}
 		if err := t.dtls.Start(remote); err != nil {
-			t.startErr = fmt.Errorf("dtls: %w", err)
+			e := fmt.Errorf("dtls: %w", err)
+			t.startErr.Store(&e)
 			return
 		}
 		close(t.connected)
@@ -172,8 +175,8 @@ func (t *Transport) WaitConnected(ctx context.Context) error {
 	case <-t.connected:
 		return nil
 	case <-ctx.Done():
-		if t.startErr != nil {
-			return t.startErr
+		if e := t.startErr.Load(); e != nil {
+			return *e
 		}
 		return fmt.Errorf("transport %d not connected: %w", t.ID, ctx.Err())
 	}
