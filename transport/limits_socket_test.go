@@ -125,6 +125,10 @@ func TestDTLSHandshakesPerSource(t *testing.T) {
 		return tr, check
 	}
 	a, _ := start(udpFrom(t, "127.0.0.1"))
+	// The handshake starts on the transport's own goroutine after the check.
+	for deadline := time.Now().Add(2 * time.Second); a.DTLSState() != "connecting" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if s := a.DTLSState(); s != "connecting" {
 		t.Fatalf("first handshake: %s", s)
 	}
@@ -136,6 +140,9 @@ func TestDTLSHandshakesPerSource(t *testing.T) {
 		t.Fatalf("%d deferrals counted", got)
 	}
 	c, _ := start(udpFrom(t, "127.0.0.2"))
+	for deadline := time.Now().Add(2 * time.Second); c.DTLSState() != "connecting" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if s := c.DTLSState(); s != "connecting" {
 		t.Fatalf("another source's handshake: %s", s)
 	}
