@@ -1,5 +1,7 @@
 // Package auth owns gosoup's join tokens: HS256 JSON Web Tokens that allow
-// one peer name to join one room (optionally as a spy) until they expire.
+// one peer name to join one room (optionally as a spy) until they expire,
+// with grants: which kinds it may publish, whether it may subscribe, and
+// whether it opens the admin API (of one room or, with room "*", of all).
 // A KeySet mints and verifies them; it holds one or more named secrets so
 // that keys can be rotated: the first key signs, every key verifies, and
 // the key id travels in the token header ("kid").

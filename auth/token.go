@@ -30,42 +30,87 @@ var (
 )
 
 // Claims is what a join token grants: peer name Peer may join room Room,
-// as a spy when Spy is set, until ExpiresAt.
+// as a spy when Spy is set, until ExpiresAt, and do what Grants allows.
+// An admin token may leave Peer empty (it then opens the admin API only)
+// and may name every room with Room "*" (AllRooms).
 type Claims struct {
-	Room      string
-	Peer      string
-	Spy       bool
+	Room string
+	Peer string
+	Spy  bool
+	// Grants, when nil, makes a participant token (see Participant) and
+	// leaves the "grants" claim out, as tokens were before grants
+	// existed. Verify always sets it.
+	Grants    *Grants
 	ExpiresAt time.Time
+}
+
+// Grant returns what the token allows: its Grants (a participant when
+// nil), without any publishing for a spy token.
+func (c Claims) Grant() Grants {
+	g := Participant()
+	if c.Grants != nil {
+		g = *c.Grants
+	}
+	if c.Spy {
+		g.Publish = nil
+	}
+	return g
+}
+
+// AdminOf reports whether the token opens the admin API of room: it has
+// the admin grant and names that room or every room.
+func (c Claims) AdminOf(room string) bool {
+	return c.Grant().Admin && (c.Room == AllRooms || c.Room == room && room != "")
+}
+
+// check verifies the claims' shape, shared by Mint and Verify: room
+// required, peer required unless the token is an admin token, "*" only
+// for admin tokens, known kinds in the publish grant.
+func (c Claims) check() error {
+	g := c.Grant()
+	switch {
+	case c.Room == "":
+		return errors.New("no room claim")
+	case c.Peer == "" && !g.Admin:
+		return errors.New("no peer claim")
+	case c.Room == AllRooms && !g.Admin:
+		return errors.New(`room "*" needs the admin grant`)
+	}
+	return g.validate()
 }
 
 // tokenClaims is the JSON payload of a join token.
 type tokenClaims struct {
-	Room string `json:"room"`
-	Peer string `json:"peer"`
-	Spy  bool   `json:"spy"`
+	Room   string       `json:"room"`
+	Peer   string       `json:"peer,omitempty"`
+	Spy    bool         `json:"spy"`
+	Grants *grantsClaim `json:"grants,omitempty"`
 	jwt.RegisteredClaims
 }
 
 // Mint returns a join token for c, signed with the KeySet's first key,
 // its id in the "kid" header and the current time as "iat". Room, Peer and
-// ExpiresAt are required.
+// ExpiresAt are required (Peer may be empty in an admin token).
 func (k *KeySet) Mint(c Claims) (string, error) {
 	sk, ok := k.signing()
 	if !ok {
 		return "", errors.New("mint join token: no signing key")
 	}
-	switch {
-	case c.Room == "":
-		return "", errors.New("mint join token: room is empty")
-	case c.Peer == "":
-		return "", errors.New("mint join token: peer is empty")
-	case c.ExpiresAt.IsZero():
+	if err := c.check(); err != nil {
+		return "", fmt.Errorf("mint join token: %w", err)
+	}
+	if c.ExpiresAt.IsZero() {
 		return "", errors.New("mint join token: no expiry")
 	}
+	var gc *grantsClaim
+	if c.Grants != nil {
+		gc = &grantsClaim{Publish: c.Grants.Publish, Subscribe: c.Grants.Subscribe, Admin: c.Grants.Admin}
+	}
 	tc := tokenClaims{
-		Room: c.Room,
-		Peer: c.Peer,
-		Spy:  c.Spy,
+		Room:   c.Room,
+		Peer:   c.Peer,
+		Spy:    c.Spy,
+		Grants: gc,
 		RegisteredClaims: jwt.RegisteredClaims{
 			ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
 			IssuedAt:  jwt.NewNumericDate(time.Now()),
@@ -82,7 +127,8 @@ func (k *KeySet) Mint(c Claims) (string, error) {
 
 // Verify checks a join token at time now and returns its claims. The token
 // must be HS256, name a known key id, carry a valid signature, an exp
-// after now and non-empty room and peer claims. The error wraps one of
+// after now, a room claim and a peer claim (unless it is an admin token),
+// and known kinds in its grants. The error wraps one of
 // ErrMalformed, ErrAlgorithm, ErrUnknownKey, ErrBadSignature, ErrExpired
 // or ErrNotYetValid.
 func (k *KeySet) Verify(token string, now time.Time) (Claims, error) {
@@ -102,17 +148,17 @@ func (k *KeySet) Verify(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, classify(tok, &tc, err)
 	}
-	switch {
-	case tc.Room == "":
-		return Claims{}, fmt.Errorf("%w: no room claim", ErrMalformed)
-	case tc.Peer == "":
-		return Claims{}, fmt.Errorf("%w: no peer claim", ErrMalformed)
-	case tc.ExpiresAt == nil:
+	if tc.ExpiresAt == nil {
 		// WithExpirationRequired already refuses this; keep Verify safe
 		// if the parser options change.
 		return Claims{}, fmt.Errorf("%w: no exp claim", ErrMalformed)
 	}
-	return Claims{Room: tc.Room, Peer: tc.Peer, Spy: tc.Spy, ExpiresAt: tc.ExpiresAt.Time}, nil
+	g := grantsOf(tc.Grants)
+	c := Claims{Room: tc.Room, Peer: tc.Peer, Spy: tc.Spy, Grants: &g, ExpiresAt: tc.ExpiresAt.Time}
+	if err := c.check(); err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return c, nil
 }
 
 // Errors of keyFunc, recognised again by classify.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,15 +21,21 @@ func runToken(args, environ []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	c := registerServerFlags(fs)
 	ld := newLoader(fs) // the token flags below are not configuration keys
-	room := fs.String("room", "", "`room` the token lets its bearer join (required)")
-	peer := fs.String("peer", "", "peer `name` the token lets its bearer join as (required)")
+	room := fs.String("room", "", "`room` the token lets its bearer join (required; '*': every room, admin tokens only)")
+	peer := fs.String("peer", "", "peer `name` the token lets its bearer join as (required unless --admin)")
 	spy := fs.Bool("spy", false, "the bearer joins as a spy (receives, sends nothing, is not seen)")
+	admin := fs.Bool("admin", false, "the bearer may use the admin API of --room (of every room with --room '*')")
+	publish := fs.String("publish", "audio,video", "`kinds` the bearer may produce (comma-separated: audio, video)")
+	noPublish := fs.Bool("no-publish", false, "the bearer may not produce (same as --publish '')")
+	noSubscribe := fs.Bool("no-subscribe", false, "the bearer may not receive media (no consumers, no WHEP)")
 	ttl := fs.Duration("ttl", time.Hour, "`duration` the token is valid from now")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gosoup token --room ROOM --peer NAME [--spy] [--ttl 1h]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: gosoup token --room ROOM --peer NAME [--spy] [--no-publish | --publish KINDS] [--no-subscribe] [--ttl 1h]\n"+
+			"       gosoup token --admin --room ROOM|'*' [--ttl 1h]\n\n"+
 			"Prints a join token on stdout. The key comes from --auth-secret or --auth-keys, set as for the\n"+
-			"server: flag, GOSOUP_AUTH_SECRET / GOSOUP_AUTH_KEYS, or the --config file.\n\n")
-		for _, name := range []string{"room", "peer", "spy", "ttl", "auth-secret", "auth-keys", configFlag} {
+			"server: flag, GOSOUP_AUTH_SECRET / GOSOUP_AUTH_KEYS, or the --config file. Without grant flags\n"+
+			"the token is a participant's: publish audio and video, subscribe, no admin API.\n\n")
+		for _, name := range []string{"room", "peer", "spy", "publish", "no-publish", "no-subscribe", "admin", "ttl", "auth-secret", "auth-keys", configFlag} {
 			f := fs.Lookup(name)
 			name, usage := flag.UnquoteUsage(f)
 			fmt.Fprintf(fs.Output(), "  %s\n    \t%s", strings.TrimSpace("--"+f.Name+" "+name), usage)
@@ -50,8 +57,10 @@ func runToken(args, environ []string, stdout, stderr io.Writer) error {
 	switch {
 	case *room == "":
 		return errors.New("token: --room is required")
-	case *peer == "":
-		return errors.New("token: --peer is required")
+	case *peer == "" && !*admin:
+		return errors.New("token: --peer is required (unless --admin)")
+	case *room == auth.AllRooms && !*admin:
+		return errors.New("token: --room '*' needs --admin")
 	case *ttl <= 0:
 		return fmt.Errorf("token: --ttl %s: must be positive", *ttl)
 	}
@@ -62,7 +71,19 @@ func runToken(args, environ []string, stdout, stderr io.Writer) error {
 	if keys == nil {
 		return errors.New("token: no key: set --auth-secret or --auth-keys (flag, GOSOUP_AUTH_SECRET/GOSOUP_AUTH_KEYS or config file)")
 	}
-	tok, err := keys.Mint(auth.Claims{Room: *room, Peer: *peer, Spy: *spy, ExpiresAt: time.Now().Add(*ttl)})
+	g := auth.Grants{Subscribe: !*noSubscribe, Admin: *admin}
+	if !*noPublish {
+		for k := range strings.SplitSeq(*publish, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				g.Publish = append(g.Publish, k)
+			}
+		}
+	}
+	claims := auth.Claims{Room: *room, Peer: *peer, Spy: *spy, ExpiresAt: time.Now().Add(*ttl)}
+	if p := auth.Participant(); !slices.Equal(g.Publish, p.Publish) || g.Subscribe != p.Subscribe || g.Admin != p.Admin {
+		claims.Grants = &g // a participant's token stays as it was before grants
+	}
+	tok, err := keys.Mint(claims)
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}

@@ -92,6 +92,8 @@ func TestTokenErrors(t *testing.T) {
 		{[]string{"--room", "r", "--peer", "p", "--auth-secret", "short"}, nil, "auth-secret (flag --auth-secret)"},
 		{[]string{"--room", "r", "--peer", "p"}, []string{"GOSOUP_ROOM=r"}, "GOSOUP_ROOM"},
 		{[]string{"--room", "r", "--peer", "p", "--auth-keys", "/nonexistent"}, nil, "auth-keys"},
+		{[]string{"--room", "*", "--peer", "p", "--auth-secret", "0123456789abcdef"}, nil, "--admin"},
+		{[]string{"--room", "r", "--peer", "p", "--publish", "screen", "--auth-secret", "0123456789abcdef"}, nil, "unknown kind"},
 	} {
 		out, err := mint(t, tc.args, tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -99,6 +101,36 @@ func TestTokenErrors(t *testing.T) {
 		}
 		if out != "" {
 			t.Errorf("%v: printed %q", tc.args, out)
+		}
+	}
+}
+
+func TestTokenGrants(t *testing.T) {
+	const secret = "0123456789abcdef-secret"
+	keys, err := auth.NewKeySet(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want auth.Grants
+	}{
+		{[]string{"--room", "r", "--peer", "p"}, auth.Participant()},
+		{[]string{"--room", "r", "--peer", "p", "--no-publish"}, auth.Grants{Subscribe: true}},
+		{[]string{"--room", "r", "--peer", "p", "--publish", "audio", "--no-subscribe"}, auth.Grants{Publish: []string{"audio"}}},
+		{[]string{"--room", "r", "--admin"}, auth.Grants{Publish: []string{"audio", "video"}, Subscribe: true, Admin: true}},
+		{[]string{"--room", "*", "--admin", "--no-publish", "--no-subscribe"}, auth.Grants{Admin: true}},
+	} {
+		out, err := mint(t, append(tc.args, "--auth-secret", secret), nil)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		c, err := keys.Verify(strings.TrimSpace(out), time.Now())
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if g := c.Grant(); g.String() != tc.want.String() {
+			t.Errorf("%v: grants %v, want %v", tc.args, g, tc.want)
 		}
 	}
 }
