@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/gosoup/gosoup/rtpparams"
 )
 
 // Limits on a client message.
@@ -23,8 +25,10 @@ type Message struct {
 	Raw          json.RawMessage // the whole object
 }
 
-// DecodeMessage parses a mediasoup message (the protoo data). It never
-// panics; every rejection is an *Error naming the problem.
+// DecodeMessage parses a mediasoup message (the protoo data) and checks
+// its envelope: method, target (TargetOf the method, required) and
+// notification. It never panics; every rejection is an *Error naming the
+// problem.
 func DecodeMessage(data []byte) (*Message, error) {
 	if len(data) > MaxMessageSize {
 		return nil, NewError("message too large (%d bytes, limit %d)", len(data), MaxMessageSize)
@@ -50,12 +54,28 @@ func DecodeMessage(data []byte) (*Message, error) {
 			return nil, NewTypeError(`target must be "room" or "peer"`)
 		}
 	}
+	if want := TargetOf(m.Method); m.Target == "" {
+		return nil, NewTypeError("missing target: %s goes to %q", rtpparams.Clip(m.Method), want)
+	} else if m.Target != want {
+		return nil, NewTypeError("target: %s goes to %q, not %q", rtpparams.Clip(m.Method), want, m.Target)
+	}
 	if raw, ok := env["notification"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &m.Notification) != nil {
 			return nil, NewTypeError("notification must be a boolean")
 		}
 	}
 	return m, nil
+}
+
+// TargetOf returns the target a client message with this method carries:
+// "room" for queryRoom and join, "peer" for every other request and for
+// every notification (mediasoup-client 2.4.12 sets it on every message,
+// and mediasoup's demo server refuses a request without one).
+func TargetOf(method string) string {
+	if method == "queryRoom" || method == "join" {
+		return "room"
+	}
+	return "peer"
 }
 
 // NewTooDeepError returns the error of a message nested deeper than
