@@ -45,6 +45,9 @@ func CheckParameters(p Parameters) error {
 			return fieldErr(ef+".id", "duplicated header extension id %d (also headerExtensions[%d])", e.ID, j)
 		}
 		ids[e.ID] = i
+		if err := checkParameterMap(ef+".parameters", e.Parameters); err != nil {
+			return err
+		}
 	}
 	if len(p.Encodings) > MaxEncodings {
 		return fieldErr(f+".encodings", "%d encodings, limit %d", len(p.Encodings), MaxEncodings)
@@ -77,6 +80,9 @@ func CheckParameters(p Parameters) error {
 		}
 	}
 	if p.RTCP != nil {
+		if p.RTCP.cnameGiven && p.RTCP.CNAME == "" {
+			return fieldErr(f+".rtcp.cname", "empty (leave it out or give one)")
+		}
 		if msg := CheckText(p.RTCP.CNAME, MaxCNAMELength); msg != "" {
 			return fieldErr(f+".rtcp.cname", "%s", msg)
 		}

@@ -59,10 +59,12 @@ var validProfiles = map[string]bool{"low": true, "medium": true, "high": true}
 // the mapping rules of docs/validation.md) against the room and
 // maps payload types and header extension ids to the room's (docs/protocol.md, "createProducer",
 // "Producer mapping", "Simulcast encodings"). The caller prefixes errors with "wrong RTP parameters: Error: "
-// as mediasoup's Node layer does. Header extensions the room does not
-// offer are dropped silently (not rejected): with the reduced default list
-// Chrome still sends toffset, video-orientation and mid, and rejecting them
-// would make producing impossible.
+// as mediasoup's Node layer does. A header extension whose URI the room
+// does not offer is refused, as mediasoup 2.6.19 refuses it
+// (mediasoup-client only sends the room's), except the RID extensions
+// (rtp-stream-id, repaired-rtp-stream-id) of encodings identified by
+// encodingId, which route the producer's streams and are never forwarded.
+// One the room offers only for the other kind is dropped, not mapped.
 func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, error) {
 	var m ProducerMapping
 	if len(p.Codecs) == 0 {
@@ -126,12 +128,25 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 			return m, fieldErr(fmt.Sprintf("rtpParameters.codecs[%d]", i), "no RTX codec found in capabilities [apt:%d]", int(apt))
 		}
 	}
-	for _, e := range p.HeaderExtensions {
+	ridRouted := false
+	for _, e := range p.Encodings {
+		ridRouted = ridRouted || e.EncodingID != ""
+	}
+	for i, e := range p.HeaderExtensions {
+		offered := false
 		for _, re := range room.HeaderExtensions {
-			if re.URI == e.URI && (re.Kind == "" || re.Kind == kind) {
+			if re.URI != e.URI {
+				continue
+			}
+			offered = true
+			if re.Kind == "" || re.Kind == kind {
 				m.HeaderExtensionIDs = append(m.HeaderExtensionIDs, [2]int{e.ID, re.PreferredID})
 				break
 			}
+		}
+		if !offered && !(ridRouted && (e.URI == URIRtpStreamID || e.URI == URIRepairedStreamID)) {
+			return m, fieldErr(fmt.Sprintf("rtpParameters.headerExtensions[%d].uri", i),
+				"unsupported header extension [uri:%s, id:%d] (not in the room's capabilities)", Clip(e.URI), e.ID)
 		}
 	}
 	if len(p.Encodings) == 0 {

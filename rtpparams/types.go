@@ -7,6 +7,8 @@
 // JSON values, so numeric fmtp values stay JSON numbers.
 package rtpparams
 
+import "encoding/json"
+
 // Kind is a media kind: "audio" or "video" (mediasoup also accepts "depth").
 type Kind = string
 
@@ -68,9 +70,12 @@ type CodecParameters struct {
 }
 
 // HeaderExtensionParameters maps a header extension URI to an id.
+// Parameters (rarely sent) are checked like codec parameters and not
+// forwarded.
 type HeaderExtensionParameters struct {
-	URI string `json:"uri"`
-	ID  int    `json:"id"`
+	URI        string         `json:"uri"`
+	ID         int            `json:"id"`
+	Parameters map[string]any `json:"parameters,omitempty"`
 }
 
 // RTXParameters names the RTX stream of an encoding.
@@ -91,6 +96,28 @@ type RTCPParameters struct {
 	CNAME       string `json:"cname,omitempty"`
 	ReducedSize bool   `json:"reducedSize"`
 	Mux         bool   `json:"mux"`
+
+	// cnameGiven records that decoded JSON had a "cname" string, so that
+	// an empty one is told from an absent one (CheckParameters).
+	cnameGiven bool
+}
+
+// UnmarshalJSON decodes RTCP parameters, remembering whether "cname" was
+// given as a string.
+func (r *RTCPParameters) UnmarshalJSON(b []byte) error {
+	var v struct {
+		CNAME       *string `json:"cname"`
+		ReducedSize bool    `json:"reducedSize"`
+		Mux         bool    `json:"mux"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = RTCPParameters{ReducedSize: v.ReducedSize, Mux: v.Mux}
+	if v.CNAME != nil {
+		r.CNAME, r.cnameGiven = *v.CNAME, true
+	}
+	return nil
 }
 
 // Parameters are RTP parameters: what a producer sends, or what a consumer

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -150,26 +151,8 @@ func checkCodec(f, ptKey string, c codec) error {
 			return fieldErr(fmt.Sprintf("%s.rtcpFeedback[%d].parameter", f, i), "invalid feedback parameter %s", Clip(fb.Parameter))
 		}
 	}
-	if len(c.params) > MaxListLength {
-		return fieldErr(f+".parameters", "%d parameters, limit %d", len(c.params), MaxListLength)
-	}
-	keys := make([]string, 0, len(c.params))
-	for k := range c.params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := c.params[k]
-		if k == "" || len(k) > MaxTextLength || !isToken(k) {
-			return fieldErr(f+".parameters", "invalid parameter name %s", Clip(k))
-		}
-		if str, ok := v.(string); ok {
-			if p := CheckText(str, MaxParameterLength); p != "" {
-				return fieldErr(f+".parameters."+k, "%s", p)
-			}
-		} else if _, ok := number(v); !ok {
-			return fieldErr(f+".parameters."+k, "must be a string or a number")
-		}
+	if err := checkParameterMap(f+".parameters", c.params); err != nil {
+		return err
 	}
 	if strings.EqualFold(c.name, "rtx") {
 		apt, ok := number(c.params["apt"])
@@ -178,6 +161,43 @@ func checkCodec(f, ptKey string, c codec) error {
 		}
 		if apt < 0 || apt > MaxPayloadType || apt != math.Trunc(apt) {
 			return fieldErr(f+".parameters.apt", "apt %v out of range 0..127", apt)
+		}
+	}
+	return nil
+}
+
+// checkParameterMap checks the parameters object at field f (a codec's or
+// a header extension's): at most MaxListLength entries named by tokens,
+// each a string of at most MaxParameterLength bytes without control
+// characters, or a number; an integral number must fit a 32-bit signed
+// integer, as mediasoup's worker stores it (a fraction stays a double).
+func checkParameterMap(f string, params map[string]any) error {
+	if len(params) > MaxListLength {
+		return fieldErr(f, "%d parameters, limit %d", len(params), MaxListLength)
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := params[k]
+		if k == "" || len(k) > MaxTextLength || !isToken(k) {
+			return fieldErr(f, "invalid parameter name %s", Clip(k))
+		}
+		if str, ok := v.(string); ok {
+			if p := CheckText(str, MaxParameterLength); p != "" {
+				return fieldErr(f+"."+k, "%s", p)
+			}
+			continue
+		}
+		n, ok := number(v)
+		if !ok {
+			return fieldErr(f+"."+k, "must be a string or a number")
+		}
+		if n == math.Trunc(n) && (n < math.MinInt32 || n > math.MaxInt32) {
+			return fieldErr(f+"."+k, "%s out of range of a 32-bit integer (%d..%d)",
+				strconv.FormatFloat(n, 'f', -1, 64), math.MinInt32, math.MaxInt32)
 		}
 	}
 	return nil
