@@ -31,6 +31,12 @@ type Options struct {
 	// (signaling.Server implements it: the last WebSocket leaving then
 	// does not close the tool's room). Default: the Server's rooms.
 	Rooms Rooms
+	// NodeID names this node in the operator API's answers (the cluster
+	// node id with --redis).
+	NodeID string
+	// Cluster, when set, is the rest of the cluster: the room list and
+	// details cover every node (see rooms.go).
+	Cluster Cluster
 }
 
 // Rooms gives the API its rooms and holds them open.
@@ -61,6 +67,7 @@ func New(opts Options) *Handler {
 	h.mux.HandleFunc("DELETE /admin/rooms/{room}/ingest", h.ingests.remove)
 	h.mux.HandleFunc("POST /admin/rooms/{room}/recordings", h.records.create)
 	h.mux.HandleFunc("DELETE /admin/rooms/{room}/recordings/{id}", h.records.remove)
+	h.operatorRoutes()
 	return h
 }
 

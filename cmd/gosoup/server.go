@@ -116,7 +116,7 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	wh := whip.NewHandler(srv, whip.Options{Rooms: sig, Keys: keys, Logger: log})
 	defer wh.Close()
 	registerLimitMetrics(sfuConfig.RTC.Limits.Counters, sig)
-	adm := c.adminHandler(srv, sig, log) // ingest and recordings; closed before the SFU
+	adm := c.adminHandler(srv, sig, member, ln.Addr(), log) // ingest, recordings, operator; closed before the SFU
 
 	h := &health{}
 	hs := &http.Server{
