@@ -1,8 +1,9 @@
 // Package admin serves gosoup's HTTP administration API: feeding a room
 // from a tool over plain RTP (ingest) and recording a peer. Requests are
-// authorized by the same join tokens as WebSocket joins (a token for the
-// room, as "Authorization: Bearer ..."); a server without keys accepts
-// them from loopback addresses only.
+// authorized by join tokens with the admin grant ("Authorization: Bearer
+// ...", minted by gosoup token --admin) for the room in the path or for
+// every room ("*"); a participant's token is refused. A server without
+// keys accepts requests from loopback addresses only.
 package admin
 
 import (
@@ -108,8 +109,17 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusUnauthorized, "invalid token: "+err.Error())
 		return false
 	}
-	if room := roomOf(r.URL.Path); room == "" || claims.Room != room {
-		writeError(w, http.StatusForbidden, "the token is for another room")
+	room := roomOf(r.URL.Path)
+	switch {
+	case !claims.Grant().Admin:
+		writeError(w, http.StatusForbidden, "the token has no admin grant (mint one with gosoup token --admin)")
+		return false
+	case !claims.AdminOf(room):
+		if room == "" {
+			writeError(w, http.StatusForbidden, `the token is for one room; this needs an admin token for every room (--room '*')`)
+		} else {
+			writeError(w, http.StatusForbidden, "the token is for another room")
+		}
 		return false
 	}
 	return true

@@ -27,6 +27,13 @@ type gosoup struct {
 
 func startGosoup(t *testing.T) *gosoup {
 	t.Helper()
+	return startGosoupWith(t, signaling.Options{})
+}
+
+// startGosoupWith starts a server whose signaling has these options
+// (join tokens, origins, limits).
+func startGosoupWith(t *testing.T, opts signaling.Options) *gosoup {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -38,7 +45,7 @@ func startGosoup(t *testing.T) *gosoup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := signaling.NewServer(srv, log)
+	sig := signaling.NewServerWithOptions(srv, log, opts)
 	hs := httptest.NewServer(sig)
 	t.Cleanup(func() {
 		hs.Close()

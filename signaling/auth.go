@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/auth"
+	"github.com/gosoup/gosoup/protocol"
 )
 
 // Options control who may open a signaling WebSocket. The zero value
@@ -56,6 +58,11 @@ type Grant struct {
 	// only): its mediasoup join request must carry the same "spy" value,
 	// or the join is answered with an error.
 	Spy bool
+	// Grants, when set, limit the peer: createProducer of a kind it may
+	// not publish, and createTransport "recv" and enableConsumer when it
+	// may not subscribe, are answered with a 403 error. nil: a
+	// participant (every kind, subscribe).
+	Grants *auth.Grants
 }
 
 // ErrMissingToken is TokenAuthorizer's error for a request that carries
@@ -67,7 +74,7 @@ var ErrMissingToken = errors.New("missing token")
 // (what a browser can send, e.g. ws://host/?roomId=r&peerName=p&token=T)
 // or an "Authorization: Bearer T" header. The token must verify (see
 // auth.KeySet.Verify) and name the requested room and peer name; its spy
-// claim becomes the Grant. Refusals read "missing token",
+// and grants claims become the Grant. Refusals read "missing token",
 // "invalid token: <reason>", "token is for another room" or "token is for
 // another peer name".
 func TokenAuthorizer(keys *auth.KeySet) func(*http.Request, string, string) (Grant, error) {
@@ -86,7 +93,8 @@ func TokenAuthorizer(keys *auth.KeySet) func(*http.Request, string, string) (Gra
 		if c.Peer != peerName {
 			return Grant{}, errors.New("token is for another peer name")
 		}
-		return Grant{Spy: c.Spy}, nil
+		g := c.Grant()
+		return Grant{Spy: c.Spy, Grants: &g}, nil
 	}
 }
 
@@ -127,6 +135,37 @@ func (s *session) joinAllowed(spy bool) (int, error) {
 			return 403, errors.New("token is for a spy peer")
 		}
 		return 403, errors.New("token does not allow joining as spy")
+	}
+	return 0, nil
+}
+
+// requestAllowed checks a mediasoup request of the joined peer against
+// the session's Grant and returns the protoo error code and error when it
+// must be refused.
+func (s *session) requestAllowed(m *protocol.Message) (int, error) {
+	if s.grant == nil || s.grant.Grants == nil {
+		return 0, nil
+	}
+	g := s.grant.Grants
+	switch m.Method {
+	case "createProducer":
+		var r struct {
+			Kind string `json:"kind"`
+		}
+		if json.Unmarshal(m.Raw, &r) == nil && (r.Kind == auth.KindAudio || r.Kind == auth.KindVideo) && !g.CanPublish(r.Kind) {
+			return 403, fmt.Errorf("token does not allow publishing %s", r.Kind)
+		}
+	case "createTransport":
+		var r struct {
+			Direction string `json:"direction"`
+		}
+		if json.Unmarshal(m.Raw, &r) == nil && r.Direction == "recv" && !g.Subscribe {
+			return 403, errors.New("token does not allow subscribing")
+		}
+	case "enableConsumer":
+		if !g.Subscribe {
+			return 403, errors.New("token does not allow subscribing")
+		}
 	}
 	return 0, nil
 }

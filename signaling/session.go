@@ -420,6 +420,9 @@ func (s *session) dispatch(f *Frame) (any, int, error) {
 	if peer == nil {
 		return nil, 400, errors.New("no mediasoup Peer")
 	}
+	if code, err := s.requestAllowed(m); err != nil {
+		return nil, code, err
+	}
 	resp, err := peer.ReceiveRequest(m)
 	if err != nil {
 		return nil, 500, err

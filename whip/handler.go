@@ -252,6 +252,9 @@ func (h *Handler) create(kind, roomID string, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := id.allows(kind, o); err != nil {
+		return nil, nil, err
+	}
 	if h.ctx.Err() != nil {
 		return nil, nil, httpErrorf(http.StatusServiceUnavailable, "server is closing")
 	}
