@@ -380,3 +380,69 @@ func count(notes []client.Notification, method string) int {
 	}
 	return n
 }
+
+// directory is a cluster directory as Redis would give it.
+type directory []ClusterRoom
+
+func (d directory) Rooms(context.Context) ([]ClusterRoom, error) { return d, nil }
+
+// TestOperatorClusterDirectory: with a cluster, the list merges the other
+// nodes' parts with this node's live counts, a room of other nodes only is
+// described from the directory, and actions on another node's objects
+// answer 409 with that node.
+func TestOperatorClusterDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := directory{
+		{ID: "r", Home: "node-b", Nodes: []ClusterNode{
+			{Node: "node-a", URL: "ws://a:3000/", Peers: []string{"stale"}}, // this node: counted live instead
+			{Node: "node-b", URL: "ws://b:3000/", Peers: []string{"carol", "dave"}},
+		}},
+		{ID: "far", Home: "node-b", Nodes: []ClusterNode{{Node: "node-b", URL: "ws://b:3000/", Peers: []string{"erin"}}}},
+		// This node's state of a room it closed, not expired yet.
+		{ID: "gone", Nodes: []ClusterNode{{Node: "node-a", Peers: []string{"x"}}}},
+	}
+	g := newOperatorRig(t, Options{Cluster: dir})
+	g.join(ctx, t, "r", "alice")
+
+	var list RoomList
+	callInto(t, g.h, "GET", "/admin/rooms", "", &list)
+	if !list.Cluster || list.ClusterError != "" || len(list.Rooms) != 2 {
+		t.Fatalf("list %+v", list)
+	}
+	far, r := list.Rooms[0], list.Rooms[1]
+	if far.ID != "far" || far.Peers != 1 || len(far.Nodes) != 1 || far.Nodes[0].Node != "node-b" || far.Nodes[0].Producers != nil {
+		t.Fatalf("room far %+v", far)
+	}
+	if r.ID != "r" || r.Home != "node-b" || r.Peers != 3 || len(r.Nodes) != 2 ||
+		r.Nodes[0].Node != "node-a" || r.Nodes[0].Peers != 1 || r.Nodes[1].Node != "node-b" || r.Nodes[1].Peers != 2 ||
+		r.Nodes[1].URL != "ws://b:3000/" {
+		t.Fatalf("room r %+v", r)
+	}
+
+	var d RoomDetail
+	if code := callInto(t, g.h, "GET", "/admin/rooms/far", "", &d); code != 200 || d.Local || len(d.Peers) != 1 ||
+		d.Peers[0].Name != "erin" || d.Peers[0].Node != "node-b" || !d.Peers[0].Remote {
+		t.Fatalf("GET far: %d %+v", code, d)
+	}
+	for _, tc := range []struct{ method, path, node string }{
+		{"DELETE", "/admin/rooms/far", "node-b"},
+		{"DELETE", "/admin/rooms/far/peers/erin", "node-b"},
+		{"DELETE", "/admin/rooms/r/peers/carol", "node-b"},
+	} {
+		var e Elsewhere
+		if code := callInto(t, g.h, tc.method, tc.path, "", &e); code != http.StatusConflict || e.Node != tc.node ||
+			e.URL != "ws://b:3000/" || !strings.Contains(e.Error, "is on node node-b") {
+			t.Errorf("%s %s: %d %+v", tc.method, tc.path, code, e)
+		}
+	}
+	var e map[string]string
+	if code := callInto(t, g.h, "DELETE", "/admin/rooms/far/peers/zed", "", &e); code != 404 {
+		t.Errorf("unknown peer of a far room: %d %v", code, e)
+	}
+	for _, m := range []string{"GET", "DELETE"} {
+		if code := callInto(t, g.h, m, "/admin/rooms/gone", "", &e); code != 404 {
+			t.Errorf("%s a room of this node's stale state: %d %v", m, code, e)
+		}
+	}
+}

@@ -160,14 +160,11 @@ func (h *Handler) clusterRooms(ctx context.Context) ([]ClusterRoom, error) {
 func (h *Handler) listRooms(w http.ResponseWriter, r *http.Request) {
 	out := RoomList{Node: h.opts.NodeID, Rooms: []RoomSummary{}}
 	byID := map[string]*RoomSummary{}
-	add := func(id string) *RoomSummary {
-		if s := byID[id]; s != nil {
-			return s
+	room := func(id string) *RoomSummary {
+		if byID[id] == nil {
+			byID[id] = &RoomSummary{ID: id, Nodes: []NodeSummary{}}
 		}
-		out.Rooms = append(out.Rooms, RoomSummary{ID: id, Nodes: []NodeSummary{}})
-		s := &out.Rooms[len(out.Rooms)-1]
-		byID[id] = s
-		return s
+		return byID[id]
 	}
 	crooms, err := h.clusterRooms(r.Context())
 	if err != nil {
@@ -176,21 +173,12 @@ func (h *Handler) listRooms(w http.ResponseWriter, r *http.Request) {
 	} else {
 		out.Cluster = h.opts.Cluster != nil
 	}
-	// Pointers into out.Rooms stay valid: every room is added before any
-	// is filled (the local rooms, then the cluster's).
-	local := h.localRooms()
-	for _, room := range local {
-		add(room.ID())
+	for _, lr := range h.localRooms() {
+		s := room(lr.ID())
+		s.Nodes = append(s.Nodes, h.localPart(lr))
 	}
 	for _, cr := range crooms {
-		add(cr.ID)
-	}
-	for _, room := range local {
-		s := byID[room.ID()]
-		s.Nodes = append(s.Nodes, h.localPart(room))
-	}
-	for _, cr := range crooms {
-		s := byID[cr.ID]
+		s := room(cr.ID)
 		s.Home = cr.Home
 		for _, n := range cr.Nodes {
 			if n.Node == h.opts.NodeID {
@@ -199,12 +187,15 @@ func (h *Handler) listRooms(w http.ResponseWriter, r *http.Request) {
 			s.Nodes = append(s.Nodes, NodeSummary{Node: n.Node, URL: n.URL, Peers: len(n.Peers)})
 		}
 	}
-	for i := range out.Rooms {
-		s := &out.Rooms[i]
+	for _, s := range byID {
+		if len(s.Nodes) == 0 {
+			continue // only this node's stale state in the directory
+		}
 		slices.SortFunc(s.Nodes, func(a, b NodeSummary) int { return cmp.Compare(a.Node, b.Node) })
 		for _, n := range s.Nodes {
 			s.Peers += n.Peers
 		}
+		out.Rooms = append(out.Rooms, *s)
 	}
 	slices.SortFunc(out.Rooms, func(a, b RoomSummary) int { return cmp.Compare(a.ID, b.ID) })
 	writeJSON(w, http.StatusOK, out)
@@ -250,17 +241,23 @@ func (h *Handler) getRoom(w http.ResponseWriter, r *http.Request) {
 	nodeOf := peerNodes(crooms, roomID)
 	room := h.records.room(roomID)
 	if room == nil {
-		cr := findClusterRoom(crooms, roomID)
-		if cr == nil {
+		out := RoomDetail{ID: roomID, Node: h.opts.NodeID, Peers: []PeerDetail{}}
+		nodes := 0
+		if cr := findClusterRoom(crooms, roomID); cr != nil {
+			for _, n := range cr.Nodes {
+				if n.Node == h.opts.NodeID {
+					continue // stale: the room is not open here
+				}
+				nodes++
+				for _, name := range n.Peers {
+					out.Peers = append(out.Peers, PeerDetail{Name: name, Node: n.Node, Remote: true,
+						Transports: []TransportDetail{}, Producers: []ProducerDetail{}, Consumers: []ConsumerDetail{}})
+				}
+			}
+		}
+		if nodes == 0 {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("no room %q", roomID))
 			return
-		}
-		out := RoomDetail{ID: roomID, Node: h.opts.NodeID, Peers: []PeerDetail{}}
-		for _, n := range cr.Nodes {
-			for _, name := range n.Peers {
-				out.Peers = append(out.Peers, PeerDetail{Name: name, Node: n.Node, Remote: n.Node != h.opts.NodeID,
-					Transports: []TransportDetail{}, Producers: []ProducerDetail{}, Consumers: []ConsumerDetail{}})
-			}
 		}
 		writeJSON(w, http.StatusOK, out)
 		return
