@@ -92,6 +92,9 @@ func DecodeNotification(m *Message) (any, error) {
 	if !m.Notification {
 		return nil, NewError("%q is not a notification", m.Method)
 	}
+	if err := m.checkTarget(); err != nil {
+		return nil, err
+	}
 	f := m.fields()
 	env := ClientNotification{Method: m.Method, Target: m.Target, Notification: true}
 	idn := func() (IDNotification, error) {

@@ -54,10 +54,8 @@ func DecodeMessage(data []byte) (*Message, error) {
 			return nil, NewTypeError(`target must be "room" or "peer"`)
 		}
 	}
-	if want := TargetOf(m.Method); m.Target == "" {
-		return nil, NewTypeError("missing target: %s goes to %q", rtpparams.Clip(m.Method), want)
-	} else if m.Target != want {
-		return nil, NewTypeError("target: %s goes to %q, not %q", rtpparams.Clip(m.Method), want, m.Target)
+	if err := m.checkTarget(); err != nil {
+		return nil, err
 	}
 	if raw, ok := env["notification"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &m.Notification) != nil {
@@ -76,6 +74,18 @@ func TargetOf(method string) string {
 		return "room"
 	}
 	return "peer"
+}
+
+// checkTarget refuses a message whose target is not TargetOf its method.
+// DecodeRequest and DecodeNotification check it again for a Message built
+// without DecodeMessage.
+func (m *Message) checkTarget() error {
+	if want := TargetOf(m.Method); m.Target == "" {
+		return NewTypeError("missing target: %s goes to %q", rtpparams.Clip(m.Method), want)
+	} else if m.Target != want {
+		return NewTypeError("target: %s goes to %q, not %s", rtpparams.Clip(m.Method), want, rtpparams.Clip(m.Target))
+	}
+	return nil
 }
 
 // NewTooDeepError returns the error of a message nested deeper than

@@ -96,6 +96,9 @@ func DecodeRequest(m *Message) (any, error) {
 	if m.Notification {
 		return nil, NewError("%q is a notification, not a request", m.Method)
 	}
+	if err := m.checkTarget(); err != nil {
+		return nil, err
+	}
 	f := m.fields()
 	env := Request{Method: m.Method, Target: m.Target}
 	var err error

@@ -142,13 +142,11 @@ func isFingerprint(v string, size int) bool {
 }
 
 // checkPlainRtpParameters checks plainRtpParameters at field: ip an IPv4
-// or IPv6 address and port 1 to 65535 (both may be left out together
-// with comedia, which learns them), rtcpPort 0 or a port, localIP empty
-// or an address.
+// or IPv6 address and port 1 to 65535, or both left out (comedia learns
+// the remote, or updateTransport gives it later, as mediasoup 2.6.19
+// allows), rtcpPort 0 or a port, localIP empty or an address.
 func checkPlainRtpParameters(field string, p *PlainRtpParameters) error {
-	if p.Comedia && p.IP == "" && p.Port == 0 {
-		// the remote is learned from its first packet
-	} else {
+	if p.IP != "" || p.Port != 0 {
 		if _, err := netip.ParseAddr(p.IP); err != nil {
 			return NewTypeError("%s.ip: %s is not an IP address", field, rtpparams.Clip(p.IP))
 		}

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/pion/rtcp"
@@ -240,8 +241,17 @@ func (p *Peer) CreatePipeProducer(o PipeProducerOptions) (*Producer, netip.AddrP
 	r.transports[t.id] = t
 	p.transports[t.id] = t
 	r.server.clock.add(t)
+	params := o.RTPParameters
+	// The origin room's extensions: keep those this room has (its
+	// configuration may differ); createProducer refuses the others.
+	params.HeaderExtensions = []rtpparams.HeaderExtensionParameters{}
+	for _, e := range o.RTPParameters.HeaderExtensions {
+		if slices.ContainsFunc(r.caps.HeaderExtensions, func(c rtpparams.HeaderExtensionCapability) bool { return c.URI == e.URI }) {
+			params.HeaderExtensions = append(params.HeaderExtensions, e)
+		}
+	}
 	req := &protocol.CreateProducerRequest{ID: o.ID, Kind: o.Kind, TransportID: t.id, Paused: o.Paused,
-		AppData: o.AppData, RTPParameters: o.RTPParameters}
+		AppData: o.AppData, RTPParameters: params}
 	if err := p.createProducerLocked(req); err != nil {
 		t.closeLocked(false)
 		return nil, netip.AddrPort{}, err

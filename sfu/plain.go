@@ -20,7 +20,9 @@ type PlainRtpOptions struct {
 	// (the remote receives: consumers).
 	Direction string
 	// RemoteIP and RemotePort are where media goes; empty/0 when Comedia
-	// learns them or updateTransport gives them later.
+	// learns them or updateTransport gives them later. Until then a send
+	// transport takes media from the first source that sends (as with
+	// Comedia) and a recv transport sends nothing.
 	RemoteIP   string
 	RemotePort int
 	// RemoteRTCPPort is the remote's RTCP port when RTCP is not muxed
@@ -121,11 +123,13 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 			}
 			popts.RemoteRTCP = netip.AddrPortFrom(remote.Addr(), uint16(opts.RemoteRTCPPort))
 		}
-	} else if !opts.Comedia {
-		return nil, protocol.NewTypeError("plainRtpParameters: ip and port are required unless comedia is set")
+	} else if dir == dirSend {
+		// No remote yet (mediasoup 2.6.19 allows it; updateTransport gives
+		// it later): the first source that sends is latched meanwhile.
+		popts.Comedia = true
 	}
 	if dir == dirRecv && opts.Comedia && !popts.Remote.IsValid() {
-		return nil, protocol.NewTypeError("plainRtpParameters: comedia needs a remote that sends; a recv transport needs ip and port")
+		return nil, protocol.NewTypeError("plainRtpParameters.comedia: a recv transport cannot learn its remote (the remote only receives); give ip and port, now or with updateTransport")
 	}
 	if opts.LocalIP != "" {
 		ip, err := netip.ParseAddr(opts.LocalIP)
@@ -158,7 +162,7 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 		}
 	})
 	p.log.Info("plain transport created", "transport", t.id, "direction", dir,
-		"local", fmt.Sprintf("%s:%d", t.plainIP, pt.LocalPort()), "comedia", opts.Comedia)
+		"local", fmt.Sprintf("%s:%d", t.plainIP, pt.LocalPort()), "comedia", popts.Comedia, "remote", popts.Remote)
 	return t, nil
 }
 
@@ -200,6 +204,9 @@ func (s *Server) plainAnnouncedIP(listen netip.Addr, remote netip.AddrPort) stri
 // remote address is set (or replaced), and key frames are asked for the
 // consumers so the remote can decode at once.
 func (t *Transport) updatePlainLocked(pr *protocol.PlainRtpParameters) error {
+	if pr.IP == "" && pr.Port == 0 {
+		return protocol.NewTypeError("plainRtpParameters: ip and port are required")
+	}
 	remote, err := remoteAddr(pr.IP, pr.Port, "plainRtpParameters")
 	if err != nil {
 		return err
