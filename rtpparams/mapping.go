@@ -146,7 +146,7 @@ func MapProducer(kind Kind, p Parameters, room Capabilities) (ProducerMapping, e
 		}
 		if !offered && !(ridRouted && (e.URI == URIRtpStreamID || e.URI == URIRepairedStreamID)) {
 			return m, fieldErr(fmt.Sprintf("rtpParameters.headerExtensions[%d].uri", i),
-				"unsupported header extension [uri:%s, id:%d] (not in the room's capabilities)", Clip(e.URI), e.ID)
+				"unsupported header extension [uri:%q, id:%d] (not in the room's capabilities)", e.URI, e.ID)
 		}
 	}
 	if len(p.Encodings) == 0 {

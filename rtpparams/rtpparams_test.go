@@ -223,7 +223,7 @@ func TestReducedHeaderExtensionsRefuseUnknown(t *testing.T) {
 	pcs := producerCases(t, es)
 	video := pcs[1]
 	_, err := MapProducer(video.kind, video.params, room)
-	want := `rtpParameters.headerExtensions[0].uri: unsupported header extension [uri:"urn:ietf:params:rtp-hdrext:toffs...", id:14] (not in the room's capabilities)`
+	want := `rtpParameters.headerExtensions[0].uri: unsupported header extension [uri:"urn:ietf:params:rtp-hdrext:toffset", id:14] (not in the room's capabilities)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
