@@ -140,14 +140,14 @@ func (in *ingests) remove(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// acquireRoom holds the room through Options.Rooms, or takes it from the
-// server (nothing to release).
+// acquireRoom holds the room through Options.Rooms, or else on the
+// server (sfu.Server.AcquireRoom): the room closes when the last hold of
+// any kind is released.
 func (h *Handler) acquireRoom(id string) (*sfu.Room, func(), error) {
 	if h.opts.Rooms != nil {
 		return h.opts.Rooms.AcquireRoom(id)
 	}
-	room, err := h.opts.Server.Room(id)
-	return room, func() {}, err
+	return h.opts.Server.AcquireRoom(id)
 }
 
 // closeAll ends every ingest peer (the server shuts down).

@@ -9,8 +9,17 @@ import (
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 
+// speakerInterval is how often a room's detector reports audio levels and
+// applies the active-speaker rule (mediasoup v2's 500 ms).
+const speakerInterval = 500 * time.Millisecond
+
+// maxSpeakerBacklog bounds the deliveries waiting for slow subscribers:
+// beyond it, level reports are dropped (speaker changes never are).
+const maxSpeakerBacklog = 64
+
 // audioLevels accumulates the ssrc-audio-level values (0..127, -dBov) of an
-// audio producer between two detector reports.
+// audio producer between two detector reports. Only the room's one
+// detector takes them.
 type audioLevels struct {
 	sum   atomic.Uint64
 	count atomic.Uint64
@@ -43,64 +52,213 @@ type AudioLevel struct {
 	Level    int
 }
 
-// ActiveSpeakerDetector reports a room's audio levels every interval and
-// picks the active speaker as mediasoup v2 does: the same loudest producer
-// above -80 dBov in 4 consecutive reports (1 when there is no speaker).
-type ActiveSpeakerDetector struct {
-	room *Room
-	// OnAudioLevels, if set, gets every report, loudest first.
-	OnAudioLevels func([]AudioLevel)
-	// OnChange gets the new active speaker's peer and producer, or nils
-	// when nobody speaks.
-	OnChange func(*Peer, *Producer)
+// speakerDetector is a room's one active-speaker detector. Every 500 ms it
+// takes the audio levels of the room's producers that send
+// ssrc-audio-level and picks the active speaker as mediasoup v2 does: the
+// same loudest producer above -80 dBov in 4 consecutive reports (1 when
+// there is no speaker). It starts with the room's first subscription and
+// ends when the room closes. Subscribers are called on a goroutine of the
+// detector's own, so a slow one never delays a report.
+type speakerDetector struct {
+	room     *Room
+	interval time.Duration
 
-	mu      sync.Mutex
-	current *Producer
-	streak  int
-	last    *Producer
-	stop    chan struct{}
-	once    sync.Once
+	mu       sync.Mutex
+	current  *Producer
+	streak   int
+	last     *Producer
+	report   []AudioLevel      // the last report, loudest first
+	speakers []*speakerSub     // copy on write
+	levels   []*levelSub       // copy on write
+	pending  []speakerDelivery // waiting for the delivery goroutine
+	ended    bool
+	wake     chan struct{}
+	done     chan struct{} // closed when both goroutines ended
 }
 
-// CreateActiveSpeakerDetector starts a detector on the room's audio
-// producers (those sending ssrc-audio-level). It stops when the room
-// closes or on Close. Set the callbacks before calling Start.
-func (r *Room) CreateActiveSpeakerDetector() *ActiveSpeakerDetector {
-	return &ActiveSpeakerDetector{room: r, stop: make(chan struct{})}
+type speakerSub struct {
+	fn        func(*Producer)
+	cancelled atomic.Bool
 }
 
-// Start runs the detector with reports every interval (500 ms if zero).
-func (d *ActiveSpeakerDetector) Start(interval time.Duration) {
-	if interval <= 0 {
-		interval = 500 * time.Millisecond
+type levelSub struct {
+	fn        func([]AudioLevel)
+	cancelled atomic.Bool
+}
+
+// speakerDelivery is one change or report for the subscribers listed when
+// it happened.
+type speakerDelivery struct {
+	speakers []*speakerSub
+	speaker  *Producer
+	levels   []*levelSub
+	report   []AudioLevel
+}
+
+// detector returns the room's detector, started on first use, or nil
+// once the room is closed.
+func (r *Room) detector() *speakerDetector {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
 	}
-	go func() {
-		tk := time.NewTicker(interval)
-		defer tk.Stop()
-		for {
-			select {
-			case <-tk.C:
-				d.report()
-			case <-d.stop:
-				return
-			case <-d.room.done:
-				return
-			}
+	if r.speaker == nil {
+		d := &speakerDetector{room: r, interval: r.speakerEvery, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		if d.interval <= 0 {
+			d.interval = speakerInterval
 		}
-	}()
+		r.speaker = d
+		go d.run()
+	}
+	return r.speaker
 }
 
-// Close stops the detector; safe twice.
-func (d *ActiveSpeakerDetector) Close() { d.once.Do(func() { close(d.stop) }) }
+// SubscribeActiveSpeaker calls fn with the producer of each new active
+// speaker of the room (its peer is Producer.Peer), or nil when nobody
+// speaks any more. It returns the current speaker (nil: nobody) and the
+// function that ends the subscription. Every subscriber sees every change
+// after its subscription, in order. fn runs on the detector's delivery
+// goroutine, one call at a time for all subscribers: it should return
+// quickly (a slow fn delays the others' deliveries, never the detector).
+// After cancel returns, fn is not called again (but a call under way may
+// still finish). cancel is safe to call twice. The detector starts with
+// the room's first subscription and ends when the room closes; on a
+// closed room, Subscribe returns nil and a cancel that does nothing.
+func (r *Room) SubscribeActiveSpeaker(fn func(speaker *Producer)) (current *Producer, cancel func()) {
+	d := r.detector()
+	if d == nil {
+		return nil, func() {}
+	}
+	sub := &speakerSub{fn: fn}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.speakers = append(d.speakers[:len(d.speakers):len(d.speakers)], sub)
+	return d.current, func() {
+		sub.cancelled.Store(true)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.speakers = removeSub(d.speakers, sub)
+	}
+}
 
-// Current returns the active speaker's producer, or nil.
-func (d *ActiveSpeakerDetector) Current() *Producer {
+// SubscribeAudioLevels calls fn with each of the room's audio-level
+// reports (every 500 ms: every audio producer sending ssrc-audio-level,
+// loudest first; fn must not modify the slice, which other subscribers
+// get too). It returns the last report (nil before the first) and the
+// function that ends the subscription, with the guarantees of
+// SubscribeActiveSpeaker.
+func (r *Room) SubscribeAudioLevels(fn func(report []AudioLevel)) (last []AudioLevel, cancel func()) {
+	d := r.detector()
+	if d == nil {
+		return nil, func() {}
+	}
+	sub := &levelSub{fn: fn}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.levels = append(d.levels[:len(d.levels):len(d.levels)], sub)
+	return d.report, func() {
+		sub.cancelled.Store(true)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.levels = removeSub(d.levels, sub)
+	}
+}
+
+// ActiveSpeaker returns the producer of the room's active speaker, or nil
+// (also while nothing subscribes: the detector runs only then).
+func (r *Room) ActiveSpeaker() *Producer {
+	r.mu.Lock()
+	d := r.speaker
+	r.mu.Unlock()
+	if d == nil {
+		return nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.current
 }
 
-func (d *ActiveSpeakerDetector) report() {
+// removeSub returns subs without s, as a new slice (the old one may be
+// held by a pending delivery).
+func removeSub[T comparable](subs []T, s T) []T {
+	out := make([]T, 0, len(subs))
+	for _, x := range subs {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// run reports every interval until the room closes, then lets the
+// delivery goroutine finish what is queued.
+func (d *speakerDetector) run() {
+	delivered := make(chan struct{})
+	go d.deliver(delivered)
+	tk := time.NewTicker(d.interval)
+	defer func() {
+		tk.Stop()
+		d.mu.Lock()
+		d.ended = true
+		d.mu.Unlock()
+		d.poke()
+		<-delivered
+		close(d.done)
+	}()
+	for {
+		select {
+		case <-tk.C:
+			d.tick()
+		case <-d.room.done:
+			return
+		}
+	}
+}
+
+func (d *speakerDetector) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver calls the subscribers, in order, until the detector ended and
+// nothing is left.
+func (d *speakerDetector) deliver(delivered chan<- struct{}) {
+	defer close(delivered)
+	for range d.wake {
+		for {
+			d.mu.Lock()
+			if len(d.pending) == 0 {
+				ended := d.ended
+				d.mu.Unlock()
+				if ended {
+					return
+				}
+				break
+			}
+			x := d.pending[0]
+			d.pending[0] = speakerDelivery{}
+			d.pending = d.pending[1:]
+			d.mu.Unlock()
+			for _, s := range x.speakers {
+				if !s.cancelled.Load() {
+					s.fn(x.speaker)
+				}
+			}
+			for _, s := range x.levels {
+				if !s.cancelled.Load() {
+					s.fn(x.report)
+				}
+			}
+		}
+	}
+}
+
+// tick takes the levels of the room's audio producers, applies the
+// active-speaker rule and queues the deliveries.
+func (d *speakerDetector) tick() {
 	r := d.room
 	r.mu.Lock()
 	var prods []*Producer
@@ -119,18 +277,24 @@ func (d *ActiveSpeakerDetector) report() {
 		levels = append(levels, AudioLevel{Producer: p, Level: level})
 	}
 	sort.SliceStable(levels, func(i, j int) bool { return levels[i].Level > levels[j].Level })
-	if d.OnAudioLevels != nil {
-		d.OnAudioLevels(levels)
-	}
 	var loudest *Producer
 	if len(levels) > 0 && levels[0].Level > -80 {
 		loudest = levels[0].Producer
 	}
+	// Whether the current speaker went away, asked before taking d.mu
+	// (isClosed takes the room lock).
+	var current *Producer
 	d.mu.Lock()
+	current = d.current
+	d.mu.Unlock()
+	gone := current != nil && (current.Paused() || current.isClosed() || !containsLevel(levels, current, -80))
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	changed := false
 	if loudest == nil {
 		d.streak, d.last = 0, nil
-		if d.current != nil && (d.current.Paused() || d.current.isClosed() || !containsLevel(levels, d.current, -80)) {
+		if d.current != nil && gone {
 			d.current, changed = nil, true
 		}
 	} else {
@@ -147,14 +311,17 @@ func (d *ActiveSpeakerDetector) report() {
 			d.current, changed = loudest, true
 		}
 	}
-	cur := d.current
-	d.mu.Unlock()
-	if changed && d.OnChange != nil {
-		if cur == nil {
-			d.OnChange(nil, nil)
-		} else {
-			d.OnChange(cur.peer, cur)
-		}
+	d.report = levels
+	x := speakerDelivery{report: levels}
+	if len(d.pending) < maxSpeakerBacklog {
+		x.levels = d.levels
+	}
+	if changed {
+		x.speakers, x.speaker = d.speakers, d.current
+	}
+	if len(x.levels) > 0 || len(x.speakers) > 0 {
+		d.pending = append(d.pending, x)
+		d.poke()
 	}
 }
 

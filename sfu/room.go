@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
@@ -36,6 +37,11 @@ type Room struct {
 	onClose    []func()
 	events     eventQueue
 	done       chan struct{} // closed when the room closes
+
+	speaker      *speakerDetector // started by the first subscription; guarded by mu
+	speakerEvery time.Duration    // the detector's interval (tests shorten or stretch it)
+
+	holds int // Server.AcquireRoom holds not released; guarded by the server's mu
 }
 
 func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error) {

@@ -69,11 +69,12 @@ func (s *session) demoRequest(method string, data json.RawMessage) (any, int, er
 	return nil, 400, fmt.Errorf("unknown request.method %q", method)
 }
 
-// activeSpeaker is the demo's "active-speaker" notification.
-func activeSpeaker(p *sfu.Peer) []byte {
+// activeSpeaker is the demo's "active-speaker" notification of the
+// speaker's peer (null: nobody).
+func activeSpeaker(speaker *sfu.Producer) []byte {
 	var name any
-	if p != nil {
-		name = p.Name()
+	if speaker != nil {
+		name = speaker.Peer().Name()
 	}
 	b, _ := notification("active-speaker", map[string]any{"peerName": name})
 	return b
@@ -81,14 +82,8 @@ func activeSpeaker(p *sfu.Peer) []byte {
 
 // sendCurrentSpeaker tells a peer that just joined who is speaking.
 func (s *session) sendCurrentSpeaker() {
-	s.srv.mu.Lock()
-	d := s.srv.speakers[s.room.ID()]
-	s.srv.mu.Unlock()
-	if d == nil {
-		return
-	}
-	if cur := d.Current(); cur != nil {
-		s.send(activeSpeaker(cur.Peer()))
+	if cur := s.room.ActiveSpeaker(); cur != nil {
+		s.send(activeSpeaker(cur))
 	}
 }
 

@@ -55,10 +55,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	closed   bool
-	roomRefs map[string]int // open sessions per room id
-	speakers map[string]*sfu.ActiveSpeakerDetector
 	sessions map[[2]string]*session // by room id and peer name
-	all      map[*session]struct{}
+	all      map[*session]func()    // each open session and what ends its room hold
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -93,10 +91,8 @@ func NewServerWithOptions(s *sfu.Server, log *slog.Logger, opts Options) *Server
 			WriteBufferPool: &sync.Pool{},
 		},
 		origins:  allowedOrigins(opts.AllowedOrigins, log),
-		roomRefs: map[string]int{},
-		speakers: map[string]*sfu.ActiveSpeakerDetector{},
 		sessions: map[[2]string]*session{},
-		all:      map[*session]struct{}{},
+		all:      map[*session]func(){},
 		ctx:      ctx,
 		cancel:   cancel,
 
@@ -207,61 +203,52 @@ func hasProtoo(r *http.Request) bool {
 	return false
 }
 
-// admit registers a new session on conn: it counts the session in its
-// room (creating the room on first use) and returns it with a previous
-// session of the same peer name, if any. It fails once the server is
-// closed, checked under the same lock Close takes, so no session starts
-// after Close has collected them. (A socket upgraded just before Drain is
-// admitted; Drain refuses its join.)
+// admit registers a new session on conn: it holds its room open (creating
+// the room on first use), subscribes it to the room's active-speaker
+// changes, and returns it with a previous session of the same peer name,
+// if any. It fails once the server is closed, checked under the same lock
+// Close takes, so no session starts after Close has collected them. (A
+// socket upgraded just before Drain is admitted; Drain refuses its join.)
 func (s *Server) admit(conn *websocket.Conn, roomID, peerName string, grant *Grant) (*session, *session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, nil, errors.New("server is closed")
 	}
-	room, err := s.sfu.Room(roomID)
+	room, releaseRoom, err := s.sfu.AcquireRoom(roomID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open room: %w", err)
-	}
-	s.roomRefs[roomID]++
-	if s.speakers[roomID] == nil {
-		d := room.CreateActiveSpeakerDetector()
-		d.OnChange = func(p *sfu.Peer, _ *sfu.Producer) {
-			s.broadcast(roomID, nil, activeSpeaker(p))
-		}
-		d.Start(0)
-		s.speakers[roomID] = d
 	}
 	key := [2]string{roomID, peerName}
 	old := s.sessions[key]
 	sess := newSession(s, conn, room, peerName, grant)
+	// The demo's active-speaker notification; send drops it until the
+	// session's peer has joined.
+	_, unsubscribe := room.SubscribeActiveSpeaker(func(p *sfu.Producer) { sess.send(activeSpeaker(p)) })
 	s.sessions[key] = sess
-	s.all[sess] = struct{}{}
+	s.all[sess] = func() {
+		unsubscribe()
+		releaseRoom()
+	}
 	s.wg.Add(1)
 	return sess, old, nil
 }
 
-// release closes the session's peer and closes the room when its last
-// session is gone.
+// release closes the session's peer and drops its hold on the room (the
+// last hold of any kind closes the room).
 func (s *Server) release(sess *session) {
 	if p := sess.mediaPeer(); p != nil {
 		p.Close(nil)
 	}
-	id := sess.room.ID()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	end := s.all[sess]
 	delete(s.all, sess)
-	key := [2]string{id, sess.peerName}
+	key := [2]string{sess.room.ID(), sess.peerName}
 	if s.sessions[key] == sess {
 		delete(s.sessions, key)
 	}
-	s.roomRefs[id]--
-	if s.roomRefs[id] <= 0 {
-		delete(s.roomRefs, id)
-		if d := s.speakers[id]; d != nil {
-			d.Close()
-			delete(s.speakers, id)
-		}
-		sess.room.Close()
+	s.mu.Unlock()
+	if end != nil {
+		end()
 	}
 }

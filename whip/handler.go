@@ -37,8 +37,8 @@ import (
 // of the sfu.Server themselves and no token is needed.
 type Options struct {
 	// Rooms gives sessions their rooms; signaling.Server implements it so
-	// that WebSocket peers and sessions share a room's lifetime. Default:
-	// the Handler's own holds on the sfu.Server's rooms.
+	// that WebSocket peers and sessions share a room's lifetime and the
+	// drain. Default: holds on the sfu.Server's rooms (Server.AcquireRoom).
 	Rooms Rooms
 	// Keys, when set, make every request need a join token (the
 	// Authorization bearer token, or the "token" query parameter) for the
@@ -55,12 +55,11 @@ type Options struct {
 
 // Handler serves the WHIP and WHEP endpoints (an http.Handler).
 type Handler struct {
-	rooms    Rooms
-	keys     *auth.KeySet
-	log      *slog.Logger
-	timeout  time.Duration
-	mux      *http.ServeMux
-	speakers *speakers
+	rooms   Rooms
+	keys    *auth.KeySet
+	log     *slog.Logger
+	timeout time.Duration
+	mux     *http.ServeMux
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -74,10 +73,10 @@ func NewHandler(srv *sfu.Server, opts Options) *Handler {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Handler{
 		rooms: opts.Rooms, keys: opts.Keys, log: opts.Logger, timeout: opts.RequestTimeout,
-		mux: http.NewServeMux(), speakers: newSpeakers(), sessions: map[string]*session{}, ctx: ctx, cancel: cancel,
+		mux: http.NewServeMux(), sessions: map[string]*session{}, ctx: ctx, cancel: cancel,
 	}
 	if h.rooms == nil {
-		h.rooms = newServerRooms(srv)
+		h.rooms = serverRooms(srv)
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/sfu"
 )
 
 // player decides what a WHEP session plays: of the consumers the room gives
@@ -50,7 +51,9 @@ func newPlayer(s *session, target string, plan *playPlan) *player {
 // follows its active speaker.
 func (p *player) begin(jr protocol.JoinResponse) {
 	if p.target == "" {
-		p.focus, p.cancel = p.s.h.speakers.subscribe(p.s.room, func(name string) { p.s.notify(speakerChange{name}) })
+		var cur *sfu.Producer
+		cur, p.cancel = p.s.room.SubscribeActiveSpeaker(func(speaker *sfu.Producer) { p.s.notify(speakerChange{speakerName(speaker)}) })
+		p.focus = speakerName(cur)
 	}
 	for _, peer := range jr.Peers {
 		for _, c := range peer.Consumers {
