@@ -87,9 +87,11 @@ async function startGosoup(args = [], { tls = false, env = {} } = {}) {
   };
 }
 
-// mint runs `gosoup token` with the secret in GOSOUP_AUTH_SECRET.
-function mint(secret, room, peer, ttl = '1h') {
-  return execFileSync(bin, ['token', '--room', room, '--peer', peer, '--ttl', ttl],
+// mint runs `gosoup token` with the secret in GOSOUP_AUTH_SECRET; extra
+// are more flags (grants: --no-publish, --admin, ...).
+function mint(secret, room, peer, ttl = '1h', extra = []) {
+  const who = peer ? ['--peer', peer] : [];
+  return execFileSync(bin, ['token', '--room', room, ...who, '--ttl', ttl, ...extra],
     { env: serverEnv({ GOSOUP_AUTH_SECRET: secret }), encoding: 'utf8' }).trim();
 }
 
@@ -251,6 +253,60 @@ test('drain: a second signal exits at once with status 1', async () => {
     assert.equal(code, 1);
     assert.ok(Date.now() - t0 < 2000, `exited ${Date.now() - t0} ms after the second signal`);
     socket.destroy();
+  } finally {
+    await server.stop();
+  }
+});
+
+// openDemo opens the demo page with a join token and clicks Join.
+async function openDemo(server, room, name, token) {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`[${name}] page error: ${err.message}`));
+  await page.goto(`${server.http}/?roomId=${room}&token=${encodeURIComponent(token)}`);
+  await page.fill('#name', name);
+  await page.click('#join');
+  return page;
+}
+
+test('grants: a subscribe-only token watches but cannot produce, the page says so; only admin tokens open the admin API', async () => {
+  const secret = crypto.randomBytes(24).toString('hex');
+  const server = await startGosoup(['--auth-secret', secret]);
+  try {
+    const room = roomId('grants');
+    const alice = await openDemo(server, room, 'alice', mint(secret, room, 'alice'));
+    const viewer = await openDemo(server, room, 'viewer', mint(secret, room, 'viewer', '1h', ['--no-publish']));
+    await viewer.waitForFunction(() => [...document.querySelectorAll('.tile:not(.me) video')]
+      .some((v) => v.videoWidth > 0 && v.currentTime > 0.5), null, { timeout: 30000, polling: 200 });
+    const said = await viewer.$eval('#status', (e) => e.textContent);
+    assert.match(said, /nothing may be sent/, `viewer's status: ${said}`);
+    assert.equal(await viewer.$$eval('.tile.me', (els) => els.length), 0, 'no own tile without publish');
+    // The server refuses it too: a producer forced from the page.
+    const forced = await viewer.evaluate(async () => {
+      const s = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const t = window.demo.room.createTransport('send');
+      try { await window.demo.room.createProducer(s.getAudioTracks()[0]).send(t); return 'sent'; } catch (e) { return String(e); }
+    });
+    assert.match(forced, /token does not allow publishing audio/);
+    console.log(`subscribe-only page: "${said}"; forced producer: ${forced}`);
+
+    // The admin API: a participant's token is refused, an admin token works.
+    const ingest = (tok) => fetch(`${server.http}/admin/rooms/${room}/ingest`, {
+      method: 'POST', headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ peerName: 'alice2', kinds: ['audio'] })
+    });
+    const refused = await ingest(mint(secret, room, 'alice'));
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).error, /no admin grant/);
+    const admin = mint(secret, '*', '', '10m', ['--admin']);
+    const ok = await ingest(admin);
+    assert.equal(ok.status, 201, `admin token: ${ok.status} ${await ok.clone().text()}`);
+    const del = await fetch(`${server.http}/admin/rooms/${room}/ingest?peerName=alice2`, {
+      method: 'DELETE', headers: { Authorization: `Bearer ${admin}` }
+    });
+    assert.ok(del.status < 300, `ingest removed: ${del.status}`);
+    await alice.context().close();
+    await viewer.context().close();
   } finally {
     await server.stop();
   }

@@ -1,6 +1,6 @@
 // gosoup demo page: join a room with camera and microphone, see and hear
 // the others.
-import { openSession, serverUrl, mediasoupClient } from './session.js';
+import { openSession, serverUrl, mediasoupClient, tokenGrants } from './session.js';
 
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -87,8 +87,9 @@ function addProfileControl(tile, consumer) {
 
 function addPeer(peer, recvTransport) {
   tileFor(peer.name, displayName(peer));
-  peer.on('newconsumer', (c) => addConsumer(c, recvTransport));
   peer.on('close', () => removeTile(peer.name));
+  if (!recvTransport) return; // the token does not allow receiving
+  peer.on('newconsumer', (c) => addConsumer(c, recvTransport));
   for (const c of peer.consumers) addConsumer(c, recvTransport);
 }
 
@@ -108,7 +109,10 @@ async function scaleLayers(transport, producer) {
 async function join() {
   const name = $('#name').value.trim() || 'guest';
   localStorage.setItem('gosoup.displayName', name);
-  const peerName = `${name.replace(/[^\w-]/g, '').slice(0, 20) || 'guest'}-${Math.random().toString(36).slice(2, 6)}`;
+  // With a join token the peer name is the token's; its grants say what
+  // this page may send and receive (the server enforces them).
+  const grants = tokenGrants() || { peer: '', publish: ['audio', 'video'], subscribe: true };
+  const peerName = grants.peer || `${name.replace(/[^\w-]/g, '').slice(0, 20) || 'guest'}-${Math.random().toString(36).slice(2, 6)}`;
   state.peerName = peerName;
   $('#join').disabled = true;
   status('connecting…');
@@ -123,18 +127,25 @@ async function join() {
     const room = state.room = state.session.room;
     room.on('close', (originator) => { status(`disconnected (${originator})`); leaveUi(); });
     const peers = await room.join(peerName, { displayName: name, device: mediasoupClient.getDeviceInfo() });
-    const recvTransport = room.createTransport('recv', { media: 'RECV' });
-    const sendTransport = room.createTransport('send', { media: 'SEND' });
+    const recvTransport = grants.subscribe ? room.createTransport('recv', { media: 'RECV' }) : null;
     room.on('newpeer', (peer) => addPeer(peer, recvTransport));
     for (const peer of peers) addPeer(peer, recvTransport);
     document.body.classList.add('joined');
-    status(`in room ${roomId}`);
+    const limits = [];
+    if (grants.publish.length < 2) limits.push(grants.publish.length ? `only ${grants.publish.join(' and ')} may be sent` : 'nothing may be sent');
+    if (!grants.subscribe) limits.push('nothing may be received');
+    status(`in room ${roomId}${limits.length ? ` — your token allows no more: ${limits.join(', ')}` : ''}`);
+    $('#grants').textContent = limits.length ? `token: ${limits.join(', ')}` : '';
+    if (grants.publish.length === 0) return;
+    const sendTransport = room.createTransport('send', { media: 'SEND' });
 
     const me = tileFor('me', `${name} (you)`);
     me.classList.add('me');
     try {
       const size = simulcast ? { width: 1280, height: 720 } : { width: 640, height: 360 };
-      state.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: size });
+      state.stream = await navigator.mediaDevices.getUserMedia({
+        audio: grants.publish.includes('audio'), video: grants.publish.includes('video') && size
+      });
     } catch (err) {
       status(`in room ${roomId} — no camera/microphone: ${err.message}`);
       return;

@@ -17,6 +17,27 @@ export function serverUrl(roomId, peerName) {
   return url.toString();
 }
 
+// tokenGrants returns what the page's ?token= allows, read from the
+// token's payload (a JWT: its claims are readable, only the server can
+// check them): { peer, publish: [kinds], subscribe }, or null without a
+// token. A token without a "grants" claim is a participant's.
+export function tokenGrants() {
+  const token = new URLSearchParams(location.search).get('token');
+  if (!token) return null;
+  try {
+    const b64 = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(b64));
+    const g = claims.grants || { publish: ['audio', 'video'], subscribe: true };
+    return {
+      peer: claims.peer || '',
+      publish: claims.spy ? [] : (g.publish || []),
+      subscribe: Boolean(g.subscribe)
+    };
+  } catch {
+    return null;
+  }
+}
+
 // openSession resolves once the protoo WebSocket is open; the returned
 // object holds the mediasoup Room wired to it.
 export function openSession(url, roomOptions = {}, onDemoNotification = () => {}) {
