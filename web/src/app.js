@@ -178,7 +178,7 @@ function toggle(kind, button, onLabel, offLabel) {
 
 // record starts or stops a recording of this peer's camera and microphone
 // through the server's admin API (a server started with --record-dir; it
-// answers loopback clients, or anyone with a ?token= for the room).
+// answers loopback clients, or a ?token= with the admin grant for the room).
 async function record(button) {
   const url = `/admin/rooms/${encodeURIComponent(roomId)}/recordings`;
   const headers = { 'Content-Type': 'application/json' };
