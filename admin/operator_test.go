@@ -404,6 +404,18 @@ func TestOperatorClusterDirectory(t *testing.T) {
 	}
 	g := newOperatorRig(t, Options{Cluster: dir})
 	g.join(ctx, t, "r", "alice")
+	spy, err := client.Connect(ctx, g.url, "r", "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = spy.Close() })
+	if err := spy.Join(ctx, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	// carol of node-b, as the cluster mirrors her into this node's room.
+	if _, err := g.h.records.room("r").JoinRemotePeer("carol", json.RawMessage(`{"displayName":"carol"}`)); err != nil {
+		t.Fatal(err)
+	}
 
 	var list RoomList
 	callInto(t, g.h, "GET", "/admin/rooms", "", &list)
@@ -415,12 +427,17 @@ func TestOperatorClusterDirectory(t *testing.T) {
 		t.Fatalf("room far %+v", far)
 	}
 	if r.ID != "r" || r.Home != "node-b" || r.Peers != 3 || len(r.Nodes) != 2 ||
-		r.Nodes[0].Node != "node-a" || r.Nodes[0].Peers != 1 || r.Nodes[1].Node != "node-b" || r.Nodes[1].Peers != 2 ||
-		r.Nodes[1].URL != "ws://b:3000/" {
+		r.Nodes[0].Node != "node-a" || r.Nodes[0].Peers != 1 || *r.Nodes[0].Spies != 1 ||
+		r.Nodes[1].Node != "node-b" || r.Nodes[1].Peers != 2 || r.Nodes[1].URL != "ws://b:3000/" {
 		t.Fatalf("room r %+v", r)
 	}
 
 	var d RoomDetail
+	callInto(t, g.h, "GET", "/admin/rooms/r", "", &d)
+	if len(d.Peers) != 3 || d.Peers[0].Node != "node-a" || d.Peers[0].Remote || !d.Peers[1].Spy ||
+		d.Peers[2].Name != "carol" || !d.Peers[2].Remote || d.Peers[2].Node != "node-b" {
+		t.Fatalf("GET r: %+v", d)
+	}
 	if code := callInto(t, g.h, "GET", "/admin/rooms/far", "", &d); code != 200 || d.Local || len(d.Peers) != 1 ||
 		d.Peers[0].Name != "erin" || d.Peers[0].Node != "node-b" || !d.Peers[0].Remote {
 		t.Fatalf("GET far: %d %+v", code, d)
