@@ -331,12 +331,18 @@ func TestOperatorCloseRoom(t *testing.T) {
 	if code := callInto(t, g.h, "GET", "/admin/rooms/r", "", &e); code != 404 || e["error"] != `no room "r"` {
 		t.Fatalf("GET closed room: %d %v", code, e)
 	}
-	// The tool's ingest went with the room: its name is free again.
+	// The tool's ingest went with the room.
 	g.h.ingests.mu.Lock()
 	left := len(g.h.ingests.peers)
 	g.h.ingests.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d ingest entries left", left)
+	}
+	// A client connecting later opens a new room of the same id.
+	g.join(ctx, t, "r", "carl")
+	callInto(t, g.h, "GET", "/admin/rooms", "", &list)
+	if len(list.Rooms) != 1 || list.Rooms[0].ID != "r" || list.Rooms[0].Peers != 1 {
+		t.Fatalf("rooms after a new join: %+v", list.Rooms)
 	}
 }
 
