@@ -87,7 +87,9 @@ func TestStrictnessServed(t *testing.T) {
 		{func(p map[string]any) {
 			p["headerExtensions"] = []any{map[string]any{"uri": "urn:3gpp:video-orientation", "id": 4}}
 		}, `rtpParameters.headerExtensions[0].uri: unsupported header extension [uri:"urn:3gpp:video-orientation", id:4]`},
-		{func(p map[string]any) { p["codecs"].([]any)[0].(map[string]any)["parameters"] = map[string]any{"x": 1 << 31} },
+		{func(p map[string]any) {
+			p["codecs"].([]any)[0].(map[string]any)["parameters"] = map[string]any{"x": 1 << 31}
+		},
 			"rtpParameters.codecs[0].parameters.x: 2147483648 out of range of a 32-bit integer"},
 		{func(p map[string]any) {
 			p["headerExtensions"].([]any)[0].(map[string]any)["parameters"] = map[string]any{"x": -(1 << 31) - 1}
