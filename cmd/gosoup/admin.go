@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -32,7 +31,7 @@ func (c *config) adminHandler(srv *sfu.Server, rooms admin.Rooms, member *cluste
 	opts := admin.Options{Server: srv, Keys: c.keys, RecordDir: dir, Logger: log, Rooms: rooms, NodeID: c.cluster.nodeID}
 	if member != nil {
 		opts.NodeID = member.ID()
-		opts.Cluster = clusterDirectory{url: c.cluster.redis, prefix: c.cluster.redisPrefix}
+		opts.Cluster = admin.RedisCluster{URL: c.cluster.redis, Prefix: c.cluster.redisPrefix}
 	} else if opts.NodeID == "" {
 		opts.NodeID = defaultNodeID(addr)
 	}
@@ -48,30 +47,6 @@ func defaultNodeID(addr net.Addr) string {
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
 	return name + "-" + port
-}
-
-// clusterDirectory reads the cluster's rooms from Redis for the operator
-// API (as gosoup cluster status does).
-type clusterDirectory struct{ url, prefix string }
-
-func (d clusterDirectory) Rooms(ctx context.Context) ([]admin.ClusterRoom, error) {
-	st, err := cluster.ReadStatus(ctx, d.url, d.prefix)
-	if err != nil {
-		return nil, err
-	}
-	urls := map[string]string{}
-	for _, n := range st.Nodes {
-		urls[n.ID] = n.SignalingURL
-	}
-	out := make([]admin.ClusterRoom, 0, len(st.Rooms))
-	for _, r := range st.Rooms {
-		cr := admin.ClusterRoom{ID: r.ID, Home: r.Home}
-		for _, n := range r.Nodes {
-			cr.Nodes = append(cr.Nodes, admin.ClusterNode{Node: n.Node, URL: urls[n.Node], Peers: n.Peers})
-		}
-		out = append(out, cr)
-	}
-	return out, nil
 }
 
 // checkRecordDir accepts an empty value (recording off) or an existing

@@ -1,0 +1,133 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosoup/gosoup/client"
+	"github.com/gosoup/gosoup/cluster"
+	"github.com/gosoup/gosoup/internal/redistest"
+	"github.com/gosoup/gosoup/sfu"
+	"github.com/gosoup/gosoup/signaling"
+	"github.com/gosoup/gosoup/transport"
+)
+
+// clusterNode is one node of a test cluster: SFU, cluster member,
+// signaling and the admin API reading the cluster from Redis.
+type clusterNode struct {
+	id  string
+	url string // ws://127.0.0.1:port/
+	h   *Handler
+}
+
+func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := sfu.NewServer(sfu.Config{
+		RTC:    transport.Config{ListenIP: "127.0.0.1", AnnouncedIPs: []string{"127.0.0.1"}},
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(nil)
+	url := "ws://" + hs.Listener.Addr().String() + "/"
+	m, err := cluster.Start(context.Background(), srv, cluster.Config{
+		RedisURL: redisURL, NodeID: id, SignalingURL: url, Prefix: prefix, Logger: log,
+		TTL: 3 * time.Second, Interval: 500 * time.Millisecond,
+	})
+	if err != nil {
+		_ = srv.Close()
+		t.Fatal(err)
+	}
+	sig := signaling.NewServerWithOptions(srv, log, signaling.Options{BeforeJoin: m.BeforeJoin})
+	hs.Config.Handler = sig
+	hs.Start()
+	h := New(Options{Server: srv, Rooms: sig, Logger: log, NodeID: id, Cluster: RedisCluster{URL: redisURL, Prefix: prefix}})
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		h.Close()
+		sig.Close()
+		m.Close()
+		_ = srv.Close()
+	})
+	return &clusterNode{id: id, url: url, h: h}
+}
+
+// TestOperatorRedisCluster: two nodes sharing Redis. Each node's list
+// covers both; a node shows the other's peer as remote, with its node;
+// closing that peer on the wrong node answers 409 with the right one,
+// and on the right node the peer of the other node sees it leave.
+func TestOperatorRedisCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	redis := redistest.Start(t)
+	a := startClusterNode(t, redis.URL(), "admintest:", "node-a")
+	b := startClusterNode(t, redis.URL(), "admintest:", "node-b")
+	joinAt := func(n *clusterNode, name string) *client.Peer {
+		p, err := client.Connect(ctx, strings.TrimSuffix(n.url, "/"), "r", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		if err := p.Join(ctx, map[string]any{"displayName": name}, false); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	alice := joinAt(a, "alice")
+	joinAt(b, "bob")
+
+	// Both nodes list room r with one peer on each, once the directory
+	// has both states.
+	for _, n := range []*clusterNode{a, b} {
+		var list RoomList
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			list = RoomList{}
+			callInto(t, n.h, "GET", "/admin/rooms", "", &list)
+			if len(list.Rooms) == 1 && len(list.Rooms[0].Nodes) == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the list never showed both nodes: %+v", n.id, list)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r := list.Rooms[0]
+		if !list.Cluster || list.Node != n.id || r.ID != "r" || r.Peers != 2 || r.Home == "" ||
+			r.Nodes[0].Node != "node-a" || r.Nodes[0].Peers != 1 || r.Nodes[1].Node != "node-b" || r.Nodes[1].Peers != 1 {
+			t.Fatalf("%s: list %+v", n.id, list)
+		}
+	}
+
+	var d RoomDetail
+	callInto(t, a.h, "GET", "/admin/rooms/r", "", &d)
+	if len(d.Peers) != 2 || d.Peers[0].Name != "alice" || d.Peers[0].Remote ||
+		d.Peers[1].Name != "bob" || !d.Peers[1].Remote || d.Peers[1].Node != "node-b" {
+		t.Fatalf("detail on node-a: %+v", d)
+	}
+
+	var e Elsewhere
+	if code := callInto(t, a.h, "DELETE", "/admin/rooms/r/peers/bob", "", &e); code != http.StatusConflict ||
+		e.Node != "node-b" || e.URL != b.url {
+		t.Fatalf("closing bob on node-a: %d %+v", code, e)
+	}
+	if code := callInto(t, b.h, "DELETE", "/admin/rooms/r/peers/bob", `{"appData":{"reason":"kicked"}}`, nil); code != http.StatusNoContent {
+		t.Fatalf("closing bob on node-b: %d", code)
+	}
+	// (The cluster carries no appData in a peerClosed between nodes: the
+	// origin's sfu.Observer.PeerClosed does not give it.)
+	waitNote(ctx, t, alice, "peerClosed", func(m map[string]any) bool { return m["name"] == "bob" })
+	callInto(t, a.h, "GET", "/admin/rooms/r", "", &d)
+	if len(d.Peers) != 1 || d.Peers[0].Name != "alice" {
+		t.Fatalf("detail on node-a after bob left: %+v", d)
+	}
+}
