@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/auth"
+	"github.com/gosoup/gosoup/forwarded"
 	"github.com/gosoup/gosoup/sfu"
 )
 
@@ -90,6 +91,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // without keys, that the client is on this machine.
 func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 	if h.opts.Keys == nil {
+		if forwarded.Carries(r) {
+			// A reverse proxy on this host makes every client look local:
+			// only a proxy named by --trusted-proxy is believed, and its
+			// client address is then RemoteAddr (see package forwarded).
+			writeError(w, http.StatusForbidden, "the admin API without auth keys refuses forwarded requests (Forwarded, X-Forwarded-For) unless they come from a --trusted-proxy")
+			return false
+		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 			writeError(w, http.StatusForbidden, "the admin API is reachable from loopback only when the server has no auth keys")

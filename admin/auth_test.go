@@ -4,11 +4,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gosoup/gosoup/auth"
+	"github.com/gosoup/gosoup/forwarded"
 )
 
 // TestAdminGrant: with keys, only a token with the admin grant for the
@@ -57,5 +59,37 @@ func TestAdminGrant(t *testing.T) {
 	}
 	if n := len(srv.Rooms()); n != 0 {
 		t.Fatalf("refused requests left %d rooms", n)
+	}
+}
+
+// TestForwardedRefusedWithoutKeys: without keys a request from loopback
+// is accepted unless it carries a forwarding header (a reverse proxy on
+// this host passing a remote client on); behind forwarded.Handler a
+// trusted proxy's client address decides.
+func TestForwardedRefusedWithoutKeys(t *testing.T) {
+	h, _ := newTestHandler(t, "")
+	for _, hdr := range []string{"X-Forwarded-For", "Forwarded"} {
+		req := httptest.NewRequest("GET", "/admin/rooms", nil)
+		req.RemoteAddr = "127.0.0.1:4000"
+		req.Header.Set(hdr, "for=203.0.113.9")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 403 || !strings.Contains(w.Body.String(), "forwarded requests") {
+			t.Errorf("%s from loopback: %d %q", hdr, w.Code, w.Body.String())
+		}
+	}
+	proxied := forwarded.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}).Handler(h)
+	for _, c := range []struct {
+		client string
+		status int
+	}{{"203.0.113.9", 403}, {"127.0.0.1", 200}} {
+		req := httptest.NewRequest("GET", "/admin/rooms", nil)
+		req.RemoteAddr = "127.0.0.1:4000"
+		req.Header.Set("X-Forwarded-For", c.client)
+		w := httptest.NewRecorder()
+		proxied.ServeHTTP(w, req)
+		if w.Code != c.status {
+			t.Errorf("trusted proxy for %s: %d %q, want %d", c.client, w.Code, w.Body.String(), c.status)
+		}
 	}
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gosoup/gosoup/auth"
+	"github.com/gosoup/gosoup/origins"
 	"github.com/gosoup/gosoup/protocol"
 )
 
@@ -170,56 +169,14 @@ func (s *session) requestAllowed(m *protocol.Message) (int, error) {
 	return 0, nil
 }
 
-// allowedOrigins normalizes Options.AllowedOrigins; nil allows any origin.
-// An entry that is not scheme://host[:port] is kept verbatim (lower case)
-// so that the list still restricts: a typo must not open the server.
-func allowedOrigins(list []string, log *slog.Logger) map[string]struct{} {
-	if len(list) == 0 {
-		return nil
-	}
-	set := make(map[string]struct{}, len(list))
-	for _, o := range list {
-		n, ok := normalizeOrigin(o)
-		if !ok {
-			log.Warn("allowed origin is not scheme://host[:port]; it only matches verbatim", "origin", o)
-		}
-		set[n] = struct{}{}
+// allowedOrigins returns the Set of Options.AllowedOrigins (nil: any
+// origin), warning about entries that only match verbatim.
+func allowedOrigins(list []string, log *slog.Logger) *origins.Set {
+	set, odd := origins.New(list)
+	for _, o := range odd {
+		log.Warn("allowed origin is not scheme://host[:port]; it only matches verbatim", "origin", o)
 	}
 	return set
-}
-
-// originAllowed reports whether a request's Origin header passes
-// Options.AllowedOrigins.
-func (s *Server) originAllowed(origin string) bool {
-	if s.origins == nil {
-		return true
-	}
-	n, _ := normalizeOrigin(origin)
-	_, ok := s.origins[n]
-	return ok
-}
-
-// normalizeOrigin returns an origin as lower-case scheme://host[:port]
-// without a default port, and whether it had that form; otherwise the
-// trimmed, lower-cased input.
-func normalizeOrigin(origin string) (string, bool) {
-	raw := strings.ToLower(strings.TrimSpace(origin))
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return strings.TrimSuffix(raw, "/"), false
-	}
-	host, port := u.Hostname(), u.Port()
-	if (u.Scheme == "http" || u.Scheme == "ws") && port == "80" || (u.Scheme == "https" || u.Scheme == "wss") && port == "443" {
-		port = ""
-	}
-	switch {
-	case port != "":
-		host = net.JoinHostPort(host, port)
-	case strings.Contains(host, ":"):
-		host = "[" + host + "]"
-	}
-	return u.Scheme + "://" + host, true
 }
 
 // truncate cuts s to at most n bytes (n > 3) of valid UTF-8, marking

@@ -117,36 +117,6 @@ func TestShutdownIsBoundedWithStuckClient(t *testing.T) {
 	}
 }
 
-func TestNormalizeOrigin(t *testing.T) {
-	cases := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"https://App.Example.com", "https://app.example.com", true},
-		{"https://app.example.com:443", "https://app.example.com", true},
-		{"http://app.example.com:80/", "http://app.example.com", true},
-		{"http://127.0.0.1:3443", "http://127.0.0.1:3443", true},
-		{"http://[::1]:3443", "http://[::1]:3443", true},
-		{"http://[::1]", "http://[::1]", true},
-		{"https://app.example.com:8443", "https://app.example.com:8443", true},
-		{"null", "null", false},
-		{"app.example.com", "app.example.com", false},
-		{"https://app.example.com/path", "https://app.example.com/path", false},
-		{"https://user@app.example.com", "https://user@app.example.com", false},
-		{"*", "*", false},
-	}
-	for _, c := range cases {
-		got, ok := normalizeOrigin(c.in)
-		if got != c.want || ok != c.ok {
-			t.Errorf("normalizeOrigin(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
-		}
-	}
-	s := &Server{origins: allowedOrigins([]string{"app.example.com"}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	if s.originAllowed("https://app.example.com") {
-		t.Error("an invalid allowed-origin entry opened the server")
-	}
-}
-
 func TestRequestToken(t *testing.T) {
 	cases := []struct {
 		url, auth, want string

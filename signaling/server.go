@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/gosoup/gosoup/origins"
 	"github.com/gosoup/gosoup/sfu"
 )
 
@@ -48,7 +49,7 @@ type Server struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	opts     Options
-	origins  map[string]struct{} // normalized Options.AllowedOrigins; nil: any origin
+	origins  *origins.Set // Options.AllowedOrigins; nil: any origin
 	draining atomic.Bool
 
 	perSource *socketLimiter // Options.SocketsPerSource
@@ -137,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.perSource.release(slot)
 		}
 	}()
-	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !s.origins.Allows(origin) {
 		s.refuse(w, r, http.StatusForbidden, "origin not allowed: "+truncate(origin, 256))
 		return
 	}

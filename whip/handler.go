@@ -25,11 +25,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gosoup/gosoup/auth"
+	"github.com/gosoup/gosoup/origins"
 	"github.com/gosoup/gosoup/sfu"
 )
 
@@ -51,6 +53,21 @@ type Options struct {
 	// RequestTimeout bounds each request (reading the body, setting the
 	// session up, writing the answer); default 10 s.
 	RequestTimeout time.Duration
+	// AllowedOrigins, when not empty, lists the web origins whose pages
+	// may use the endpoints (as signaling.Options.AllowedOrigins): CORS
+	// headers name only them, and a request with another Origin is
+	// refused with 403. Empty: every origin ("*").
+	AllowedOrigins []string
+	// PostsPerSource bounds the POSTs (new sessions) per second of one
+	// source address (an IPv4 address, an IPv6 /64), with bursts of 5 s
+	// of it: one more is answered 429. 0 takes DefaultPostsPerSecond;
+	// negative: no limit.
+	PostsPerSource float64
+	// TrustedSources are source ranges PostsPerSource does not apply to;
+	// loopback is always trusted.
+	TrustedSources []netip.Prefix
+	// LimitLoopback applies PostsPerSource to loopback too (for tests).
+	LimitLoopback bool
 }
 
 // Handler serves the WHIP and WHEP endpoints (an http.Handler).
@@ -60,6 +77,8 @@ type Handler struct {
 	log     *slog.Logger
 	timeout time.Duration
 	mux     *http.ServeMux
+	origins *origins.Set
+	posts   *postLimiter
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -78,8 +97,14 @@ func NewHandler(srv *sfu.Server, opts Options) *Handler {
 	if h.rooms == nil {
 		h.rooms = serverRooms(srv)
 	}
+	h.posts = newPostLimiter(opts)
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	var odd []string
+	h.origins, odd = origins.New(opts.AllowedOrigins)
+	for _, o := range odd {
+		h.log.Warn("allowed origin is not scheme://host[:port]; it only matches verbatim", "origin", o)
 	}
 	if h.timeout <= 0 {
 		h.timeout = 10 * time.Second
@@ -113,12 +138,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(time.Now().Add(h.timeout))
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	if r.Header.Get("Origin") != "" {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !h.origins.Allows(origin) {
+			writeError(w, httpErrorf(http.StatusForbidden, "origin not allowed: %s", truncate(origin, 128)))
+			return
+		}
+		allow := "*"
+		if h.origins != nil {
+			allow = origin
+			w.Header().Add("Vary", "Origin")
+		}
+		w.Header().Set("Access-Control-Allow-Origin", allow)
 		w.Header().Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Post, Accept-Patch")
 	}
 	h.mux.ServeHTTP(w, r.WithContext(ctx))
 }
+
+// RefusedPosts counts the POSTs answered 429 by Options.PostsPerSource.
+func (h *Handler) RefusedPosts() uint64 { return h.posts.refused.Load() }
 
 // Sessions returns the number of open WHIP and WHEP sessions.
 func (h *Handler) Sessions() int {
@@ -215,6 +252,13 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 func (h *Handler) post(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		roomID := r.PathValue("room")
+		if !h.posts.allow(r.RemoteAddr, time.Now()) {
+			h.log.Debug(kind+" request refused: too many from its address", "remote", r.RemoteAddr)
+			w.Header().Set("Retry-After", "1")
+			writeError(w, httpErrorf(http.StatusTooManyRequests, "too many %s requests from your address (limit %g per second)",
+				strings.ToUpper(kind), float64(h.posts.limit)))
+			return
+		}
 		s, answer, err := h.create(kind, roomID, w, r)
 		if err != nil {
 			h.log.Info(kind+" request refused", "room", roomID, "status", statusOf(err), "reason", err.Error())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
+	"github.com/gosoup/gosoup/whip"
 )
 
 // limitsConfig are the per-source limits of both ports: what one source
@@ -16,6 +17,8 @@ import (
 // Loopback and the trusted ranges are exempt. 0 means unlimited.
 type limitsConfig struct {
 	trustedCIDRs            []string
+	trustedProxies          []string
+	whipPostsPerSource      int
 	stunRatePerSource       int
 	dtlsHandshakesPerSource int
 	tcpConnsPerSource       int
@@ -38,6 +41,11 @@ func (l *limitsConfig) register(fs *flag.FlagSet) {
 		"an ICE-TCP connection without a valid ICE check this `long` after its accept is closed")
 	fs.Var(intRange(&l.wsPerSource, signaling.DefaultSocketsPerSource, 0, 1_000_000), "ws-per-source",
 		"signaling WebSocket `sockets` open per source address (more get HTTP 429); 0: unlimited")
+	fs.Var(intRange(&l.whipPostsPerSource, whip.DefaultPostsPerSecond, 0, 1_000_000), "whip-posts-per-source",
+		"WHIP and WHEP POSTs (new sessions) per `second` from one source address (bursts of 5 s of it; more get HTTP 429); 0: unlimited")
+	fs.Var(list(&l.trustedProxies, checkCIDR), "trusted-proxy",
+		"reverse proxy `range` (CIDR or IP) whose Forwarded / X-Forwarded-For header names the client (for the per-source limits, "+
+			"logs and the admin API); others' forwarding headers are not believed; repeat for several")
 }
 
 // parseCIDR reads a range: "10.0.0.0/8", or one address ("192.0.2.7").
@@ -63,9 +71,21 @@ func checkCIDR(s string) error {
 }
 
 // trusted returns the trusted ranges (validated when set).
-func (l *limitsConfig) trusted() []netip.Prefix {
+func (l *limitsConfig) trusted() []netip.Prefix { return prefixes(l.trustedCIDRs) }
+
+// proxies returns the trusted proxies' ranges (validated when set).
+func (l *limitsConfig) proxies() []netip.Prefix { return prefixes(l.trustedProxies) }
+
+// whip sets the WHIP/WHEP endpoints' limit in opts.
+func (l *limitsConfig) whip(opts *whip.Options) {
+	opts.PostsPerSource = float64(unlimited(l.whipPostsPerSource))
+	opts.TrustedSources = l.trusted()
+}
+
+// prefixes parses ranges validated by checkCIDR.
+func prefixes(list []string) []netip.Prefix {
 	var out []netip.Prefix
-	for _, s := range l.trustedCIDRs {
+	for _, s := range list {
 		if p, err := parseCIDR(s); err == nil {
 			out = append(out, p)
 		}

@@ -22,13 +22,14 @@ var (
 type limitSources struct {
 	media *transport.LimitCounters
 	ws    interface{ RefusedSockets() uint64 } // *signaling.Server
+	whip  interface{ RefusedPosts() uint64 }   // *whip.Handler
 }
 
 // registerLimitMetrics exposes the refusals of the per-source limits of
 // both ports as gosoup_limit_refused_total{limit=...}. A later call
 // switches them to other counters.
-func registerLimitMetrics(media *transport.LimitCounters, ws interface{ RefusedSockets() uint64 }) {
-	metricsLimits.Store(&limitSources{media: media, ws: ws})
+func registerLimitMetrics(media *transport.LimitCounters, ws interface{ RefusedSockets() uint64 }, posts interface{ RefusedPosts() uint64 }) {
+	metricsLimits.Store(&limitSources{media: media, ws: ws, whip: posts})
 	metricsOnce.Do(registerCollectors)
 }
 
@@ -37,6 +38,12 @@ func limitRefused(limit string) uint64 {
 	src := metricsLimits.Load()
 	if src == nil {
 		return 0
+	}
+	if limit == "whip_posts" {
+		if src.whip == nil {
+			return 0
+		}
+		return src.whip.RefusedPosts()
 	}
 	if limit == "ws_sockets" {
 		if src.ws == nil {
@@ -61,7 +68,7 @@ func limitRefused(limit string) uint64 {
 }
 
 // limitLabels are the values of gosoup_limit_refused_total's label.
-var limitLabels = []string{"stun_rate", "dtls_handshakes", "tcp_conns", "tcp_idle", "ws_sockets"}
+var limitLabels = []string{"stun_rate", "dtls_handshakes", "tcp_conns", "tcp_idle", "ws_sockets", "whip_posts"}
 
 // registerMetrics exposes the server's object counts and media packets on
 // /metrics, read when scraped (nothing on the media path). A later call
@@ -111,7 +118,7 @@ func registerCollectors() {
 			Name: "gosoup_limit_refused_total",
 			Help: "What the per-source limits refused: STUN checks over the rate (stun_rate), DTLS handshakes deferred " +
 				"(dtls_handshakes), ICE-TCP connections closed at accept (tcp_conns) or without ICE at the idle timeout " +
-				"(tcp_idle), WebSockets answered 429 (ws_sockets).",
+				"(tcp_idle), WebSockets answered 429 (ws_sockets), WHIP/WHEP POSTs answered 429 (whip_posts).",
 			ConstLabels: prometheus.Labels{"limit": limit},
 		}, func() float64 { return float64(limitRefused(limit)) }))
 	}

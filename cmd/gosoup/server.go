@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gosoup/gosoup/forwarded"
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
@@ -113,14 +114,18 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	}
 	sig := signaling.NewServerWithOptions(srv, log, opts)
 	// WHIP ingest and WHEP playback (/whip/, /whep/): same rooms, tokens and drain as the WebSockets.
-	wh := whip.NewHandler(srv, whip.Options{Rooms: sig, Keys: keys, Logger: log})
+	wopts := whip.Options{Rooms: sig, Keys: keys, Logger: log, AllowedOrigins: c.allowedOrigins}
+	c.limits.whip(&wopts)
+	wh := whip.NewHandler(srv, wopts)
 	defer wh.Close()
-	registerLimitMetrics(sfuConfig.RTC.Limits.Counters, sig)
+	registerLimitMetrics(sfuConfig.RTC.Limits.Counters, sig, wh)
 	adm := c.adminHandler(srv, sig, member, ln.Addr(), log) // ingest, recordings, operator; closed before the SFU
 
 	h := &health{}
 	hs := &http.Server{
-		Handler:           wh.Wrap(c.handler(srv, sig, adm, h, log)),
+		// Behind --trusted-proxy, the forwarded client address is every
+		// handler's RemoteAddr.
+		Handler:           forwarded.New(c.limits.proxies()).Handler(wh.Wrap(c.handler(srv, sig, adm, h, log))),
 		ReadHeaderTimeout: httpHeaderTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		// TLS handshake failures of scanners and the like: debug only.
