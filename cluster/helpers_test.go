@@ -2,93 +2,31 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gosoup/gosoup/internal/redistest"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
 )
 
-// redisServer is a redis-server process of a test, on a loopback port,
-// without persistence.
-type redisServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
+// redisServer is a redis-server process of a test (internal/redistest).
+type redisServer struct{ *redistest.Server }
 
 // startRedis starts a redis-server on a free port and stops it when the
 // test ends. Without redis-server the test is skipped (fails under CI).
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed (scripts/test.sh installs it: apt-get install redis-server)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &redisServer{t: t, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
+func startRedis(t *testing.T) *redisServer { return &redisServer{redistest.Start(t)} }
 
-// URL is the server's redis:// URL.
-func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d", r.port) }
-
-// start (re)starts the server on its port and waits until it answers.
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-	r.cmd.Stdout, r.cmd.Stderr = io.Discard, io.Discard
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), 200*time.Millisecond)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte("PING\r\n"))
-			b := make([]byte, 16)
-			n, _ := c.Read(b)
-			c.Close()
-			if strings.HasPrefix(string(b[:n]), "+PONG") {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.t.Fatal("redis-server did not answer")
-}
+// start restarts the server on its port (empty) and waits until it answers.
+func (r *redisServer) start() { r.Restart() }
 
 // stop kills the server (its data is lost) and waits for it.
-func (r *redisServer) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
+func (r *redisServer) stop() { r.Stop() }
 
 // node is one in-process gosoup node: sfu server, signaling, cluster
 // member.
