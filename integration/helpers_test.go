@@ -34,14 +34,20 @@ func startGosoup(t *testing.T) *gosoup {
 // (join tokens, origins, limits).
 func startGosoupWith(t *testing.T, opts signaling.Options) *gosoup {
 	t.Helper()
+	return startGosoupConfig(t, sfu.Config{}, opts)
+}
+
+// startGosoupConfig starts a server with this SFU configuration (its RTC
+// and Logger are the tests') and signaling options.
+func startGosoupConfig(t *testing.T, cfg sfu.Config, opts signaling.Options) *gosoup {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := sfu.NewServer(sfu.Config{
-		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0, AnnouncedIP: "127.0.0.1"},
-		Logger: log,
-	})
+	cfg.RTC = transport.Config{ListenIP: "127.0.0.1", Port: 0, AnnouncedIP: "127.0.0.1"}
+	cfg.Logger = log
+	srv, err := sfu.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

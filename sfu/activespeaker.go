@@ -34,16 +34,24 @@ func (a *audioLevels) observe(pkt []byte, id uint8) {
 	}
 }
 
-// take returns the average level in dBov (0 loudest, -127 silent) and
-// resets the accumulator.
-func (a *audioLevels) take() int {
-	n := a.count.Swap(0)
-	s := a.sum.Swap(0)
-	if n == 0 {
+// take returns the sum and the number of the levels observed and resets
+// the accumulator.
+func (a *audioLevels) take() (sum, count uint64) {
+	return a.sum.Swap(0), a.count.Swap(0)
+}
+
+// averageLevel is the average of count levels of this sum in dBov (0
+// loudest, -127 silent or nothing heard).
+func averageLevel(sum, count uint64) int {
+	if count == 0 {
 		return -127
 	}
-	return -int(s / n)
+	return -int(sum / count)
 }
+
+// levelSum is what a producer's levels added up to over the samples of a
+// report interval.
+type levelSum struct{ sum, count uint64 }
 
 // AudioLevel is a producer's average audio level over a report interval,
 // in dBov (0 loudest, -127 silence).
@@ -61,13 +69,19 @@ type AudioLevel struct {
 // detector's own, so a slow one never delays a report.
 type speakerDetector struct {
 	room     *Room
-	interval time.Duration
+	interval time.Duration // between samples
+	per      int           // samples per report
+	slots    *audioSlots   // fed every sample; nil: no slots
+
+	// The detector's goroutine only.
+	samples int
+	window  map[*Producer]levelSum
 
 	mu       sync.Mutex
 	current  *Producer
 	streak   int
 	last     *Producer
-	report   []AudioLevel      // the last report, loudest first
+	lastRep  []AudioLevel      // the last report, loudest first
 	speakers []*speakerSub     // copy on write
 	levels   []*levelSub       // copy on write
 	pending  []speakerDelivery // waiting for the delivery goroutine
@@ -100,13 +114,27 @@ type speakerDelivery struct {
 func (r *Room) detector() *speakerDetector {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.detectorLocked()
+}
+
+// detectorLocked is detector for a caller holding the room lock. With
+// audio slots, the detector samples every slotInterval and reports every
+// report interval's worth of samples.
+func (r *Room) detectorLocked() *speakerDetector {
 	if r.closed {
 		return nil
 	}
 	if r.speaker == nil {
-		d := &speakerDetector{room: r, interval: r.speakerEvery, wake: make(chan struct{}, 1), done: make(chan struct{})}
-		if d.interval <= 0 {
-			d.interval = speakerInterval
+		every := r.speakerEvery
+		if every <= 0 {
+			every = speakerInterval
+		}
+		d := &speakerDetector{room: r, interval: every, per: 1, window: map[*Producer]levelSum{},
+			wake: make(chan struct{}, 1), done: make(chan struct{})}
+		if r.slots != nil && every > slotInterval {
+			d.slots, d.interval, d.per = r.slots, slotInterval, int(every/slotInterval)
+		} else if r.slots != nil {
+			d.slots = r.slots
 		}
 		r.speaker = d
 		go d.run()
@@ -157,7 +185,7 @@ func (r *Room) SubscribeAudioLevels(fn func(report []AudioLevel)) (last []AudioL
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.levels = append(d.levels[:len(d.levels):len(d.levels)], sub)
-	return d.report, func() {
+	return d.lastRep, func() {
 		sub.cancelled.Store(true)
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -208,8 +236,8 @@ func (d *speakerDetector) run() {
 	}()
 	for {
 		select {
-		case <-tk.C:
-			d.tick()
+		case now := <-tk.C:
+			d.sample(now)
 		case <-d.room.done:
 			return
 		}
@@ -256,9 +284,9 @@ func (d *speakerDetector) deliver(delivered chan<- struct{}) {
 	}
 }
 
-// tick takes the levels of the room's audio producers, applies the
-// active-speaker rule and queues the deliveries.
-func (d *speakerDetector) tick() {
+// sample takes the levels of the room's audio producers, feeds the
+// slots, and every d.per samples reports.
+func (d *speakerDetector) sample(now time.Time) {
 	r := d.room
 	r.mu.Lock()
 	var prods []*Producer
@@ -268,14 +296,54 @@ func (d *speakerDetector) tick() {
 		}
 	}
 	r.mu.Unlock()
+	var fast []AudioLevel
+	if d.slots != nil {
+		fast = make([]AudioLevel, 0, len(prods))
+	}
+	for _, p := range prods {
+		sum, n := p.levels.take()
+		w := d.window[p]
+		w.sum, w.count = w.sum+sum, w.count+n
+		d.window[p] = w
+		if d.slots != nil {
+			level := averageLevel(sum, n)
+			if p.Paused() {
+				level = -127
+			}
+			fast = append(fast, AudioLevel{Producer: p, Level: level})
+		}
+	}
+	if d.slots != nil {
+		d.slots.assign(fast, now)
+	}
+	d.samples++
+	if d.samples < d.per {
+		return
+	}
+	d.samples = 0
 	levels := make([]AudioLevel, 0, len(prods))
 	for _, p := range prods {
-		level := p.levels.take()
+		w := d.window[p]
+		level := averageLevel(w.sum, w.count)
 		if p.Paused() {
 			level = -127
 		}
 		levels = append(levels, AudioLevel{Producer: p, Level: level})
 	}
+	clear(d.window)
+	d.report(levels)
+}
+
+// tick runs one report interval's samples at once (tests).
+func (d *speakerDetector) tick() {
+	for range d.per {
+		d.sample(time.Now())
+	}
+}
+
+// report applies the active-speaker rule to one report's levels and
+// queues the deliveries.
+func (d *speakerDetector) report(levels []AudioLevel) {
 	sort.SliceStable(levels, func(i, j int) bool { return levels[i].Level > levels[j].Level })
 	var loudest *Producer
 	if len(levels) > 0 && levels[0].Level > -80 {
@@ -311,7 +379,7 @@ func (d *speakerDetector) tick() {
 			d.current, changed = loudest, true
 		}
 	}
-	d.report = levels
+	d.lastRep = levels
 	x := speakerDelivery{report: levels}
 	if len(d.pending) < maxSpeakerBacklog {
 		x.levels = d.levels

@@ -58,7 +58,8 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 // active consumer.
 func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
 	cs := *p.consumers.Load()
-	if ps := p.pipes.Load(); len(cs) == 0 && (ps == nil || len(*ps) == 0) {
+	slot := p.slot.Load()
+	if ps := p.pipes.Load(); len(cs) == 0 && slot == nil && (ps == nil || len(*ps) == 0) {
 		return
 	}
 	n, payOff, payLen := rtpwire.RewriteRTP(p.scratch[:], pkt, &p.ptMap, &p.extMap)
@@ -87,6 +88,9 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 		if c.active.Load() {
 			c.forward(buf, st, seq, ts, key, d, now, b)
 		}
+	}
+	if slot != nil {
+		slot.forward(p, buf, st, seq, ts, now, b)
 	}
 }
 

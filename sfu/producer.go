@@ -60,6 +60,9 @@ type Producer struct {
 	// Media plane only.
 	scratch [1600]byte
 
+	// The audio slot forwarding this producer (sfu/slots.go), or nil.
+	slot atomic.Pointer[audioSlot]
+
 	// Pipes to other nodes: copy on write, read by the media plane.
 	pipes   atomic.Pointer[[]*PipeOut]
 	pipesMu sync.Mutex // serializes the writers of pipes
@@ -262,8 +265,8 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		}
 	})
 	for _, other := range r.peers {
-		if other == peer || other.closed {
-			continue
+		if other == peer || other.closed || r.slots.slotSource(prod) {
+			continue // with audio slots, audio is heard through them
 		}
 		if c := other.newConsumerLocked(prod); c != nil {
 			other.notify(protocol.NewConsumer(c.data()))

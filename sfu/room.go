@@ -38,7 +38,8 @@ type Room struct {
 	events     eventQueue
 	done       chan struct{} // closed when the room closes
 
-	speaker      *speakerDetector // started by the first subscription; guarded by mu
+	slots        *audioSlots      // nil: audio slots off; set before the first join
+	speaker      *speakerDetector // started by the first subscription (or join, with slots); guarded by mu
 	speakerEvery time.Duration    // the detector's interval (tests shorten or stretch it)
 
 	holds int // Server.AcquireRoom holds not released; guarded by the server's mu
@@ -49,7 +50,7 @@ func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error
 	if err != nil {
 		return nil, fmt.Errorf("room capabilities: %w", err)
 	}
-	return &Room{
+	r := &Room{
 		id:         id,
 		server:     s,
 		caps:       caps,
@@ -57,7 +58,20 @@ func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error
 		transports: map[uint32]*Transport{},
 		producers:  map[uint32]*Producer{},
 		done:       make(chan struct{}),
-	}, nil
+	}
+	slots := s.cfg.AudioSlots
+	if s.cfg.RoomAudioSlots != nil {
+		slots = s.cfg.RoomAudioSlots(id)
+	}
+	if slots < 0 || slots > maxAudioSlots {
+		return nil, fmt.Errorf("room %q: audio slots: %d is not in 0..%d", id, slots, maxAudioSlots)
+	}
+	if slots > 0 {
+		if r.slots, err = newAudioSlots(r, slots); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // ID returns the room id.
@@ -155,9 +169,20 @@ func (r *Room) joinPeer(req *protocol.JoinRequest, notify Notifier, remote bool)
 	p := newPeer(r, req.PeerName, req.RTPCapabilities, req.Spy, req.AppData, notify)
 	p.remote = remote
 	resp := protocol.JoinResponse{Peers: []protocol.PeerData{}}
+	if r.slots != nil && !remote {
+		r.detectorLocked() // the slots follow the audio levels
+		consumers := []protocol.ConsumerData{}
+		for _, c := range r.slots.consumersLocked(p) {
+			consumers = append(consumers, c.data())
+		}
+		resp.Peers = append(resp.Peers, protocol.PeerData{Consumers: consumers, Name: r.slots.peer.name, AppData: r.slots.peer.appData})
+	}
 	for _, other := range r.peers {
 		var consumers []protocol.ConsumerData
 		for _, prod := range other.producerList() {
+			if r.slots.slotSource(prod) {
+				continue // heard through the slots
+			}
 			if c := p.newConsumerLocked(prod); c != nil {
 				consumers = append(consumers, c.data())
 			}
@@ -213,6 +238,9 @@ func (r *Room) Close() {
 	}
 	if r.serverPeer != nil {
 		r.serverPeer.closeLocked(nil, false)
+	}
+	if r.slots != nil {
+		r.slots.closeLocked()
 	}
 	r.closed = true
 	close(r.done)

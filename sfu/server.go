@@ -40,6 +40,13 @@ type Config struct {
 	// NoRetransmission turns NACK handling off (no retransmission buffer,
 	// no NACKs to senders), for comparisons.
 	NoRetransmission bool
+	// AudioSlots, when above 0, gives every room that many audio slots
+	// (Room.EnableAudioSlots, docs/protocol.md "Audio slots"); 0 offers
+	// every audio producer, as mediasoup.
+	AudioSlots int
+	// RoomAudioSlots, if set, gives the number of audio slots of each new
+	// room by its id (0: off), instead of AudioSlots.
+	RoomAudioSlots func(roomID string) int
 }
 
 // Limits bound rooms and peers so that one client cannot exhaust the
@@ -94,6 +101,9 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("room codecs: %w", err)
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.AudioSlots < 0 || cfg.AudioSlots > maxAudioSlots {
+		return nil, fmt.Errorf("audio slots: %d is not in 0..%d", cfg.AudioSlots, maxAudioSlots)
+	}
 	if cfg.RTC.Logger == nil {
 		cfg.RTC.Logger = cfg.Logger
 	}
