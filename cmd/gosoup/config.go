@@ -35,6 +35,7 @@ type config struct {
 	noRetransmission   bool
 	maxIncomingBitrate int
 	maxPeersPerRoom    int
+	audioSlots         int
 	transportCC        bool
 	fullHeaderExt      bool
 	pprof              bool
@@ -87,6 +88,8 @@ func registerServerFlags(fs *flag.FlagSet) *config {
 	fs.Var(intRange(&c.maxIncomingBitrate, 0, 0, math.MaxUint32), "max-incoming-bitrate",
 		"cap, in `bits` per second, of what a client sends on a send transport (REMB); 0: none")
 	fs.Var(intRange(&c.maxPeersPerRoom, 1000, 1, math.MaxInt32), "max-peers-per-room", "`peers` per room before join is refused")
+	fs.Var(intRange(&c.audioSlots, 0, 0, 16), "audio-slots",
+		"offer each peer this many audio `slots` carrying the loudest current speakers instead of one consumer per microphone (0: every microphone, as mediasoup)")
 	fs.BoolVar(&c.transportCC, "transport-cc", false,
 		"offer transport-wide-cc so senders get transport-cc feedback (breaks video-first sending in current Chrome with mediasoup-client 2.4.12)")
 	fs.BoolVar(&c.fullHeaderExt, "full-header-extensions", false,

@@ -165,6 +165,7 @@ func (c *config) sfuConfig(log *slog.Logger) (sfu.Config, error) {
 		Logger:             log,
 		Limits:             sfu.Limits{PeersPerRoom: c.maxPeersPerRoom},
 		NoRetransmission:   c.noRetransmission,
+		AudioSlots:         c.audioSlots,
 		MaxIncomingBitrate: uint32(c.maxIncomingBitrate),
 	}
 	var err error
