@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,8 +64,9 @@ func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
 
 // TestOperatorRedisCluster: two nodes sharing Redis. Each node's list
 // covers both; a node shows the other's peer as remote, with its node;
-// closing that peer on the wrong node answers 409 with the right one,
-// and on the right node the peer of the other node sees it leave.
+// pausing a producer or closing a peer on the wrong node answers 409 with
+// the right one, and on the right node the peer of the other node is told
+// (consumerPaused, peerClosed).
 func TestOperatorRedisCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -83,7 +85,7 @@ func TestOperatorRedisCluster(t *testing.T) {
 		return p
 	}
 	alice := joinAt(a, "alice")
-	joinAt(b, "bob")
+	bob := joinAt(b, "bob")
 
 	// Both nodes list room r with one peer on each, once the directory
 	// has both states.
@@ -115,7 +117,44 @@ func TestOperatorRedisCluster(t *testing.T) {
 		t.Fatalf("detail on node-a: %+v", d)
 	}
 
+	// alice's producer: node-b has its pipe, which node-b cannot pause;
+	// node-a pauses it and bob, on node-b, is told.
+	send, err := alice.CreateTransport(ctx, "send")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send.Produce(ctx, "video", 0, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	nc := waitNote(ctx, t, bob, "newConsumer", func(m map[string]any) bool { return m["peerName"] == "alice" })
+	raw, _ := json.Marshal(nc)
+	var cd client.ConsumerData
+	if err := json.Unmarshal(raw, &cd); err != nil {
+		t.Fatal(err)
+	}
+	recv, err := bob.CreateTransport(ctx, "recv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recv.Consume(ctx, cd); err != nil { // enabled: it is told of pauses
+		t.Fatal(err)
+	}
+	var prodID uint32
+	callInto(t, a.h, "GET", "/admin/rooms/r", "", &d)
+	if ps := d.Peers[0].Producers; len(ps) == 1 {
+		prodID = ps[0].ID
+	}
+	path := "/admin/rooms/r/producers/" + itoa(prodID) + "/pause"
 	var e Elsewhere
+	if code := callInto(t, b.h, "POST", path, "", &e); code != http.StatusConflict || e.Node != "node-a" || e.URL != a.url {
+		t.Fatalf("pausing alice's producer on node-b: %d %+v", code, e)
+	}
+	if code := callInto(t, a.h, "POST", path, "", nil); code != http.StatusOK {
+		t.Fatalf("pausing alice's producer on node-a: %d", code)
+	}
+	waitNote(ctx, t, alice, "producerPaused", nil)
+	waitNote(ctx, t, bob, "consumerPaused", func(m map[string]any) bool { return m["id"] == nc["id"] })
+
 	if code := callInto(t, a.h, "DELETE", "/admin/rooms/r/peers/bob", "", &e); code != http.StatusConflict ||
 		e.Node != "node-b" || e.URL != b.url {
 		t.Fatalf("closing bob on node-a: %d %+v", code, e)
