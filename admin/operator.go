@@ -56,12 +56,14 @@ func readAction(r *http.Request) (json.RawMessage, error) {
 }
 
 // elsewhere answers 409 when the cluster directory puts the room (and
-// the peer, when not empty) on another node, and reports whether it did.
+// the peer, when not empty) on another node, or 503 when the directory
+// cannot be read, and reports whether it answered.
 func (h *Handler) elsewhere(w http.ResponseWriter, r *http.Request, roomID, peer string) bool {
 	crooms, err := h.clusterRooms(r.Context())
 	if err != nil {
 		h.log.Warn("admin: cannot tell which node has it", "room", roomID, "peer", peer, "err", err)
-		return false
+		writeError(w, http.StatusServiceUnavailable, "not on this node, and "+err.Error())
+		return true
 	}
 	cr := findClusterRoom(crooms, roomID)
 	if cr == nil {

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -466,6 +467,38 @@ func TestOperatorClusterDirectory(t *testing.T) {
 	for _, m := range []string{"GET", "DELETE"} {
 		if code := callInto(t, g.h, m, "/admin/rooms/gone", "", &e); code != 404 {
 			t.Errorf("%s a room of this node's stale state: %d %v", m, code, e)
+		}
+	}
+}
+
+// brokenDirectory is a cluster whose Redis cannot be reached.
+type brokenDirectory struct{}
+
+func (brokenDirectory) Rooms(context.Context) ([]ClusterRoom, error) {
+	return nil, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+}
+
+// TestOperatorClusterUnreadable: without the directory the list is this
+// node's (saying why), and what is not here answers 503, not 404.
+func TestOperatorClusterUnreadable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := newOperatorRig(t, Options{Cluster: brokenDirectory{}})
+	g.join(ctx, t, "r", "alice")
+	var list RoomList
+	callInto(t, g.h, "GET", "/admin/rooms", "", &list)
+	if list.Cluster || !strings.Contains(list.ClusterError, "connection refused") || len(list.Rooms) != 1 || list.Rooms[0].Peers != 1 {
+		t.Fatalf("list %+v", list)
+	}
+	var d RoomDetail
+	if code := callInto(t, g.h, "GET", "/admin/rooms/r", "", &d); code != 200 || len(d.Peers) != 1 {
+		t.Fatalf("GET r: %d %+v", code, d)
+	}
+	for _, path := range []string{"/admin/rooms/far", "/admin/rooms/r/peers/bob"} {
+		var e map[string]string
+		if code := callInto(t, g.h, "DELETE", path, "", &e); code != http.StatusServiceUnavailable ||
+			!strings.Contains(e["error"], "not on this node, and read the cluster's rooms: dial tcp") {
+			t.Errorf("DELETE %s: %d %v", path, code, e)
 		}
 	}
 }
