@@ -84,7 +84,7 @@ type slotPacket struct {
 
 // TestAudioSlots: with --audio-slots, a listener joining a room of many
 // silent speakers is offered the slots (consumers of the room-level peer
-// "audio-slots") and no speaker's audio consumer. A speaker who starts
+// "audio-slots") and no speaker's audio consumer, at its join or later. A speaker who starts
 // talking is heard through a slot within 300 ms; when another takes the
 // slot over, the listener's consumer keeps its SSRC and its sequence
 // numbers go on without a gap; the audioSlot notification names the peer
@@ -101,11 +101,12 @@ func TestAudioSlots(t *testing.T) {
 		wg.Wait()
 	}()
 	speakers := make([]*slotSpeaker, 8)
-	for i := range speakers {
+	for i := range 7 {
 		speakers[i] = startSlotSpeaker(ctx, t, g, room, i, stop, &wg)
 	}
 
 	listener := join(ctx, t, g, room, "listener")
+	speakers[7] = startSlotSpeaker(ctx, t, g, room, 7, stop, &wg) // produces after the listener joined
 	var slots []client.ConsumerData
 	for _, pd := range listener.JoinPeers {
 		if pd.Name == sfu.AudioSlotsPeerName {
@@ -162,14 +163,22 @@ func TestAudioSlots(t *testing.T) {
 		t.Fatalf("no audioSlot notification for speaker-5: %v", err)
 	}
 
-	// Speaker 5 stops; after a second of silence speaker 2 starts and
+	// Speaker 5 stops; after a second of silence speaker 7 starts and
 	// takes the slot over: same SSRC, sequence numbers continue.
 	time.Sleep(300 * time.Millisecond)
 	speakers[5].loud.Store(false)
 	time.Sleep(time.Second)
-	heard(t, speakers[2], got, &first)
-	if _, _, err := listener.WaitNotification(ctx, 0, "audioSlot", matchSpeaker("speaker-2")); err != nil {
-		t.Fatalf("no audioSlot notification for speaker-2: %v", err)
+	heard(t, speakers[7], got, &first)
+	if _, _, err := listener.WaitNotification(ctx, 0, "audioSlot", matchSpeaker("speaker-7")); err != nil {
+		t.Fatalf("no audioSlot notification for speaker-7: %v", err)
+	}
+	for _, n := range listener.Notifications() {
+		var c struct {
+			Kind string `json:"kind"`
+		}
+		if n.Method == "newConsumer" && jsonUnmarshal(n.Data, &c) == nil && c.Kind == "audio" {
+			t.Fatalf("listener offered an audio consumer with slots on: %s", n.Data)
+		}
 	}
 }
 

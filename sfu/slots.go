@@ -282,7 +282,7 @@ func (s *audioSlots) assign(levels []AudioLevel, now time.Time) {
 			delete(s.loudAt, p) // closed, or no longer a source
 		}
 	}
-	defer s.notifyFresh()
+	s.notifyFresh() // the state before this round; its switches are told below
 	cur := make([]*Producer, len(s.slots))
 	in := map[*Producer]int{}
 	for i, sl := range s.slots {
