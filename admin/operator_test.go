@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosoup/gosoup/auth"
 	"github.com/gosoup/gosoup/client"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
@@ -499,6 +500,43 @@ func TestOperatorClusterUnreadable(t *testing.T) {
 		if code := callInto(t, g.h, "DELETE", path, "", &e); code != http.StatusServiceUnavailable ||
 			!strings.Contains(e["error"], "not on this node, and read the cluster's rooms: dial tcp") {
 			t.Errorf("DELETE %s: %d %v", path, code, e)
+		}
+	}
+}
+
+// TestOperatorAdminTokens: with keys, the room list needs an admin token
+// for every room; a room's admin token opens that room's paths only.
+func TestOperatorAdminTokens(t *testing.T) {
+	keys, err := auth.NewKeySet("operator-test-secret-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newOperatorRig(t, Options{Keys: keys})
+	mint := func(room string) string {
+		tok, err := keys.Mint(auth.Claims{Room: room, Grants: &auth.Grants{Admin: true}, ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for _, c := range []struct {
+		room, path string
+		code       int
+		says       string
+	}{
+		{"R", "/admin/rooms", 403, "every room"},
+		{"*", "/admin/rooms", 200, `"rooms":[]`},
+		{"R", "/admin/rooms/R", 404, `no room \"R\"`},
+		{"R", "/admin/rooms/S", 403, "another room"},
+		{"*", "/admin/rooms/S", 404, `no room \"S\"`},
+	} {
+		req := httptest.NewRequest("GET", c.path, nil)
+		req.RemoteAddr = "192.0.2.7:4000"
+		req.Header.Set("Authorization", "Bearer "+mint(c.room))
+		w := httptest.NewRecorder()
+		g.h.ServeHTTP(w, req)
+		if w.Code != c.code || !strings.Contains(w.Body.String(), c.says) {
+			t.Errorf("GET %s with an admin token of %q: %d %q, want %d %q", c.path, c.room, w.Code, strings.TrimSpace(w.Body.String()), c.code, c.says)
 		}
 	}
 }
