@@ -1,0 +1,29 @@
+package relay
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/logging"
+)
+
+// loggerFactory hands pion's logs to slog at debug level: what it reports
+// (failed handshakes, bad requests) is the clients' doing.
+type loggerFactory struct{ log *slog.Logger }
+
+func (f loggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{f.log.With("scope", "turn/"+scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l pionLogger) Trace(msg string)                  {}
+func (l pionLogger) Tracef(format string, args ...any) {}
+func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Warn(msg string)                   { l.log.Debug(msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Error(msg string)                  { l.log.Debug(msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }

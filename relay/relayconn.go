@@ -1,0 +1,107 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/pion/turn/v5"
+)
+
+// errTCPRelay refuses TCP allocations (RFC 6062): media reaches the SFU
+// over UDP.
+var errTCPRelay = errors.New("TCP relay allocations are not offered")
+
+// relayGen is the server's turn.RelayAddressGenerator: one UDP socket per
+// allocation, on any address, whose writes go only where Config.Route
+// allows.
+type relayGen struct{ s *Server }
+
+func (g *relayGen) Validate() error { return nil }
+
+func (g *relayGen) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	bind := "0.0.0.0:0"
+	if conf.Network == "udp6" {
+		bind = "[::]:0"
+	}
+	pc, err := net.ListenPacket(conf.Network, bind)
+	if err != nil {
+		return nil, nil, fmt.Errorf("relay socket: %w", err)
+	}
+	local := pc.LocalAddr().(*net.UDPAddr)
+	addr := &net.UDPAddr{IP: local.IP, Port: local.Port}
+	if ip := g.s.cfg.RelayIP; ip.IsValid() && ip.Is4() == (conf.Network != "udp6") {
+		addr.IP = net.IP(ip.AsSlice())
+	}
+	return &relayConn{PacketConn: pc, s: g.s}, addr, nil
+}
+
+func (g *relayGen) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	return nil, nil, errTCPRelay
+}
+
+func (g *relayGen) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) { return nil, errTCPRelay }
+
+// relayConn is an allocation's relay socket. Writes go through
+// Config.Route (dropped where it refuses, sent to the address it maps
+// to); reads from a mapped address are reported as from the address the
+// client named, so that pion's permissions and channels match.
+type relayConn struct {
+	net.PacketConn
+	s *Server
+
+	mu    sync.Mutex
+	named map[netip.AddrPort]netip.AddrPort // address sent to → address the client named
+}
+
+func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	return netip.AddrPort{}, false
+}
+
+func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	ap, ok := addrPortOf(addr)
+	if !ok {
+		return 0, fmt.Errorf("relay: not a UDP address: %v", addr)
+	}
+	to, ok := c.s.cfg.Route(ap)
+	if !ok {
+		c.s.counters.DroppedToPeer.Add(1)
+		return len(p), nil
+	}
+	if to != ap {
+		c.mu.Lock()
+		if c.named == nil {
+			c.named = map[netip.AddrPort]netip.AddrPort{}
+		}
+		if len(c.named) < 64 {
+			c.named[to] = ap
+		}
+		c.mu.Unlock()
+	}
+	n, err := c.PacketConn.WriteTo(p, net.UDPAddrFromAddrPort(to))
+	c.s.counters.BytesToPeer.Add(uint64(n))
+	return n, err
+}
+
+func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(p)
+	if err != nil {
+		return n, addr, err
+	}
+	c.s.counters.BytesToClient.Add(uint64(n))
+	if ap, ok := addrPortOf(addr); ok {
+		c.mu.Lock()
+		named, found := c.named[ap]
+		c.mu.Unlock()
+		if found {
+			return n, net.UDPAddrFromAddrPort(named), nil
+		}
+	}
+	return n, addr, nil
+}

@@ -1,0 +1,202 @@
+package relay
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/turn/v5"
+)
+
+const testSecret = "test-turn-secret"
+
+// startRelay starts a Server on UDP and TCP (through a Mux) of 127.0.0.1
+// that relays only to peer; it returns the server and its UDP and TCP
+// addresses.
+func startRelay(t *testing.T, peer netip.AddrPort, perSource int) (*Server, string, string) {
+	t.Helper()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMux(t, nil, time.Second)
+	s, err := NewServer(Config{
+		Secret: testSecret, UDP: udp, Listener: m.TURN(), RelayIP: netip.MustParseAddr("127.0.0.1"),
+		PeerIP: func(a netip.Addr) bool { return a == peer.Addr() },
+		Route:  func(a netip.AddrPort) (netip.AddrPort, bool) { return a, a == peer },
+		AllocationsPerSource: perSource, LimitLoopback: true,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, udp.LocalAddr().String(), m.TURN().Addr().String()
+}
+
+// echoPeer is a UDP socket (the SFU's place) that answers every datagram
+// with "echo:" and it.
+func echoPeer(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			c.WriteToUDP(append([]byte("echo:"), buf[:n]...), from)
+		}
+	}()
+	return c
+}
+
+// turnClient connects a pion/turn client over UDP, or over TCP when tcp.
+func turnClient(t *testing.T, server string, tcp bool, user, pass string) *turn.Client {
+	t.Helper()
+	var conn net.PacketConn
+	if tcp {
+		c, err := net.Dial("tcp", server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = turn.NewSTUNConn(c)
+	} else {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = c
+	}
+	cl, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: server, STUNServerAddr: server, Conn: conn, Username: user, Password: pass,
+		RTO: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(); conn.Close() })
+	return cl
+}
+
+func TestRelayToPeerOverUDPAndTCP(t *testing.T) {
+	peer := echoPeer(t)
+	peerAddr := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	s, udpAddr, tcpAddr := startRelay(t, peerAddr, 0)
+	for _, tc := range []struct {
+		name string
+		addr string
+		tcp  bool
+	}{{"udp", udpAddr, false}, {"tcp", tcpAddr, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			user, pass := Credentials(testSecret, "alice", time.Minute, time.Now())
+			cl := turnClient(t, tc.addr, tc.tcp, user, pass)
+			relayed, err := cl.Allocate()
+			if err != nil {
+				t.Fatalf("Allocate with valid credentials: %v", err)
+			}
+			defer relayed.Close()
+			if _, err := relayed.WriteTo([]byte("hello"), peer.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			_ = relayed.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 100)
+			n, from, err := relayed.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no answer through the relay: %v", err)
+			}
+			if string(buf[:n]) != "echo:hello" || from.String() != peer.LocalAddr().String() {
+				t.Fatalf("got %q from %v", buf[:n], from)
+			}
+		})
+	}
+	c := s.Counters()
+	if c.AllocationsTotal.Load() != 2 || c.BytesToPeer.Load() < 10 || c.BytesToClient.Load() < 20 {
+		t.Fatalf("counters: allocations %d, to peer %d B, to client %d B",
+			c.AllocationsTotal.Load(), c.BytesToPeer.Load(), c.BytesToClient.Load())
+	}
+}
+
+func TestAllocationWithoutValidCredentialsRefused(t *testing.T) {
+	peer := echoPeer(t)
+	s, udpAddr, tcpAddr := startRelay(t, peer.LocalAddr().(*net.UDPAddr).AddrPort(), 0)
+	now := time.Now()
+	goodUser, _ := Credentials(testSecret, "bob", time.Minute, now)
+	expUser, expPass := Credentials(testSecret, "bob", -time.Minute, now)
+	otherUser, otherPass := Credentials("another-secret", "bob", time.Minute, now)
+	for _, tc := range []struct{ name, addr, user, pass string }{
+		{"wrong password", udpAddr, goodUser, "not-the-password"},
+		{"expired", udpAddr, expUser, expPass},
+		{"other secret", udpAddr, otherUser, otherPass},
+		{"not REST", udpAddr, "bob", "x"},
+		{"wrong password over TCP", tcpAddr, goodUser, "not-the-password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := turnClient(t, tc.addr, strings.HasSuffix(tc.name, "TCP"), tc.user, tc.pass)
+			if relayed, err := cl.Allocate(); err == nil {
+				relayed.Close()
+				t.Fatal("allocation granted")
+			} else if !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+				t.Fatalf("refused with %v, want 401", err)
+			}
+		})
+	}
+	if n := s.Counters().AuthFailures.Load(); n < 5 {
+		t.Fatalf("auth failures counted: %d, want ≥ 5", n)
+	}
+	if n := s.Counters().AllocationsTotal.Load(); n != 0 {
+		t.Fatalf("%d allocations made", n)
+	}
+}
+
+func TestPeerOutsidePolicyRefused(t *testing.T) {
+	peer := echoPeer(t)
+	other := echoPeer(t)
+	_, udpAddr, _ := startRelay(t, peer.LocalAddr().(*net.UDPAddr).AddrPort(), 0)
+	user, pass := Credentials(testSecret, "eve", time.Minute, time.Now())
+	cl := turnClient(t, udpAddr, false, user, pass)
+	relayed, err := cl.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relayed.Close()
+	// Same IP, another port: permitted IP, but Route drops it.
+	relayed.WriteTo([]byte("hi"), other.LocalAddr())
+	_ = relayed.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if n, from, err := relayed.ReadFrom(make([]byte, 100)); err == nil {
+		t.Fatalf("%d bytes came back from %v, a peer outside the policy", n, from)
+	}
+	// Another IP: no permission.
+	if err := cl.CreatePermission(&net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 9}); err == nil {
+		t.Fatal("permission for a peer outside the policy granted")
+	}
+}
+
+func TestAllocationsPerSource(t *testing.T) {
+	peer := echoPeer(t)
+	s, udpAddr, _ := startRelay(t, peer.LocalAddr().(*net.UDPAddr).AddrPort(), 2)
+	user, pass := Credentials(testSecret, "carol", time.Minute, time.Now())
+	for i := range 2 {
+		if _, err := turnClient(t, udpAddr, false, user, pass).Allocate(); err != nil {
+			t.Fatalf("allocation %d: %v", i+1, err)
+		}
+	}
+	_, err := turnClient(t, udpAddr, false, user, pass).Allocate()
+	if err == nil || !strings.Contains(err.Error(), "486") {
+		t.Fatalf("third allocation: %v, want 486", err)
+	}
+	if n := s.Counters().RefusedAllocations.Load(); n != 1 {
+		t.Fatalf("refused allocations counted: %d", n)
+	}
+}
