@@ -14,12 +14,14 @@ type RedisCluster struct {
 	URL string
 	// Prefix is the cluster's key prefix; empty: cluster.DefaultPrefix.
 	Prefix string
+	// Secret is the cluster secret the entries are verified with.
+	Secret string
 }
 
 // Rooms reads the rooms of every live node, with each node's visible
 // peers and signaling URL.
 func (c RedisCluster) Rooms(ctx context.Context) ([]ClusterRoom, error) {
-	st, err := cluster.ReadStatus(ctx, c.URL, c.Prefix)
+	st, err := cluster.ReadStatus(ctx, c.URL, c.Prefix, c.Secret)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,9 @@ import (
 	"github.com/gosoup/gosoup/transport"
 )
 
+// testClusterSecret is the cluster secret of the test nodes.
+const testClusterSecret = "admin-test-cluster-secret-0123456789"
+
 // clusterNode is one node of a test cluster: SFU, cluster member,
 // signaling and the admin API reading the cluster from Redis.
 type clusterNode struct {
@@ -40,7 +43,7 @@ func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
 	hs := httptest.NewUnstartedServer(nil)
 	url := "ws://" + hs.Listener.Addr().String() + "/"
 	m, err := cluster.Start(context.Background(), srv, cluster.Config{
-		RedisURL: redisURL, NodeID: id, SignalingURL: url, Prefix: prefix, Logger: log,
+		RedisURL: redisURL, NodeID: id, SignalingURL: url, Prefix: prefix, Logger: log, Secret: testClusterSecret,
 		TTL: 3 * time.Second, Interval: 500 * time.Millisecond,
 	})
 	if err != nil {
@@ -50,7 +53,7 @@ func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
 	sig := signaling.NewServerWithOptions(srv, log, signaling.Options{BeforeJoin: m.BeforeJoin})
 	hs.Config.Handler = sig
 	hs.Start()
-	h := New(Options{Server: srv, Rooms: sig, Logger: log, NodeID: id, Cluster: RedisCluster{URL: redisURL, Prefix: prefix}})
+	h := New(Options{Server: srv, Rooms: sig, Logger: log, NodeID: id, Cluster: RedisCluster{URL: redisURL, Prefix: prefix, Secret: testClusterSecret}})
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
@@ -18,6 +19,15 @@ type Config struct {
 	// RedisURL is the Redis server: redis://[user:password@]host:port[/db]
 	// (rediss:// for TLS).
 	RedisURL string
+	// Secret is the cluster secret (at least MinSecretLen bytes), the same
+	// on every node: what a node writes to Redis is authenticated with it
+	// and the pipes' SRTP keys are derived from it. A node with another
+	// secret shares nothing with the others. Required.
+	Secret string
+	// TLS, when set, replaces the TLS configuration of a rediss:// URL
+	// (e.g. RootCAs of a private CA); default: the system's roots and the
+	// URL's host name (skip_verify=true in the URL skips the check).
+	TLS *tls.Config
 	// NodeID names this node in the cluster; unique among the nodes.
 	NodeID string
 	// SignalingURL is where clients reach this node's signaling (shown by
@@ -47,6 +57,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.NodeID == "" {
 		return c, errors.New("cluster: no node id")
+	}
+	if c.Secret == "" {
+		return c, errors.New("cluster: no cluster secret: the nodes authenticate what they write to Redis with it")
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix

@@ -42,7 +42,7 @@ func TestNodeKilled(t *testing.T) {
 		subs = append(subs, s)
 	}
 
-	home := func() string { return n2.member.rdb.Get(ctx, n2.member.k.home("kill")).Val() }
+	home := func() string { return n2.member.home(ctx, "kill") }
 	if h := home(); h != "n1" {
 		t.Errorf("home of the room: %q, want n1 (first to join)", h)
 	}
@@ -120,7 +120,7 @@ func TestRedisOutage(t *testing.T) {
 	r.start()
 	restarted := time.Now()
 	waitFor(t, 5*time.Second, "both nodes registered again", func() bool {
-		nodes, _, err := readNodes(ctx, n1.member.rdb, n1.member.k)
+		nodes, _, err := readNodes(ctx, n1.member.rdb, n1.member.k, n1.member.g)
 		return err == nil && len(nodes) == 2
 	})
 	waitFor(t, 5*time.Second, "both room states re-published", func() bool {

@@ -49,7 +49,7 @@ func testLogger(t *testing.T, id string) *slog.Logger {
 
 // testConfig is a member configuration with short timings for tests.
 func testConfig(r *redisServer, id, prefix string) Config {
-	return Config{RedisURL: r.URL(), NodeID: id, Prefix: prefix, TTL: DefaultTTL, Interval: DefaultInterval}
+	return Config{RedisURL: r.URL(), NodeID: id, Prefix: prefix, TTL: DefaultTTL, Interval: DefaultInterval, Secret: testSecret}
 }
 
 // startNode starts a node of the cluster prefix on r.

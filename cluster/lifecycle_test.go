@@ -71,7 +71,7 @@ func TestGracefulClose(t *testing.T) {
 
 	n1.member.Drain()
 	waitFor(t, 3*time.Second, "node 1 shown draining", func() bool {
-		st, err := readStatus(ctx, n2.member.rdb, n2.member.k)
+		st, err := readStatus(ctx, n2.member.rdb, n2.member.k, n2.member.g)
 		return err == nil && len(st.Nodes) == 2 && st.Nodes[0].ID == "n1" && st.Nodes[0].Draining
 	})
 	start := time.Now()
@@ -86,7 +86,7 @@ func TestGracefulClose(t *testing.T) {
 		}
 	}
 	waitFor(t, 2*time.Second, "node 1 out of the registry", func() bool {
-		st, err := readStatus(ctx, n2.member.rdb, n2.member.k)
+		st, err := readStatus(ctx, n2.member.rdb, n2.member.k, n2.member.g)
 		return err == nil && len(st.Nodes) == 1
 	})
 }

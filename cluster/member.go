@@ -42,6 +42,7 @@ type Member struct {
 	srv   *sfu.Server
 	rdb   *redis.Client
 	log   *slog.Logger
+	g     *guard // seals what the member writes, checks what it reads
 	pub   *publisher
 	bus   *bus
 
@@ -75,7 +76,11 @@ func Start(ctx context.Context, srv *sfu.Server, cfg Config) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb, err := newRedisClient(cfg.RedisURL, cfg.Logger)
+	seal, err := newSealer(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := newRedisClient(cfg.RedisURL, cfg.TLS, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +92,7 @@ func Start(ctx context.Context, srv *sfu.Server, cfg Config) (*Member, error) {
 	m := &Member{
 		cfg: cfg, k: keys{prefix: cfg.Prefix}, id: cfg.NodeID, epoch: newEpoch(), srv: srv,
 		rdb: rdb, log: cfg.Logger.With("node", cfg.NodeID),
+		g:     newGuard(seal, cfg.Logger.With("node", cfg.NodeID)),
 		rooms: map[string]*croom{}, pipes: map[pipeKey]*pipeOut{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -112,18 +118,24 @@ func Start(ctx context.Context, srv *sfu.Server, cfg Config) (*Member, error) {
 		case <-m.ctx.Done():
 		}
 	}()
-	m.log.Info("cluster: member started", "redis", redactURL(cfg.RedisURL), "epoch", m.epoch, "media", cfg.MediaAddress)
+	m.log.Info("cluster: member started", "redis", redactURL(cfg.RedisURL), "epoch", m.epoch, "media", cfg.MediaAddress,
+		"secretKeyID", seal.kid)
 	return m, nil
 }
 
 // ID returns the node id.
 func (m *Member) ID() string { return m.id }
 
-// handle dispatches a message from the bus (receive goroutine).
+// handle dispatches a message from the bus (receive goroutine); one that
+// fails verification is refused, never applied.
 func (m *Member) handle(channel, payload string) {
-	msg, err := decode([]byte(payload))
+	b, ok := m.g.check(kindMessage, channel, payload)
+	if !ok {
+		return
+	}
+	msg, err := decode(b)
 	if err != nil {
-		m.log.Warn("cluster: bad message", "channel", channel, "err", err)
+		m.g.refuse(kindMessage, channel, err)
 		return
 	}
 	if msg.From == m.id {
@@ -155,6 +167,16 @@ func (m *Member) handle(channel, payload string) {
 		cr.applyDeltaLocked(msg)
 	}
 	cr.mu.Unlock()
+}
+
+// send queues msg, sealed for channel.
+func (m *Member) send(channel string, msg *message) bool {
+	return m.pub.push(outItem{channel: channel, payload: m.sealed(channel, msg)})
+}
+
+// sealed returns msg encoded and sealed for channel.
+func (m *Member) sealed(channel string, msg *message) []byte {
+	return []byte(m.g.seal(channel, encode(msg)))
 }
 
 // markDirty makes the poll write the rooms' state again.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gosoup/gosoup/rtpparams"
-	"github.com/gosoup/gosoup/sfu"
 )
 
 // roomState is what one node has in a room: its local, visible peers in
@@ -74,22 +73,23 @@ type message struct {
 	ProducerID uint32          `json:"producerId,omitempty"`
 	AppData    json.RawMessage `json:"appData,omitempty"`
 	Pipe       *pipeRequest    `json:"pipe,omitempty"`
-	Error      string          `json:"error,omitempty"`
+	// At is when a pipe request was made (Unix ms): an origin refuses a
+	// request older than the one its pipe runs by (a replay).
+	At    int64  `json:"at,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
-// pipeRequest says where to send a producer's pipe and with which keys
-// (base64 in JSON).
+// pipeRequest says where to send a producer's pipe and the public nonce
+// its SRTP keys are derived from with the cluster secret (base64 in
+// JSON): the keys themselves never travel.
 type pipeRequest struct {
-	Addr     string `json:"addr"`
-	Media    []byte `json:"media"`
-	Feedback []byte `json:"feedback"`
+	Addr  string `json:"addr"`
+	Nonce []byte `json:"nonce"`
 }
 
-func newPipeRequest(addr netip.AddrPort, k sfu.PipeKeys) *pipeRequest {
-	return &pipeRequest{Addr: addr.String(), Media: k.Media, Feedback: k.Feedback}
+func newPipeRequest(addr netip.AddrPort, nonce []byte) *pipeRequest {
+	return &pipeRequest{Addr: addr.String(), Nonce: nonce}
 }
-
-func (r *pipeRequest) keys() sfu.PipeKeys { return sfu.PipeKeys{Media: r.Media, Feedback: r.Feedback} }
 
 func (r *pipeRequest) addr() (netip.AddrPort, error) {
 	a, err := netip.ParseAddrPort(r.Addr)

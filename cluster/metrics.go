@@ -22,6 +22,10 @@ type Stats struct {
 	PipedPacketsPerSecond float64
 	// RedisUp reports whether the last refresh reached Redis.
 	RedisUp bool
+	// Refused counts, by kind ("node", "state", "home", "message"), what
+	// was read from Redis and failed verification with the cluster
+	// secret (written with another secret, or forged): never applied.
+	Refused map[string]uint64
 }
 
 // updateStats computes the figures of Stats.
@@ -62,12 +66,14 @@ func (m *Member) updateStats(now time.Time, up bool) {
 	m.stats.Store(st)
 }
 
-// Stats returns the member's figures as of its last poll (PipesOut: now).
+// Stats returns the member's figures as of its last poll (PipesOut and
+// Refused: now).
 func (m *Member) Stats() Stats {
 	st := *m.stats.Load()
 	m.pipesMu.Lock()
 	st.PipesOut = len(m.pipes)
 	m.pipesMu.Unlock()
+	st.Refused = m.g.refused()
 	return st
 }
 
@@ -80,8 +86,9 @@ var (
 
 // RegisterMetrics exposes m's figures with the default Prometheus
 // registry: gosoup_cluster_nodes, gosoup_cluster_pipes{direction="out"|
-// "in"}, gosoup_cluster_piped_packets_per_second and
-// gosoup_cluster_redis_up. A later call switches them to another member.
+// "in"}, gosoup_cluster_piped_packets_per_second, gosoup_cluster_redis_up
+// and gosoup_cluster_refused_total{kind}. A later call switches them to
+// another member.
 func RegisterMetrics(m *Member) {
 	metricsMember.Store(m)
 	metricsOnce.Do(func() {
@@ -103,6 +110,19 @@ func RegisterMetrics(m *Member) {
 			func(s Stats) float64 { return float64(s.PipesIn) })
 		gauge("gosoup_cluster_piped_packets_per_second", "RTP packets per second received over pipes from other nodes.", nil,
 			func(s Stats) float64 { return s.PipedPacketsPerSecond })
+		for _, kind := range rejectKinds {
+			prometheus.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "gosoup_cluster_refused_total",
+				Help: "Values read from Redis (node entries, room states, home claims, messages) that failed verification " +
+					"with the cluster secret (another secret, or forged), never applied.",
+				ConstLabels: prometheus.Labels{"kind": kind},
+			}, func() float64 {
+				if m := metricsMember.Load(); m != nil {
+					return float64(m.g.refused()[kind])
+				}
+				return 0
+			}))
+		}
 		gauge("gosoup_cluster_redis_up", "1 when the last refresh reached Redis.", nil,
 			func(s Stats) float64 {
 				if s.RedisUp {

@@ -34,7 +34,7 @@ type remoteProducer struct {
 	prod   *sfu.Producer
 	paused bool
 	addr   netip.AddrPort
-	keys   sfu.PipeKeys
+	nonce  []byte    // the public nonce its keys are derived from
 	acked  bool      // the origin answered that it pipes
 	asked  time.Time // last pipe request
 }
@@ -203,7 +203,14 @@ func (cr *croom) dropMirrorLocked(mi *mirror, abrupt bool) {
 // addPipeProducerLocked creates the pipe producer of a remote producer
 // and asks its node to pipe it here.
 func (cr *croom) addPipeProducerLocked(mi *mirror, peerName string, rp *remotePeer, pst producerState) {
-	keys := sfu.NewPipeKeys()
+	// The keys never travel: the origin derives them from the cluster
+	// secret and the nonce of the request.
+	nonce := newPipeNonce()
+	keys, err := cr.m.g.pipeKeys(nonce)
+	if err != nil {
+		cr.m.log.Error("cluster: pipe keys", "err", err)
+		return
+	}
 	// Created running and paused right after: a producer created paused
 	// is paused "by its client", which Resume does not undo.
 	prod, addr, err := rp.peer.CreatePipeProducer(sfu.PipeProducerOptions{
@@ -214,7 +221,7 @@ func (cr *croom) addPipeProducerLocked(mi *mirror, peerName string, rp *remotePe
 		mi.dirty = true
 		return
 	}
-	rpr := &remoteProducer{prod: prod, addr: addr, keys: keys}
+	rpr := &remoteProducer{prod: prod, addr: addr, nonce: nonce}
 	rpr.setPaused(pst.Paused)
 	rp.producers[pst.ID] = rpr
 	cr.askPipeLocked(mi.node, peerName, rpr)
@@ -223,10 +230,10 @@ func (cr *croom) addPipeProducerLocked(mi *mirror, peerName string, rp *remotePe
 // askPipeLocked (again) asks the origin node to pipe rpr here.
 func (cr *croom) askPipeLocked(node, peerName string, rpr *remoteProducer) {
 	rpr.asked = time.Now()
-	cr.m.pub.push(outItem{channel: cr.m.k.nodeChannel(node), payload: encode(&message{
+	cr.m.send(cr.m.k.nodeChannel(node), &message{
 		Type: msgPipe, From: cr.m.id, Room: cr.id, PeerName: peerName, ProducerID: rpr.prod.ID(),
-		Pipe: newPipeRequest(rpr.addr, rpr.keys),
-	})})
+		At: rpr.asked.UnixMilli(), Pipe: newPipeRequest(rpr.addr, rpr.nonce),
+	})
 }
 
 func (rpr *remoteProducer) setPaused(paused bool) {

@@ -100,7 +100,7 @@ func (cr *croom) join(ctx context.Context) error {
 	}
 	pipe := m.rdb.Pipeline()
 	cr.writeState(ctx, pipe)
-	pipe.Eval(ctx, claimHome, []string{m.k.home(cr.id)}, m.id, m.cfg.TTL.Milliseconds())
+	pipe.Eval(ctx, claimHome, []string{m.k.home(cr.id)}, m.homeValue(cr.id), m.cfg.TTL.Milliseconds())
 	pipe.SAdd(ctx, m.k.rooms(), cr.id)
 	nodes := pipe.SMembers(ctx, m.k.roomNodes(cr.id))
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -146,8 +146,8 @@ func (m *Member) detach(cr *croom, announce bool) {
 	for _, mi := range cr.mirrors {
 		for name, rp := range mi.peers {
 			for id := range rp.producers {
-				m.pub.push(outItem{channel: m.k.nodeChannel(mi.node), payload: encode(&message{
-					Type: msgUnpipe, From: m.id, Room: cr.id, PeerName: name, ProducerID: id})})
+				m.send(m.k.nodeChannel(mi.node), &message{
+					Type: msgUnpipe, From: m.id, Room: cr.id, PeerName: name, ProducerID: id})
 			}
 		}
 		cr.dropMirrorLocked(mi, false)
@@ -159,11 +159,11 @@ func (m *Member) detach(cr *croom, announce bool) {
 	ctx, cancel := context.WithTimeout(m.ctx, redisTimeout)
 	m.bus.unsubscribe(ctx, m.k.roomChannel(cr.id))
 	cancel()
-	id, k, me := cr.id, m.k, m.id
+	id, k, me, home := cr.id, m.k, m.id, m.homeValue(cr.id)
 	m.pub.push(outItem{extra: func(ctx context.Context, p redis.Pipeliner) {
 		p.Del(ctx, k.roomState(id, me))
 		p.SRem(ctx, k.roomNodes(id), me)
-		p.Eval(ctx, releaseHome, []string{k.home(id)}, me)
+		p.Eval(ctx, releaseHome, []string{k.home(id)}, home)
 		p.Eval(ctx, forgetRoom, []string{k.rooms(), k.home(id), k.roomNodes(id)}, id)
 	}})
 	m.closePipes(func(pk pipeKey) bool { return pk.room == id })
@@ -203,9 +203,11 @@ func (m *Member) readState(room, node string) (*roomState, error) {
 func (m *Member) readStates(ctx context.Context, room string, nodes []string) ([]*roomState, error) {
 	pipe := m.rdb.Pipeline()
 	var cmds []*redis.StringCmd
+	var from []string
 	for _, n := range nodes {
 		if n != m.id {
 			cmds = append(cmds, pipe.HGet(ctx, m.k.roomState(room, n), "s"))
+			from = append(from, n)
 		}
 	}
 	if len(cmds) == 0 {
@@ -215,7 +217,7 @@ func (m *Member) readStates(ctx context.Context, room string, nodes []string) ([
 		return nil, fmt.Errorf("read room states: %w", err)
 	}
 	var out []*roomState
-	for _, c := range cmds {
+	for i, c := range cmds {
 		s, err := c.Result()
 		if errors.Is(err, redis.Nil) {
 			continue
@@ -223,12 +225,37 @@ func (m *Member) readStates(ctx context.Context, room string, nodes []string) ([
 		if err != nil {
 			return nil, fmt.Errorf("read room state: %w", err)
 		}
-		var st roomState
-		if err := json.Unmarshal([]byte(s), &st); err != nil {
-			m.log.Warn("cluster: bad room state", "room", room, "err", err)
-			continue
+		st, err := m.openState(room, from[i], s)
+		if err != nil {
+			continue // refused: as if the node had no state
 		}
-		out = append(out, &st)
+		out = append(out, st)
 	}
 	return out, nil
 }
+
+// openState verifies and decodes node's state of room (its "s" field);
+// a state that fails is refused.
+func (m *Member) openState(room, node, s string) (*roomState, error) {
+	return openState(m.g, m.k, room, node, s)
+}
+
+// openState verifies and decodes a state hash's "s" field; a state that
+// fails (another secret, forged, another node's) is refused.
+func openState(g *guard, k keys, room, node, s string) (*roomState, error) {
+	key := k.roomState(room, node)
+	b, ok := g.check(kindState, stateField(key, "s"), s)
+	if !ok {
+		return nil, errors.New("room state refused")
+	}
+	var st roomState
+	if err := json.Unmarshal(b, &st); err != nil || st.Node != node {
+		err = fmt.Errorf("decode room state of %s: node %q, %v", node, st.Node, err)
+		g.refuse(kindState, key, err)
+		return nil, err
+	}
+	return &st, nil
+}
+
+// homeValue is this node's home claim of room: its id, sealed.
+func (m *Member) homeValue(room string) string { return m.g.seal(m.k.home(room), []byte(m.id)) }

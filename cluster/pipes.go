@@ -19,8 +19,9 @@ type pipeKey struct {
 type pipeOut struct {
 	out     *sfu.PipeOut
 	addr    string
-	keys    sfu.PipeKeys
-	missing int // polls in a row that found the receiving node out of the room
+	nonce   []byte // its keys' nonce
+	at      int64  // the newest request it answers (Unix ms)
+	missing int    // polls in a row that found the receiving node out of the room
 }
 
 // handlePipe answers a node's request to pipe one of our producers to it.
@@ -30,17 +31,22 @@ func (m *Member) handlePipe(msg *message) {
 		m.log.Info("cluster: pipe refused", "room", msg.Room, "producer", msg.ProducerID, "to", msg.From, "err", err)
 		reply.Error = err.Error()
 	}
-	m.pub.push(outItem{channel: m.k.nodeChannel(msg.From), payload: encode(reply)})
+	m.send(m.k.nodeChannel(msg.From), reply)
 }
 
 // startPipe starts the pipe msg asks for; a repeated request for a pipe
-// already running to the same address with the same keys changes
-// nothing, another address or keys replace it.
+// already running to the same address with the same nonce changes
+// nothing, a newer one with another address or nonce replaces it, an
+// older one (a replay) is refused.
 func (m *Member) startPipe(msg *message) error {
 	if msg.Pipe == nil {
 		return errors.New("no pipe address")
 	}
 	addr, err := msg.Pipe.addr()
+	if err != nil {
+		return err
+	}
+	keys, err := m.g.pipeKeys(msg.Pipe.Nonce)
 	if err != nil {
 		return err
 	}
@@ -53,15 +59,18 @@ func (m *Member) startPipe(msg *message) error {
 		return fmt.Errorf("no producer %d of peer %q on node %s", msg.ProducerID, msg.PeerName, m.id)
 	}
 	k := pipeKey{room: msg.Room, producer: msg.ProducerID, node: msg.From}
-	keys := msg.Pipe.keys()
 	m.pipesMu.Lock()
 	defer m.pipesMu.Unlock()
 	if m.pipesClosed {
 		return errors.New("node closing")
 	}
 	if cur := m.pipes[k]; cur != nil {
-		if cur.addr == msg.Pipe.Addr && bytes.Equal(cur.keys.Media, keys.Media) && bytes.Equal(cur.keys.Feedback, keys.Feedback) {
+		if cur.addr == msg.Pipe.Addr && bytes.Equal(cur.nonce, msg.Pipe.Nonce) {
+			cur.at = max(cur.at, msg.At)
 			return nil
+		}
+		if msg.At < cur.at {
+			return errors.New("pipe request older than the one running (a replay?)")
 		}
 		cur.out.Close()
 		delete(m.pipes, k)
@@ -70,7 +79,7 @@ func (m *Member) startPipe(msg *message) error {
 	if err != nil {
 		return fmt.Errorf("pipe to %s: %w", addr, err)
 	}
-	po := &pipeOut{out: out, addr: msg.Pipe.Addr, keys: keys}
+	po := &pipeOut{out: out, addr: msg.Pipe.Addr, nonce: msg.Pipe.Nonce, at: msg.At}
 	m.pipes[k] = po
 	m.log.Debug("cluster: piping", "room", msg.Room, "producer", msg.ProducerID, "to", msg.From, "addr", addr)
 	m.wg.Add(1)
@@ -184,8 +193,8 @@ func (m *Member) checkPipes(inRoom func(room, node string) bool) {
 			m.log.Info("cluster: closing a pipe to a node out of the room", "room", k.room, "producer", k.producer, "remoteNode", k.node)
 			outs = append(outs, po.out)
 			delete(m.pipes, k)
-			m.pub.push(outItem{channel: m.k.nodeChannel(k.node), payload: encode(&message{
-				Type: msgPipeClosed, From: m.id, Room: k.room, ProducerID: k.producer})})
+			m.send(m.k.nodeChannel(k.node), &message{
+				Type: msgPipeClosed, From: m.id, Room: k.room, ProducerID: k.producer})
 		}
 	}
 	m.pipesMu.Unlock()

@@ -94,7 +94,7 @@ func (m *Member) refresh(now time.Time) bool {
 		Rooms: counts.Rooms, Peers: max(counts.Peers-remote, 0), PacketsPerSecond: pps, CPU: cpu, Pipes: pipes,
 		Draining: m.draining.Load(), Started: p.started, Updated: now,
 	}
-	reg, err := register(ctx, m.rdb, m.k, info, m.cfg.TTL)
+	reg, err := register(ctx, m.rdb, m.k, m.g, info, m.cfg.TTL)
 	if err != nil {
 		if p.redisUp {
 			m.log.Warn("cluster: Redis unreachable; media goes on, the cluster view is frozen", "err", err)
@@ -145,7 +145,7 @@ func (m *Member) refreshRooms(ctx context.Context, rooms []*croom) {
 			pipe.SAdd(ctx, m.k.roomNodes(cr.id), m.id)
 			pipe.PExpire(ctx, m.k.roomNodes(cr.id), m.cfg.TTL)
 		}
-		pipe.Eval(ctx, claimHome, []string{m.k.home(cr.id)}, m.id, m.cfg.TTL.Milliseconds())
+		pipe.Eval(ctx, claimHome, []string{m.k.home(cr.id)}, m.homeValue(cr.id), m.cfg.TTL.Milliseconds())
 		pipe.SAdd(ctx, m.k.rooms(), cr.id)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -202,7 +202,7 @@ func (m *Member) observe(now time.Time) {
 	ctx, cancel := context.WithTimeout(m.ctx, 2*redisTimeout)
 	defer cancel()
 	readAt := time.Now()
-	nodes, stale, err := readNodes(ctx, m.rdb, m.k)
+	nodes, stale, err := readNodes(ctx, m.rdb, m.k, m.g)
 	if err != nil {
 		m.log.Debug("cluster: read nodes", "err", err)
 		return
@@ -223,8 +223,8 @@ func (m *Member) observe(now time.Time) {
 		return
 	}
 	type probe struct {
-		room, node string
-		cmd        *redis.StringCmd
+		room, node, key string
+		cmd             *redis.StringCmd
 	}
 	var probes []probe
 	pipe = m.rdb.Pipeline()
@@ -233,7 +233,8 @@ func (m *Member) observe(now time.Time) {
 		check := func(n string) {
 			if !seen[n] {
 				seen[n] = true
-				probes = append(probes, probe{cr.id, n, pipe.HGet(ctx, m.k.roomState(cr.id, n), "v")})
+				key := m.k.roomState(cr.id, n)
+				probes = append(probes, probe{cr.id, n, key, pipe.HGet(ctx, key, "v")})
 			}
 		}
 		for _, n := range members[i].Val() {
@@ -252,7 +253,12 @@ func (m *Member) observe(now time.Time) {
 			return
 		}
 		for _, pr := range probes {
-			if v, err := pr.cmd.Result(); err == nil {
+			if sv, err := pr.cmd.Result(); err == nil {
+				b, ok := m.g.check(kindState, stateField(pr.key, "v"), sv)
+				if !ok {
+					continue // not a member of ours: as if it had no state
+				}
+				v := string(b)
 				if versions[pr.room] == nil {
 					versions[pr.room] = map[string]string{}
 				}

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,10 +14,12 @@ import (
 
 // newRedisClient returns a client of url whose every operation fails
 // fast while Redis is away (the member's control path must never hang).
-func newRedisClient(url string, log *slog.Logger) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
+// tlsConfig, when not nil, replaces the TLS configuration of a rediss://
+// URL.
+func newRedisClient(url string, tlsConfig *tls.Config, log *slog.Logger) (*redis.Client, error) {
+	opt, err := redisOptions(url, tlsConfig)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: redis URL: %w", err)
+		return nil, err
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = redisTimeout, redisTimeout, redisTimeout, redisTimeout
 	opt.MaxRetries, opt.DialerRetries = -1, 1
@@ -23,6 +27,26 @@ func newRedisClient(url string, log *slog.Logger) (*redis.Client, error) {
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	setRedisLogger(log)
 	return redis.NewClient(opt), nil
+}
+
+// redisOptions parses url; tlsConfig replaces the TLS configuration of a
+// rediss:// URL (the URL's host name is kept when it names none).
+func redisOptions(url string, tlsConfig *tls.Config) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis URL: %w", err)
+	}
+	if tlsConfig != nil {
+		if opt.TLSConfig == nil {
+			return nil, errors.New("cluster: a TLS configuration needs a rediss:// URL")
+		}
+		c := tlsConfig.Clone()
+		if c.ServerName == "" {
+			c.ServerName = opt.TLSConfig.ServerName
+		}
+		opt.TLSConfig = c
+	}
+	return opt, nil
 }
 
 // The home claim (SET NX PX, refreshed by its holder) and its release.

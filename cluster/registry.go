@@ -71,13 +71,16 @@ type registration struct {
 
 // register writes info under the node's key with the TTL and returns what
 // the key held before: nothing means this node had been forgotten.
-func register(ctx context.Context, rdb *redis.Client, k keys, info *NodeInfo, ttl time.Duration) (registration, error) {
+// A previous value that fails verification (another secret, a forger) is
+// refused and counts as lost.
+func register(ctx context.Context, rdb *redis.Client, k keys, g *guard, info *NodeInfo, ttl time.Duration) (registration, error) {
 	b, err := json.Marshal(info)
 	if err != nil {
 		return registration{}, fmt.Errorf("encode node info: %w", err)
 	}
+	key := k.node(info.ID)
 	pipe := rdb.Pipeline()
-	prev := pipe.SetArgs(ctx, k.node(info.ID), b, redis.SetArgs{TTL: ttl, Get: true})
+	prev := pipe.SetArgs(ctx, key, g.seal(key, b), redis.SetArgs{TTL: ttl, Get: true})
 	pipe.SAdd(ctx, k.nodes(), info.ID)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return registration{}, fmt.Errorf("register node: %w", err)
@@ -89,8 +92,12 @@ func register(ctx context.Context, rdb *redis.Client, k keys, info *NodeInfo, tt
 	if err != nil {
 		return registration{}, fmt.Errorf("register node: %w", err)
 	}
+	ob, ok := g.check(kindNode, key, old)
+	if !ok {
+		return registration{lost: true}, nil
+	}
 	var was NodeInfo
-	if json.Unmarshal([]byte(old), &was) == nil && was.Epoch != info.Epoch {
+	if json.Unmarshal(ob, &was) == nil && was.Epoch != info.Epoch {
 		return registration{lost: true, other: &was}, nil
 	}
 	return registration{}, nil
@@ -108,8 +115,10 @@ func deregister(ctx context.Context, rdb *redis.Client, k keys, id string) error
 }
 
 // readNodes returns the registered nodes whose key has not expired, by
-// id, and the ids left in the node set without a key.
-func readNodes(ctx context.Context, rdb *redis.Client, k keys) (map[string]*NodeInfo, []string, error) {
+// id, and the ids left in the node set without a key. Entries that fail
+// verification are refused (neither live nor stale: their writer, a node
+// with another secret, keeps them).
+func readNodes(ctx context.Context, rdb *redis.Client, k keys, g *guard) (map[string]*NodeInfo, []string, error) {
 	ids, err := rdb.SMembers(ctx, k.nodes()).Result()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read node set: %w", err)
@@ -133,9 +142,13 @@ func readNodes(ctx context.Context, rdb *redis.Client, k keys) (map[string]*Node
 			stale = append(stale, ids[i])
 			continue
 		}
+		b, ok := g.check(kindNode, ks[i], s)
+		if !ok {
+			continue
+		}
 		var n NodeInfo
-		if err := json.Unmarshal([]byte(s), &n); err != nil {
-			stale = append(stale, ids[i])
+		if err := json.Unmarshal(b, &n); err != nil || n.ID != ids[i] {
+			g.refuse(kindNode, ks[i], fmt.Errorf("decode node info of %q: %v", ids[i], err))
 			continue
 		}
 		out[ids[i]] = &n

@@ -96,7 +96,8 @@ func (cr *croom) publishLocked(msg *message) {
 	}
 	cr.seq++
 	msg.From, msg.Room, msg.Epoch, msg.Seq = cr.m.id, cr.id, cr.epoch, cr.seq
-	if !cr.m.pub.push(outItem{room: cr, channel: cr.m.k.roomChannel(cr.id), payload: encode(msg)}) {
+	ch := cr.m.k.roomChannel(cr.id)
+	if !cr.m.pub.push(outItem{room: cr, channel: ch, payload: cr.m.sealed(ch, msg)}) {
 		cr.dirty = true // the receivers see the gap and read the state the poll writes
 	}
 }
@@ -109,6 +110,10 @@ func (cr *croom) stateLocked() roomState {
 	}
 	return st
 }
+
+// stateField names a field of a state hash for sealing: a sealed value is
+// valid in that field of that key only.
+func stateField(key, field string) string { return key + "#" + field }
 
 // writeState adds the writing of the local state to pipe (nothing once
 // detached).
@@ -128,7 +133,8 @@ func (cr *croom) writeState(ctx context.Context, pipe redis.Pipeliner) {
 	}
 	k, ttl := cr.m.k, cr.m.cfg.TTL
 	key := k.roomState(cr.id, cr.m.id)
-	pipe.HSet(ctx, key, "v", version(st.Epoch, st.Seq), "s", b)
+	pipe.HSet(ctx, key, "v", cr.m.g.seal(stateField(key, "v"), []byte(version(st.Epoch, st.Seq))),
+		"s", cr.m.g.seal(stateField(key, "s"), b))
 	pipe.PExpire(ctx, key, ttl)
 	pipe.SAdd(ctx, k.roomNodes(cr.id), cr.m.id)
 	pipe.PExpire(ctx, k.roomNodes(cr.id), ttl)

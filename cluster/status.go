@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,9 @@ type Status struct {
 	Rooms []RoomStatus `json:"rooms"` // rooms with at least one node, by id
 	At    time.Time    `json:"at"`
 	Stale []string     `json:"staleNodes,omitempty"` // in the node set without a live registration
+	// Refused counts the entries that failed verification with the
+	// secret (written with another secret, or forged): not shown.
+	Refused int `json:"refused,omitempty"`
 }
 
 // RoomStatus is one room of the directory.
@@ -37,11 +39,17 @@ type RoomNode struct {
 }
 
 // ReadStatus reads the nodes and rooms of the cluster with this key
-// prefix (DefaultPrefix when empty) from the Redis server at redisURL.
-func ReadStatus(ctx context.Context, redisURL, prefix string) (*Status, error) {
-	opt, err := redis.ParseURL(redisURL)
+// prefix (DefaultPrefix when empty) from the Redis server at redisURL,
+// verifying every entry with the cluster secret: entries that fail are
+// left out (counted in Status.Refused).
+func ReadStatus(ctx context.Context, redisURL, prefix, secret string) (*Status, error) {
+	seal, err := newSealer(secret)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+		return nil, err
+	}
+	opt, err := redisOptions(redisURL, nil)
+	if err != nil {
+		return nil, err
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	opt.MaxRetries, opt.DialerRetries = -1, 1
@@ -52,11 +60,18 @@ func ReadStatus(ctx context.Context, redisURL, prefix string) (*Status, error) {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return readStatus(ctx, rdb, keys{prefix: prefix})
+	g := newGuard(seal, slog.New(slog.DiscardHandler))
+	st, err := readStatus(ctx, rdb, keys{prefix: prefix}, g)
+	if st != nil {
+		for _, n := range g.refused() {
+			st.Refused += int(n)
+		}
+	}
+	return st, err
 }
 
-func readStatus(ctx context.Context, rdb *redis.Client, k keys) (*Status, error) {
-	nodes, stale, err := readNodes(ctx, rdb, k)
+func readStatus(ctx context.Context, rdb *redis.Client, k keys, g *guard) (*Status, error) {
+	nodes, stale, err := readNodes(ctx, rdb, k, g)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +86,7 @@ func readStatus(ctx context.Context, rdb *redis.Client, k keys) (*Status, error)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		rs, err := readRoom(ctx, rdb, k, id)
+		rs, err := readRoom(ctx, rdb, k, g, id)
 		if err != nil {
 			return nil, err
 		}
@@ -83,13 +98,17 @@ func readStatus(ctx context.Context, rdb *redis.Client, k keys) (*Status, error)
 }
 
 // readRoom reads a room's home and its nodes' states.
-func readRoom(ctx context.Context, rdb *redis.Client, k keys, id string) (RoomStatus, error) {
+func readRoom(ctx context.Context, rdb *redis.Client, k keys, g *guard, id string) (RoomStatus, error) {
 	rs := RoomStatus{ID: id}
 	home, err := rdb.Get(ctx, k.home(id)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return rs, fmt.Errorf("read home of %q: %w", id, err)
 	}
-	rs.Home = home
+	if err == nil {
+		if b, ok := g.check(kindHome, k.home(id), home); ok {
+			rs.Home = string(b)
+		}
+	}
 	members, err := rdb.SMembers(ctx, k.roomNodes(id)).Result()
 	if err != nil {
 		return rs, fmt.Errorf("read nodes of %q: %w", id, err)
@@ -103,8 +122,8 @@ func readRoom(ctx context.Context, rdb *redis.Client, k keys, id string) (RoomSt
 		if err != nil {
 			return rs, fmt.Errorf("read state of %q on %s: %w", id, n, err)
 		}
-		var state roomState
-		if err := json.Unmarshal([]byte(s), &state); err != nil {
+		state, err := openState(g, k, id, n, s)
+		if err != nil {
 			continue
 		}
 		rn := RoomNode{Node: n, Peers: []string{}}
@@ -141,6 +160,9 @@ func (s *Status) WriteText(w io.Writer) error {
 	}
 	if len(s.Rooms) == 0 {
 		fmt.Fprintf(tw, "(no room)\n")
+	}
+	if s.Refused > 0 {
+		fmt.Fprintf(tw, "\n%d entries in Redis fail verification with this cluster secret (written with another secret, or forged): not shown\n", s.Refused)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write status: %w", err)

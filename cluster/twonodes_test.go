@@ -152,7 +152,7 @@ func TestTwoNodes(t *testing.T) {
 	}
 	waitFor(t, 3*time.Second, "the pipe to node 2 to close", func() bool { return n1.member.Stats().PipesOut == 0 })
 	waitFor(t, 3*time.Second, "node 2 out of the room", func() bool {
-		st, err := readStatus(ctx, n1.member.rdb, n1.member.k)
+		st, err := readStatus(ctx, n1.member.rdb, n1.member.k, n1.member.g)
 		return err == nil && len(st.Rooms) == 1 && len(st.Rooms[0].Nodes) == 1 && st.Rooms[0].Home == "n1"
 	})
 }

@@ -31,7 +31,7 @@ func (c *config) adminHandler(srv *sfu.Server, rooms admin.Rooms, member *cluste
 	opts := admin.Options{Server: srv, Keys: c.keys, RecordDir: dir, Logger: log, Rooms: rooms, NodeID: c.cluster.nodeID}
 	if member != nil {
 		opts.NodeID = member.ID()
-		opts.Cluster = admin.RedisCluster{URL: c.cluster.redis, Prefix: c.cluster.redisPrefix}
+		opts.Cluster = admin.RedisCluster{URL: c.cluster.redis, Prefix: c.cluster.redisPrefix, Secret: c.cluster.loaded}
 	} else if opts.NodeID == "" {
 		opts.NodeID = defaultNodeID(addr)
 	}

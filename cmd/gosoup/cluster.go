@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/gosoup/gosoup/cluster"
 	"github.com/gosoup/gosoup/sfu"
@@ -22,6 +23,9 @@ type clusterConfig struct {
 	redisPrefix  string
 	nodeID       string
 	advertiseURL string
+	secret       string // --cluster-secret
+	secretFile   string // --cluster-secret-file
+	loaded       string // the secret of either, once validated
 }
 
 // register defines the cluster flags on fs.
@@ -34,6 +38,58 @@ func (cc *clusterConfig) register(fs *flag.FlagSet) {
 		"this node's `id` in the cluster, unique among its nodes (default: host name and --listen port)")
 	fs.Var(checked(&cc.advertiseURL, "", checkAdvertiseURL), "advertise-url",
 		"`URL` (ws:// or wss://) where clients reach this node's signaling, shown by gosoup cluster status (default: from --listen)")
+	fs.StringVar(&cc.secret, "cluster-secret", "",
+		"`secret` shared by the nodes of a cluster (at least 16 bytes; required with --redis): what a node writes to Redis is authenticated with it, the pipes' keys derive from it")
+	fs.StringVar(&cc.secretFile, "cluster-secret-file", "", "`file` holding the cluster secret (instead of --cluster-secret)")
+}
+
+// secretHint says how to make a cluster secret.
+const secretHint = "make one with `openssl rand -hex 32` and give every node the same one " +
+	"(--cluster-secret, GOSOUP_CLUSTER_SECRET, the cluster-secret key of the config file, or --cluster-secret-file)"
+
+// validate checks the cluster flags together (with --redis, a cluster
+// secret is required) and loads the secret. No message carries it.
+func (cc *clusterConfig) validate(src sources) error {
+	if err := cc.check(src); err != nil {
+		return err
+	}
+	s, err := cc.readSecret(src)
+	cc.loaded = s
+	return err
+}
+
+func (cc *clusterConfig) check(src sources) error {
+	if cc.secret != "" && cc.secretFile != "" {
+		return fmt.Errorf("cluster-secret (%s) and cluster-secret-file (%s): use one of them",
+			src.of("cluster-secret"), src.of("cluster-secret-file"))
+	}
+	if cc.redis != "" && cc.secret == "" && cc.secretFile == "" {
+		return fmt.Errorf("redis (%s) needs a cluster secret: the nodes authenticate what they write to Redis "+
+			"and derive the keys of the media pipes between them from it; %s", src.of("redis"), secretHint)
+	}
+	if cc.secret != "" && len(cc.secret) < cluster.MinSecretLen {
+		return fmt.Errorf("cluster-secret (%s): %d bytes, want at least %d; %s",
+			src.of("cluster-secret"), len(cc.secret), cluster.MinSecretLen, secretHint)
+	}
+	return nil
+}
+
+// readSecret returns the cluster secret: --cluster-secret, or the content
+// of --cluster-secret-file without surrounding white space.
+func (cc *clusterConfig) readSecret(src sources) (string, error) {
+	if cc.secretFile == "" {
+		return cc.secret, nil
+	}
+	b, err := os.ReadFile(cc.secretFile)
+	if err != nil {
+		return "", fmt.Errorf("cluster-secret-file (%s): %w", src.of("cluster-secret-file"), err)
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) < cluster.MinSecretLen {
+		return "", fmt.Errorf("cluster-secret-file (%s): %d bytes, want at least %d; %s",
+			src.of("cluster-secret-file"), len(s), cluster.MinSecretLen, secretHint)
+	}
+	return s, nil
 }
 
 // redisURLValue is the --redis flag: its String hides a password (the
@@ -85,6 +141,7 @@ func checkAdvertiseURL(s string) error {
 
 // startCluster starts this node's cluster member when --redis is set; it
 // returns nil without it. addr is the bound --listen address.
+// The configuration was validated: the cluster secret is loaded.
 func (c *config) startCluster(srv *sfu.Server, addr net.Addr, tls bool, log *slog.Logger) (*cluster.Member, error) {
 	cc := c.cluster
 	if cc.redis == "" {
@@ -116,7 +173,7 @@ func (c *config) startCluster(srv *sfu.Server, addr net.Addr, tls bool, log *slo
 		adv = scheme + "://" + net.JoinHostPort(host, port) + "/"
 	}
 	m, err := cluster.Start(context.Background(), srv, cluster.Config{
-		RedisURL: cc.redis, NodeID: id, SignalingURL: adv, Prefix: cc.redisPrefix, Logger: log,
+		RedisURL: cc.redis, NodeID: id, SignalingURL: adv, Prefix: cc.redisPrefix, Secret: cc.loaded, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)

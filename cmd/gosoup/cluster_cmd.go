@@ -21,7 +21,7 @@ const statusTimeout = 10 * time.Second
 // the environment or the configuration file as for the server.
 func runCluster(args, environ []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "status" {
-		fmt.Fprintln(stderr, "Usage: gosoup cluster status --redis URL [--redis-prefix P] [--json]")
+		fmt.Fprintln(stderr, "Usage: gosoup cluster status --redis URL --cluster-secret S [--redis-prefix P] [--json]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			return flag.ErrHelp
 		}
@@ -33,11 +33,12 @@ func runCluster(args, environ []string, stdout, stderr io.Writer) error {
 	ld := newLoader(fs) // --json is not a configuration key
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gosoup cluster status --redis URL [--redis-prefix P] [--json]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: gosoup cluster status --redis URL --cluster-secret S [--redis-prefix P] [--json]\n\n"+
 			"Lists the live nodes of the cluster (id, signaling URL, media address, load) and its rooms\n"+
-			"(home node, nodes and their peers), as Redis holds them. --redis can also come from\n"+
-			"GOSOUP_REDIS or the --config file.\n\n")
-		for _, name := range []string{"redis", "redis-prefix", "json", configFlag} {
+			"(home node, nodes and their peers), as Redis holds them, verified with the cluster secret\n"+
+			"(entries that fail are counted, not shown). Each flag can also come from GOSOUP_* or the\n"+
+			"--config file.\n\n")
+		for _, name := range []string{"redis", "cluster-secret", "cluster-secret-file", "redis-prefix", "json", configFlag} {
 			f := fs.Lookup(name)
 			name, usage := flag.UnquoteUsage(f)
 			fmt.Fprintf(fs.Output(), "  %s\n    \t%s", strings.TrimSpace("--"+f.Name+" "+name), usage)
@@ -56,9 +57,12 @@ func runCluster(args, environ []string, stdout, stderr io.Writer) error {
 	if c.cluster.redis == "" {
 		return errors.New("cluster status: no Redis: set --redis (flag, GOSOUP_REDIS or config file)")
 	}
+	if err := c.cluster.validate(ld.sources); err != nil { // the entries are verified with the cluster secret
+		return fmt.Errorf("cluster status: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
-	st, err := cluster.ReadStatus(ctx, c.cluster.redis, c.cluster.redisPrefix)
+	st, err := cluster.ReadStatus(ctx, c.cluster.redis, c.cluster.redisPrefix, c.cluster.loaded)
 	if err != nil {
 		return fmt.Errorf("cluster status: %w", err)
 	}

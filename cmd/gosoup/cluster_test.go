@@ -3,25 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gosoup/gosoup/cluster"
+	"github.com/gosoup/gosoup/internal/redistest"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/transport"
 )
 
 func TestClusterFlags(t *testing.T) {
 	c, ld, err := load(t, []string{"--redis", "redis://user:hunter2@127.0.0.1:6379/0", "--node-id", "web1"},
-		[]string{"GOSOUP_ADVERTISE_URL=wss://web1.example:3443/"})
+		[]string{"GOSOUP_ADVERTISE_URL=wss://web1.example:3443/", "GOSOUP_CLUSTER_SECRET=" + testClusterSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +30,12 @@ func TestClusterFlags(t *testing.T) {
 	if strings.Contains(out.String(), "hunter2") || !strings.Contains(out.String(), "127.0.0.1:6379") {
 		t.Errorf("effective configuration shows the Redis password or no address: %s", out.String())
 	}
+	if strings.Contains(out.String(), testClusterSecret) || !strings.Contains(out.String(), "cluster-secret=REDACTED") {
+		t.Errorf("effective configuration shows the cluster secret, or not that it is set: %s", out.String())
+	}
+	if err := c.validate(ld.sources); err != nil || c.cluster.loaded != testClusterSecret {
+		t.Errorf("validate: %v, secret loaded: %t", err, c.cluster.loaded == testClusterSecret)
+	}
 	for _, bad := range [][]string{{"--redis", "http://x"}, {"--advertise-url", "http://x"}, {"--redis-prefix", ""}} {
 		if _, _, err := load(t, bad, nil); err == nil {
 			t.Errorf("%v accepted", bad)
@@ -42,39 +44,8 @@ func TestClusterFlags(t *testing.T) {
 }
 
 // testRedis starts a redis-server on a free loopback port for the test
-// (skipped without redis-server, failed under CI).
-func testRedis(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed (scripts/test.sh installs it)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
-			c.Close()
-			return "redis://" + l.Addr().String()
-		}
-	}
-	t.Fatal("redis-server did not start")
-	return ""
-}
+// (internal/redistest) and returns its URL.
+func testRedis(t *testing.T) string { return redistest.Start(t).URL() }
 
 // TestClusterStatusCommand: "gosoup cluster status" lists a running
 // member and the room its peer is in.
@@ -86,7 +57,7 @@ func TestClusterStatusCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	m, err := cluster.Start(context.Background(), srv, cluster.Config{RedisURL: url, NodeID: "web1",
+	m, err := cluster.Start(context.Background(), srv, cluster.Config{RedisURL: url, NodeID: "web1", Secret: testClusterSecret,
 		SignalingURL: "ws://127.0.0.1:3443/", Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +74,8 @@ func TestClusterStatusCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run([]string{"cluster", "status"}, []string{"GOSOUP_REDIS=" + url}, &out, io.Discard); err != nil {
+	env := []string{"GOSOUP_REDIS=" + url, "GOSOUP_CLUSTER_SECRET=" + testClusterSecret}
+	if err := run([]string{"cluster", "status"}, env, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", out.String())
@@ -113,7 +85,7 @@ func TestClusterStatusCommand(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := run([]string{"cluster", "status", "--redis", url, "--json"}, nil, &out, io.Discard); err != nil {
+	if err := run([]string{"cluster", "status", "--redis", url, "--cluster-secret", testClusterSecret, "--json"}, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `"id": "web1"`) {
@@ -122,7 +94,67 @@ func TestClusterStatusCommand(t *testing.T) {
 	if err := run([]string{"cluster", "status"}, nil, &out, io.Discard); err == nil {
 		t.Error("status without --redis: no error")
 	}
+	if err := run([]string{"cluster", "status", "--redis", url}, nil, &out, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "openssl rand -hex 32") {
+		t.Errorf("status without a cluster secret: %v", err)
+	}
+	// With another secret nothing of the cluster verifies: nothing shown,
+	// the refused entries counted.
+	out.Reset()
+	if err := run([]string{"cluster", "status", "--redis", url, "--cluster-secret", "another-secret-of-32-bytes-000000"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "web1") || strings.Contains(out.String(), "standup") ||
+		!strings.Contains(out.String(), "fail verification with this cluster secret") {
+		t.Errorf("status with another secret:\n%s", out.String())
+	}
 	if err := run([]string{"cluster", "nodes"}, nil, &out, io.Discard); err == nil {
 		t.Error("unknown subcommand: no error")
+	}
+}
+
+// testClusterSecret is the cluster secret of the tests.
+const testClusterSecret = "cmd-test-cluster-secret-0123456789abcdef"
+
+// TestClusterSecretRequired: --redis without a cluster secret, or with a
+// short one, or with both a value and a file, fails to start and says
+// why and how to make one; a secret file is read (trimmed) and its
+// content never shown.
+func TestClusterSecretRequired(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--redis", "redis://127.0.0.1:6379"}, nil, "needs a cluster secret"},
+		{nil, []string{"GOSOUP_REDIS=redis://127.0.0.1:6379"}, "openssl rand -hex 32"},
+		{[]string{"--redis", "redis://127.0.0.1:6379", "--cluster-secret", "short-secret"}, nil, "12 bytes, want at least 16"},
+		{[]string{"--redis", "redis://127.0.0.1:6379", "--cluster-secret", testClusterSecret, "--cluster-secret-file", "/x"}, nil, "use one of them"},
+		{[]string{"--redis", "redis://127.0.0.1:6379", "--cluster-secret-file", "/nonexistent/secret"}, nil, "cluster-secret-file (flag --cluster-secret-file): open /nonexistent/secret"},
+	} {
+		err := runServer(tc.args, tc.env, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want an error with %q", tc.args, tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "short-secret") {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+	file := t.TempDir() + "/secret"
+	if err := os.WriteFile(file, []byte(testClusterSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, ld, err := load(t, []string{"--redis", "redis://127.0.0.1:6379", "--cluster-secret-file", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.validate(ld.sources); err != nil || c.cluster.loaded != testClusterSecret {
+		t.Errorf("secret file: %v, loaded: %t", err, c.cluster.loaded == testClusterSecret)
+	}
+	if err := os.WriteFile(file, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.validate(ld.sources); err == nil || !strings.Contains(err.Error(), "5 bytes") {
+		t.Errorf("short secret file: %v", err)
 	}
 }

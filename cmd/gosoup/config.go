@@ -65,7 +65,7 @@ type config struct {
 const configFlag = "config"
 
 // secretKeys are the keys whose values never appear in logs or errors.
-var secretKeys = map[string]bool{"auth-secret": true}
+var secretKeys = map[string]bool{"auth-secret": true, "cluster-secret": true}
 
 // registerServerFlags defines the server flags on fs and returns the
 // configuration they fill, with the defaults set.
@@ -135,7 +135,7 @@ func (c *config) validate(src sources) error {
 	if c.authSecret != "" && len(c.authSecret) < auth.MinSecretLen {
 		return fmt.Errorf("auth-secret (%s): %d bytes, want at least %d", src.of("auth-secret"), len(c.authSecret), auth.MinSecretLen)
 	}
-	return nil
+	return c.cluster.validate(src)
 }
 
 // firstSet returns a when value is non-empty, else b.
