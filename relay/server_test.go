@@ -25,8 +25,8 @@ func startRelay(t *testing.T, peer netip.AddrPort, perSource int) (*Server, stri
 	m := newMux(t, nil, time.Second)
 	s, err := NewServer(Config{
 		Secret: testSecret, UDP: udp, Listener: m.TURN(), RelayIP: netip.MustParseAddr("127.0.0.1"),
-		PeerIP: func(a netip.Addr) bool { return a == peer.Addr() },
-		Route:  func(a netip.AddrPort) (netip.AddrPort, bool) { return a, a == peer },
+		PeerIP:               func(a netip.Addr) bool { return a == peer.Addr() },
+		Route:                func(a netip.AddrPort) (netip.AddrPort, bool) { return a, a == peer },
 		AllocationsPerSource: perSource, LimitLoopback: true,
 		Logger: slog.New(slog.DiscardHandler),
 	})

@@ -97,8 +97,10 @@ func TokenAuthorizer(keys *auth.KeySet) func(*http.Request, string, string) (Gra
 	}
 }
 
-// requestToken returns the join token of r: the "token" query parameter,
+// RequestToken returns the join token of r: the "token" query parameter,
 // else the Authorization header's bearer token, else "".
+func RequestToken(r *http.Request) string { return requestToken(r) }
+
 func requestToken(r *http.Request) string {
 	if t := r.URL.Query().Get("token"); t != "" {
 		return t

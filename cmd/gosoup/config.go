@@ -57,6 +57,8 @@ type config struct {
 
 	cluster clusterConfig // several nodes on one Redis (cluster.go)
 
+	turn turnConfig // built-in TURN server, /ice-servers (turn.go)
+
 	keys *auth.KeySet // loaded from authSecret/authKeys when the server starts
 }
 
@@ -65,7 +67,7 @@ type config struct {
 const configFlag = "config"
 
 // secretKeys are the keys whose values never appear in logs or errors.
-var secretKeys = map[string]bool{"auth-secret": true, "cluster-secret": true}
+var secretKeys = map[string]bool{"auth-secret": true, "turn-secret": true}
 
 // registerServerFlags defines the server flags on fs and returns the
 // configuration they fill, with the defaults set.
@@ -114,6 +116,7 @@ func registerServerFlags(fs *flag.FlagSet) *config {
 		"`directory` of the recordings made through the admin API (WebM files); empty: recording is off")
 	c.limits.register(fs)
 	c.cluster.register(fs)
+	c.turn.register(fs)
 	return c
 }
 
@@ -135,7 +138,7 @@ func (c *config) validate(src sources) error {
 	if c.authSecret != "" && len(c.authSecret) < auth.MinSecretLen {
 		return fmt.Errorf("auth-secret (%s): %d bytes, want at least %d", src.of("auth-secret"), len(c.authSecret), auth.MinSecretLen)
 	}
-	return c.cluster.validate(src)
+	return c.turn.validate(src)
 }
 
 // firstSet returns a when value is non-empty, else b.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gosoup/gosoup/relay"
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
 	"github.com/gosoup/gosoup/whip"
@@ -16,14 +17,15 @@ import (
 // address (an IPv4 address, an IPv6 /64) may take before it is refused.
 // Loopback and the trusted ranges are exempt. 0 means unlimited.
 type limitsConfig struct {
-	trustedCIDRs            []string
-	trustedProxies          []string
-	whipPostsPerSource      int
-	stunRatePerSource       int
-	dtlsHandshakesPerSource int
-	tcpConnsPerSource       int
-	tcpIdleTimeout          time.Duration
-	wsPerSource             int
+	trustedCIDRs             []string
+	trustedProxies           []string
+	whipPostsPerSource       int
+	stunRatePerSource        int
+	dtlsHandshakesPerSource  int
+	tcpConnsPerSource        int
+	tcpIdleTimeout           time.Duration
+	wsPerSource              int
+	turnAllocationsPerSource int
 }
 
 // register defines the limit flags on fs, with their defaults (the
@@ -43,6 +45,8 @@ func (l *limitsConfig) register(fs *flag.FlagSet) {
 		"signaling WebSocket `sockets` open per source address (more get HTTP 429); 0: unlimited")
 	fs.Var(intRange(&l.whipPostsPerSource, whip.DefaultPostsPerSecond, 0, 1_000_000), "whip-posts-per-source",
 		"WHIP and WHEP POSTs (new sessions) per `second` from one source address (bursts of 5 s of it; more get HTTP 429); 0: unlimited")
+	fs.Var(intRange(&l.turnAllocationsPerSource, relay.DefaultAllocationsPerSource, 0, 1_000_000), "turn-allocations-per-source",
+		"TURN `allocations` open per source address (more are answered 486); 0: unlimited")
 	fs.Var(list(&l.trustedProxies, checkCIDR), "trusted-proxy",
 		"reverse proxy `range` (CIDR or IP) whose Forwarded / X-Forwarded-For header names the client (for the per-source limits, "+
 			"logs and the admin API); others' forwarding headers are not believed; repeat for several")

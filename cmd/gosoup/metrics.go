@@ -45,6 +45,9 @@ func limitRefused(limit string) uint64 {
 		}
 		return src.whip.RefusedPosts()
 	}
+	if limit == "turn_allocations" {
+		return turnRefused()
+	}
 	if limit == "ws_sockets" {
 		if src.ws == nil {
 			return 0
@@ -68,7 +71,7 @@ func limitRefused(limit string) uint64 {
 }
 
 // limitLabels are the values of gosoup_limit_refused_total's label.
-var limitLabels = []string{"stun_rate", "dtls_handshakes", "tcp_conns", "tcp_idle", "ws_sockets", "whip_posts"}
+var limitLabels = []string{"stun_rate", "dtls_handshakes", "tcp_conns", "tcp_idle", "ws_sockets", "whip_posts", "turn_allocations"}
 
 // registerMetrics exposes the server's object counts and media packets on
 // /metrics, read when scraped (nothing on the media path). A later call
@@ -118,7 +121,7 @@ func registerCollectors() {
 			Name: "gosoup_limit_refused_total",
 			Help: "What the per-source limits refused: STUN checks over the rate (stun_rate), DTLS handshakes deferred " +
 				"(dtls_handshakes), ICE-TCP connections closed at accept (tcp_conns) or without ICE at the idle timeout " +
-				"(tcp_idle), WebSockets answered 429 (ws_sockets), WHIP/WHEP POSTs answered 429 (whip_posts).",
+				"(tcp_idle), WebSockets answered 429 (ws_sockets), WHIP/WHEP POSTs answered 429 (whip_posts), TURN allocations answered 486 (turn_allocations).",
 			ConstLabels: prometheus.Labels{"limit": limit},
 		}, func() float64 { return float64(limitRefused(limit)) }))
 	}

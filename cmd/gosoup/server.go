@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -91,6 +90,13 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 		ln.Close()
 		return fmt.Errorf("media: %w", err)
 	}
+	httpLn, stopTURN, err := c.startTURN(ln, tlsConfig, srv, log) // the listen port shared with TURN (turn.go)
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return err
+	}
+	defer stopTURN()
 	opts := signaling.Options{AllowedOrigins: c.allowedOrigins}
 	c.limits.signaling(&opts)
 	member, err := c.startCluster(srv, ln.Addr(), tlsConfig != nil, log)
@@ -133,11 +139,10 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	}
 	scheme := "http"
 	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
 		scheme = "https"
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	go func() { serveErr <- hs.Serve(httpLn) }()
 	log.Info("gosoup listening", "url", scheme+"://"+ln.Addr().String()+"/", "rtcPort", srv.RTCPort(), "announcedIPs", srv.AnnouncedIPs())
 
 	closeSFU := func() {
@@ -192,6 +197,9 @@ func (c *config) handler(srv *sfu.Server, sig, adm http.Handler, h *health, log 
 	mux.Handle("/metrics", promhttp.Handler())
 	h.register(mux)
 	mux.Handle("/admin/", adm)
+	if ice := c.iceServersHandler(); ice != nil {
+		mux.Handle("/ice-servers", ice)
+	}
 	if c.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
