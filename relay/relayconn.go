@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/turn/v5"
 )
@@ -35,7 +36,13 @@ func (g *relayGen) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pac
 	if ip := g.s.cfg.RelayIP; ip.IsValid() && ip.Is4() == (conf.Network != "udp6") {
 		addr.IP = net.IP(ip.AsSlice())
 	}
-	return &relayConn{PacketConn: pc, s: g.s}, addr, nil
+	rc := &relayConn{PacketConn: pc, s: g.s}
+	g.s.mu.Lock()
+	if len(g.s.relays) < 4096 { // allocations being created
+		g.s.relays[addr.String()] = rc
+	}
+	g.s.mu.Unlock()
+	return rc, addr, nil
 }
 
 func (g *relayGen) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
@@ -50,7 +57,8 @@ func (g *relayGen) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) { ret
 // client named, so that pion's permissions and channels match.
 type relayConn struct {
 	net.PacketConn
-	s *Server
+	s   *Server
+	tcp atomic.Bool // the client reached the server over TCP or TLS
 
 	mu    sync.Mutex
 	named map[netip.AddrPort]netip.AddrPort // address sent to → address the client named
@@ -85,8 +93,15 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		c.mu.Unlock()
 	}
 	n, err := c.PacketConn.WriteTo(p, net.UDPAddrFromAddrPort(to))
-	c.s.counters.BytesToPeer.Add(uint64(n))
+	c.count(&c.s.counters.BytesToPeer, n)
 	return n, err
+}
+
+func (c *relayConn) count(dir *atomic.Uint64, n int) {
+	dir.Add(uint64(n))
+	if c.tcp.Load() {
+		c.s.counters.BytesOverTCP.Add(uint64(n))
+	}
 }
 
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -94,7 +109,7 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	if err != nil {
 		return n, addr, err
 	}
-	c.s.counters.BytesToClient.Add(uint64(n))
+	c.count(&c.s.counters.BytesToClient, n)
 	if ap, ok := addrPortOf(addr); ok {
 		c.mu.Lock()
 		named, found := c.named[ap]

@@ -59,10 +59,13 @@ type Config struct {
 
 // Counters are what a Server did, read with atomic loads.
 type Counters struct {
-	Allocations        atomic.Int64  // current
-	AllocationsTotal   atomic.Uint64 // created
-	BytesToPeer        atomic.Uint64 // relayed from clients to the SFU
-	BytesToClient      atomic.Uint64 // relayed from the SFU to clients
+	Allocations      atomic.Int64  // current
+	AllocationsTotal atomic.Uint64 // created
+	BytesToPeer      atomic.Uint64 // relayed from clients to the SFU
+	BytesToClient    atomic.Uint64 // relayed from the SFU to clients
+	// BytesOverTCP is the part of BytesToPeer and BytesToClient whose
+	// client reached the server over TCP or TLS.
+	BytesOverTCP       atomic.Uint64
 	AuthFailures       atomic.Uint64 // requests with unknown, expired or wrongly signed credentials
 	RefusedAllocations atomic.Uint64 // over AllocationsPerSource
 	DroppedToPeer      atomic.Uint64 // packets to a peer address Route refused
@@ -77,6 +80,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	bySource map[netip.Addr]int
+	relays   map[string]*relayConn // by relayed address, until their allocation is created
 }
 
 // NewServer starts a TURN server on cfg's sockets; Close stops it and
@@ -103,7 +107,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, bySource: map[netip.Addr]int{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, bySource: map[netip.Addr]int{}, relays: map[string]*relayConn{}}
 	gen := &relayGen{s: s}
 	perm := func(_ net.Addr, ip net.IP) bool {
 		a, ok := netip.AddrFromSlice(ip)
@@ -120,7 +124,10 @@ func NewServer(cfg Config) (*Server, error) {
 					s.counters.AuthFailures.Add(1)
 				}
 			},
-			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, _ net.Addr, _ int) { s.allocated(src, 1) },
+			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, relayAddr net.Addr, _ int) {
+				s.allocated(src, 1)
+				s.created(relayAddr, src)
+			},
 			OnAllocationDeleted: func(src, _ net.Addr, _, _, _ string) { s.allocated(src, -1) },
 		},
 	}
@@ -211,6 +218,19 @@ func (s *Server) allocated(src net.Addr, d int) {
 		delete(s.bySource, a)
 	}
 	s.mu.Unlock()
+}
+
+// created marks the relay socket of a new allocation with its client's
+// transport (pion reports every allocation as UDP; a TCP or TLS client's
+// address is a *net.TCPAddr).
+func (s *Server) created(relayAddr, src net.Addr) {
+	s.mu.Lock()
+	rc := s.relays[relayAddr.String()]
+	delete(s.relays, relayAddr.String())
+	s.mu.Unlock()
+	if _, isTCP := src.(*net.TCPAddr); rc != nil && isTCP {
+		rc.tcp.Store(true)
+	}
 }
 
 // idleListener gives its connections a read deadline of timeout from

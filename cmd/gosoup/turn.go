@@ -104,6 +104,8 @@ func registerTURNMetrics() {
 		func(c *relay.Counters) uint64 { return c.BytesToPeer.Load() })
 	counter("gosoup_turn_relayed_bytes_total", bytesHelp, prometheus.Labels{"direction": "to_client"},
 		func(c *relay.Counters) uint64 { return c.BytesToClient.Load() })
+	counter("gosoup_turn_relayed_tcp_bytes_total", "The part of gosoup_turn_relayed_bytes_total whose client reached the TURN server over TCP or TLS.", nil,
+		func(c *relay.Counters) uint64 { return c.BytesOverTCP.Load() })
 	counter("gosoup_turn_auth_failures_total", "TURN requests with unknown, expired or wrongly signed credentials.", nil,
 		func(c *relay.Counters) uint64 { return c.AuthFailures.Load() })
 	counter("gosoup_turn_dropped_packets_total", "Packets a TURN client sent to an address other than the SFU's media port (dropped).", nil,
