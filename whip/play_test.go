@@ -227,9 +227,21 @@ func TestWHEPPlayedPeerLeaves(t *testing.T) {
 	if n := ts.whip.Sessions(); n != 0 {
 		t.Fatalf("%d sessions after alice left", n)
 	}
-	for _, p := range ts.sfu.Rooms()[0].Peers() {
-		if strings.HasPrefix(p.Name(), "whep-") {
-			t.Errorf("player peer %s still in the room", p.Name())
+	// The session leaves the count as it ends; its peer leaves the room
+	// right after.
+	players := func() []string {
+		var names []string
+		for _, p := range ts.sfu.Rooms()[0].Peers() {
+			if strings.HasPrefix(p.Name(), "whep-") {
+				names = append(names, p.Name())
+			}
 		}
+		return names
+	}
+	for deadline := time.Now().Add(2 * time.Second); len(players()) > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if left := players(); len(left) > 0 {
+		t.Errorf("player peers %v still in the room 2 s after the session ended", left)
 	}
 }
