@@ -38,14 +38,39 @@ export function tokenGrants() {
   }
 }
 
+// fetchIceServers returns the TURN servers the gosoup server of a
+// signaling URL offers (GET /ice-servers, with the URL's peer name and
+// join token), or [] when it offers none or cannot be asked.
+export async function fetchIceServers(url) {
+  const ws = new URL(url);
+  const u = new URL('/ice-servers', ws.protocol === 'wss:' ? `https://${ws.host}` : `http://${ws.host}`);
+  for (const k of ['peerName', 'token']) {
+    if (ws.searchParams.get(k)) u.searchParams.set(k, ws.searchParams.get(k));
+  }
+  try {
+    const r = await fetch(u, { cache: 'no-store' });
+    if (!r.ok) return [];
+    const body = await r.json();
+    return Array.isArray(body.iceServers) ? body.iceServers : [];
+  } catch {
+    return [];
+  }
+}
+
 // openSession resolves once the protoo WebSocket is open; the returned
-// object holds the mediasoup Room wired to it.
-export function openSession(url, roomOptions = {}, onDemoNotification = () => {}) {
+// object holds the mediasoup Room wired to it. The Room gets the server's
+// TURN servers (unless roomOptions has turnServers); the page's ?relay=1
+// makes it use them only (iceTransportPolicy 'relay').
+export async function openSession(url, roomOptions = {}, onDemoNotification = () => {}) {
+  const relayOnly = new URLSearchParams(location.search).get('relay') === '1';
+  const turnServers = roomOptions.turnServers || await fetchIceServers(url);
   const transport = new protooClient.WebSocketTransport(url, { retry: { retries: 2 } });
   const protoo = new protooClient.Peer(transport);
   const room = new mediasoupClient.Room({
     requestTimeout: 12000,
     transportOptions: { tcp: false },
+    turnServers,
+    ...(relayOnly ? { iceTransportPolicy: 'relay' } : {}),
     ...roomOptions
   });
   const demoNotifications = [];
