@@ -120,7 +120,7 @@ func TestRedisOutage(t *testing.T) {
 	r.start()
 	restarted := time.Now()
 	waitFor(t, 5*time.Second, "both nodes registered again", func() bool {
-		nodes, _, err := readNodes(ctx, n1.member.rdb, n1.member.k, n1.member.g)
+		nodes, _, _, err := readNodes(ctx, n1.member.rdb, n1.member.k, n1.member.g)
 		return err == nil && len(nodes) == 2
 	})
 	waitFor(t, 5*time.Second, "both room states re-published", func() bool {

@@ -55,7 +55,18 @@ func testConfig(r *redisServer, id, prefix string) Config {
 // startNode starts a node of the cluster prefix on r.
 func startNode(t *testing.T, r *redisServer, id, prefix string) *node {
 	t.Helper()
-	log := testLogger(t, id)
+	return startNodeWith(t, testConfig(r, id, prefix))
+}
+
+// startNodeWith starts a node with cfg (Logger: testLogger when nil;
+// SignalingURL set here).
+func startNodeWith(t *testing.T, cfg Config) *node {
+	t.Helper()
+	id := cfg.NodeID
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t, id)
+	}
+	log := cfg.Logger
 	srv, err := sfu.NewServer(sfu.Config{
 		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0, AnnouncedIP: "127.0.0.1"},
 		Logger: log,
@@ -64,8 +75,6 @@ func startNode(t *testing.T, r *redisServer, id, prefix string) *node {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(nil)
-	cfg := testConfig(r, id, prefix)
-	cfg.Logger = log
 	cfg.SignalingURL = "ws://" + hs.Listener.Addr().String()
 	m, err := Start(context.Background(), srv, cfg)
 	if err != nil {

@@ -107,7 +107,7 @@ func (cr *croom) join(ctx context.Context) error {
 		cr.markDirty()
 		return fmt.Errorf("write room state: %w", err)
 	}
-	states, err := m.readStates(ctx, cr.id, nodes.Val())
+	states, _, err := m.readStates(ctx, cr.id, nodes.Val())
 	if err != nil {
 		return err
 	}
@@ -187,11 +187,16 @@ func (m *Member) attached() []*croom {
 	return out
 }
 
-// readState returns node's state of a room, nil when it has none.
+// readState returns node's state of a room, nil when it has none; a
+// state that fails verification is an error (what is mirrored of it is
+// kept).
 func (m *Member) readState(room, node string) (*roomState, error) {
 	ctx, cancel := context.WithTimeout(m.ctx, redisTimeout)
 	defer cancel()
-	sts, err := m.readStates(ctx, room, []string{node})
+	sts, refused, err := m.readStates(ctx, room, []string{node})
+	if err == nil && refused > 0 {
+		err = errors.New("room state refused")
+	}
 	if err != nil || len(sts) == 0 {
 		return nil, err
 	}
@@ -199,8 +204,8 @@ func (m *Member) readState(room, node string) (*roomState, error) {
 }
 
 // readStates returns the states of a room of the given nodes (ours
-// skipped) that have one.
-func (m *Member) readStates(ctx context.Context, room string, nodes []string) ([]*roomState, error) {
+// skipped) that have one, and how many were refused.
+func (m *Member) readStates(ctx context.Context, room string, nodes []string) (out []*roomState, refused int, err error) {
 	pipe := m.rdb.Pipeline()
 	var cmds []*redis.StringCmd
 	var from []string
@@ -211,27 +216,27 @@ func (m *Member) readStates(ctx context.Context, room string, nodes []string) ([
 		}
 	}
 	if len(cmds) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read room states: %w", err)
+		return nil, 0, fmt.Errorf("read room states: %w", err)
 	}
-	var out []*roomState
 	for i, c := range cmds {
 		s, err := c.Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read room state: %w", err)
+			return nil, 0, fmt.Errorf("read room state: %w", err)
 		}
 		st, err := m.openState(room, from[i], s)
 		if err != nil {
-			continue // refused: as if the node had no state
+			refused++
+			continue
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	return out, refused, nil
 }
 
 // openState verifies and decodes node's state of room (its "s" field);

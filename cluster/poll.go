@@ -202,10 +202,22 @@ func (m *Member) observe(now time.Time) {
 	ctx, cancel := context.WithTimeout(m.ctx, 2*redisTimeout)
 	defer cancel()
 	readAt := time.Now()
-	nodes, stale, err := readNodes(ctx, m.rdb, m.k, m.g)
+	nodes, stale, refused, err := readNodes(ctx, m.rdb, m.k, m.g)
 	if err != nil {
 		m.log.Debug("cluster: read nodes", "err", err)
 		return
+	}
+	// A node whose entry was refused cannot be told alive or gone: what
+	// this node has of it is kept (nothing new of it is taken, all of it
+	// is verified).
+	alive := make(map[string]*NodeInfo, len(nodes)+len(refused))
+	for id, n := range nodes {
+		alive[id] = n
+	}
+	for _, id := range refused {
+		if alive[id] == nil {
+			alive[id] = &NodeInfo{ID: id}
+		}
 	}
 	grace := now.UnixNano() < m.graceUntil.Load()
 	if len(stale) > 0 && !grace {
@@ -229,7 +241,7 @@ func (m *Member) observe(now time.Time) {
 	var probes []probe
 	pipe = m.rdb.Pipeline()
 	for i, cr := range rooms {
-		seen := map[string]bool{m.id: true}
+		seen := map[string]bool{}
 		check := func(n string) {
 			if !seen[n] {
 				seen[n] = true
@@ -255,10 +267,13 @@ func (m *Member) observe(now time.Time) {
 		for _, pr := range probes {
 			if sv, err := pr.cmd.Result(); err == nil {
 				b, ok := m.g.check(kindState, stateField(pr.key, "v"), sv)
-				if !ok {
-					continue // not a member of ours: as if it had no state
-				}
 				v := string(b)
+				if !ok {
+					// Garbled or another secret's: the mirror of it, if
+					// any, is kept as it is (not read again, not dropped);
+					// garbled in our own state, it is written again.
+					v = refusedVersion
+				}
 				if versions[pr.room] == nil {
 					versions[pr.room] = map[string]string{}
 				}
@@ -267,16 +282,25 @@ func (m *Member) observe(now time.Time) {
 		}
 	}
 	for _, cr := range rooms {
-		cr.reconcile(now, readAt, versions[cr.id], nodes, grace)
+		if v := versions[cr.id][m.id]; v != "" {
+			if epoch, _, ok := parseVersion(v); !ok || epoch != cr.epoch {
+				cr.markDirty() // our state in Redis is not ours: write it again
+			}
+			delete(versions[cr.id], m.id)
+		}
+		cr.reconcile(now, readAt, versions[cr.id], alive, grace)
 	}
 	m.checkPipes(func(room, node string) bool {
 		if grace {
 			return true
 		}
-		_, alive := nodes[node]
-		return alive && versions[room][node] != ""
+		_, isAlive := alive[node]
+		return isAlive && versions[room][node] != ""
 	})
 }
+
+// refusedVersion stands for a state version that failed verification.
+const refusedVersion = "?"
 
 // mirrorNodes returns the nodes the room has mirrors of.
 func (cr *croom) mirrorNodes() []string {

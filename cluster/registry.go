@@ -116,16 +116,17 @@ func deregister(ctx context.Context, rdb *redis.Client, k keys, id string) error
 
 // readNodes returns the registered nodes whose key has not expired, by
 // id, and the ids left in the node set without a key. Entries that fail
-// verification are refused (neither live nor stale: their writer, a node
-// with another secret, keeps them).
-func readNodes(ctx context.Context, rdb *redis.Client, k keys, g *guard) (map[string]*NodeInfo, []string, error) {
+// verification are refused and their ids returned apart (neither live
+// nor stale: a node with another secret keeps them, a garbled entry of a
+// live node is written again by it).
+func readNodes(ctx context.Context, rdb *redis.Client, k keys, g *guard) (nodes map[string]*NodeInfo, stale, refused []string, err error) {
 	ids, err := rdb.SMembers(ctx, k.nodes()).Result()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read node set: %w", err)
+		return nil, nil, nil, fmt.Errorf("read node set: %w", err)
 	}
 	out := map[string]*NodeInfo{}
 	if len(ids) == 0 {
-		return out, nil, nil
+		return out, nil, nil, nil
 	}
 	ks := make([]string, len(ids))
 	for i, id := range ids {
@@ -133,9 +134,8 @@ func readNodes(ctx context.Context, rdb *redis.Client, k keys, g *guard) (map[st
 	}
 	vals, err := rdb.MGet(ctx, ks...).Result()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read nodes: %w", err)
+		return nil, nil, nil, fmt.Errorf("read nodes: %w", err)
 	}
-	var stale []string
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
@@ -144,14 +144,16 @@ func readNodes(ctx context.Context, rdb *redis.Client, k keys, g *guard) (map[st
 		}
 		b, ok := g.check(kindNode, ks[i], s)
 		if !ok {
+			refused = append(refused, ids[i])
 			continue
 		}
 		var n NodeInfo
 		if err := json.Unmarshal(b, &n); err != nil || n.ID != ids[i] {
 			g.refuse(kindNode, ks[i], fmt.Errorf("decode node info of %q: %v", ids[i], err))
+			refused = append(refused, ids[i])
 			continue
 		}
 		out[ids[i]] = &n
 	}
-	return out, stale, nil
+	return out, stale, refused, nil
 }

@@ -71,7 +71,7 @@ func ReadStatus(ctx context.Context, redisURL, prefix, secret string) (*Status, 
 }
 
 func readStatus(ctx context.Context, rdb *redis.Client, k keys, g *guard) (*Status, error) {
-	nodes, stale, err := readNodes(ctx, rdb, k, g)
+	nodes, stale, _, err := readNodes(ctx, rdb, k, g)
 	if err != nil {
 		return nil, err
 	}
