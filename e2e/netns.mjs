@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 // netnsSupport returns null when namespaces can be used, else why not.
-export function netnsSupport() {
+export function netnsSupport(tools = ['ip', 'tc']) {
   if (!process.getuid || process.getuid() !== 0) return 'needs root (ip netns, tc)';
-  for (const tool of ['ip', 'tc']) {
-    if (spawnSync(tool, ['-V']).error) return `needs ${tool} (Debian package iproute2)`;
+  for (const tool of tools) {
+    if (spawnSync(tool, ['-V']).error) return `needs ${tool} (Debian package ${tool === 'iptables' ? 'iptables' : 'iproute2'})`;
   }
   return null;
 }
@@ -47,6 +47,22 @@ export function createNetns() {
   return {
     hostIP: `10.213.${n}.1`,
     wrapper,
+    // onlyFrom lets into the namespace only what the host sends from the
+    // given [protocol, port] pairs (e.g. ['tcp', 3443]) and loopback: the
+    // browser's packets still leave (a failed send would make Chromium
+    // drop the socket), but every answer from another port is dropped. It
+    // also adds a default route via the host (Chromium gathers no
+    // candidate without one).
+    onlyFrom(...allowed) {
+      const ipt = (...a) => run('ip', 'netns', 'exec', ns, 'iptables', ...a);
+      tryRun('ip', 'netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', `10.213.${n}.1`);
+      ipt('-F', 'INPUT');
+      ipt('-A', 'INPUT', '-i', 'lo', '-j', 'ACCEPT');
+      for (const [proto, port] of allowed) {
+        ipt('-A', 'INPUT', '-p', proto, '-s', `10.213.${n}.1`, '--sport', String(port), '-j', 'ACCEPT');
+      }
+      ipt('-A', 'INPUT', '-j', 'DROP');
+    },
     // cap limits what goes from the host to the namespace (tbf).
     cap(bps) {
       run('tc', 'qdisc', 'replace', 'dev', host, 'root', 'tbf', 'rate', `${Math.round(bps)}bit`,
