@@ -44,7 +44,7 @@ func testTLS(t *testing.T) (server, client *tls.Config) {
 	return server, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
-func newMux(t *testing.T, cfg *tls.Config, timeout time.Duration) *Mux {
+func newMux(t testing.TB, cfg *tls.Config, timeout time.Duration) *Mux {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,7 +16,7 @@ const testSecret = "test-turn-secret"
 // startRelay starts a Server on UDP and TCP (through a Mux) of 127.0.0.1
 // that relays only to peer; it returns the server and its UDP and TCP
 // addresses.
-func startRelay(t *testing.T, peer netip.AddrPort, perSource int) (*Server, string, string) {
+func startRelay(t testing.TB, peer netip.AddrPort, perSource int) (*Server, string, string) {
 	t.Helper()
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +39,7 @@ func startRelay(t *testing.T, peer netip.AddrPort, perSource int) (*Server, stri
 
 // echoPeer is a UDP socket (the SFU's place) that answers every datagram
 // with "echo:" and it.
-func echoPeer(t *testing.T) *net.UDPConn {
+func echoPeer(t testing.TB) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -60,7 +60,7 @@ func echoPeer(t *testing.T) *net.UDPConn {
 }
 
 // turnClient connects a pion/turn client over UDP, or over TCP when tcp.
-func turnClient(t *testing.T, server string, tcp bool, user, pass string) *turn.Client {
+func turnClient(t testing.TB, server string, tcp bool, user, pass string) *turn.Client {
 	t.Helper()
 	var conn net.PacketConn
 	if tcp {
@@ -203,5 +203,47 @@ func TestAllocationsPerSource(t *testing.T) {
 	}
 	if n := s.Counters().RefusedAllocations.Load(); n != 1 {
 		t.Fatalf("refused allocations counted: %d", n)
+	}
+}
+
+// BenchmarkRelayRoundTrip sends 1200-byte packets through a UDP allocation
+// to an echo peer and back (the loopback path media takes through the
+// built-in TURN server), one at a time; BenchmarkDirectRoundTrip is the
+// same exchange without the relay.
+func BenchmarkRelayRoundTrip(b *testing.B) {
+	peer := echoPeer(b)
+	_, udpAddr, _ := startRelay(b, peer.LocalAddr().(*net.UDPAddr).AddrPort(), 0)
+	user, pass := Credentials(testSecret, "bench", time.Minute, time.Now())
+	relayed, err := turnClient(b, udpAddr, false, user, pass).Allocate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer relayed.Close()
+	roundTrips(b, relayed, peer.LocalAddr())
+}
+
+func BenchmarkDirectRoundTrip(b *testing.B) {
+	peer := echoPeer(b)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	roundTrips(b, c, peer.LocalAddr())
+}
+
+func roundTrips(b *testing.B, c net.PacketConn, to net.Addr) {
+	pkt := make([]byte, 1200)
+	buf := make([]byte, 1500)
+	b.SetBytes(int64(2 * len(pkt)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.WriteTo(pkt, to); err != nil {
+			b.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, _, err := c.ReadFrom(buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
