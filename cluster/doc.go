@@ -25,6 +25,18 @@
 // pipe per producer and receiving node, whatever the number of consumers.
 // Media never passes through Redis and never waits on it.
 //
+// Every value written (the node entry, both fields of a state hash, the
+// home claim) and every message is sealed with the cluster secret
+// (Config.Secret, the same on every node): "g1.KID.MAC.PAYLOAD", MAC an
+// HMAC-SHA256 (key derived with HKDF) over the key or channel name and
+// the payload, KID a fingerprint of the secret. What fails verification
+// is refused, counted (Stats.Refused) and logged, never applied; a
+// refused entry of a known node leaves what was mirrored of it as it was
+// (a garbled entry neither adds nor drops peers). A pipe request carries
+// a public nonce, never keys: both ends derive the pipe's SRTP keys from
+// the secret and the nonce. A node with another secret thus shares
+// nothing with the cluster.
+//
 // Changes travel as numbered deltas; a receiver that sees a gap, another
 // epoch (the origin restarted or reopened the room) or, in its poll every
 // interval, a newer version in Redis reads the origin's state hash and
