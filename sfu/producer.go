@@ -264,9 +264,10 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 			o.NewProducer(prod)
 		}
 	})
+	offer := r.offerLocked(prod) // not audio of the slots, nor video beyond last-N
 	for _, other := range r.peers {
-		if other == peer || other.closed || r.slots.slotSource(prod) {
-			continue // with audio slots, audio is heard through them
+		if other == peer || other.closed || !offer {
+			continue
 		}
 		if c := other.newConsumerLocked(prod); c != nil {
 			other.notify(protocol.NewConsumer(c.data()))

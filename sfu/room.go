@@ -39,6 +39,7 @@ type Room struct {
 	done       chan struct{} // closed when the room closes
 
 	slots        *audioSlots      // nil: audio slots off; set before the first join
+	lastN        *lastN           // nil: video last-N off; set before the first join
 	speaker      *speakerDetector // started by the first subscription (or join, with slots); guarded by mu
 	speakerEvery time.Duration    // the detector's interval (tests shorten or stretch it)
 
@@ -70,6 +71,16 @@ func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error
 		if r.slots, err = newAudioSlots(r, slots); err != nil {
 			return nil, err
 		}
+	}
+	n := s.cfg.LastN
+	if s.cfg.RoomLastN != nil {
+		n = s.cfg.RoomLastN(id)
+	}
+	if n < 0 || n > maxLastN {
+		return nil, fmt.Errorf("room %q: last-n: %d is not in 0..%d", id, n, maxLastN)
+	}
+	if n > 0 {
+		r.lastN = newLastN(r, n)
 	}
 	return r, nil
 }
@@ -169,6 +180,9 @@ func (r *Room) joinPeer(req *protocol.JoinRequest, notify Notifier, remote bool)
 	p := newPeer(r, req.PeerName, req.RTPCapabilities, req.Spy, req.AppData, notify)
 	p.remote = remote
 	resp := protocol.JoinResponse{Peers: []protocol.PeerData{}}
+	if r.lastN != nil {
+		r.lastN.startLocked() // the video set follows the audio levels
+	}
 	if r.slots != nil && !remote {
 		r.detectorLocked() // the slots follow the audio levels
 		consumers := []protocol.ConsumerData{}
@@ -180,8 +194,8 @@ func (r *Room) joinPeer(req *protocol.JoinRequest, notify Notifier, remote bool)
 	for _, other := range r.peers {
 		var consumers []protocol.ConsumerData
 		for _, prod := range other.producerList() {
-			if r.slots.slotSource(prod) {
-				continue // heard through the slots
+			if !r.offeredLocked(prod) {
+				continue // heard through the slots, or video outside last-N
 			}
 			if c := p.newConsumerLocked(prod); c != nil {
 				consumers = append(consumers, c.data())

@@ -47,6 +47,14 @@ type Config struct {
 	// RoomAudioSlots, if set, gives the number of audio slots of each new
 	// room by its id (0: off), instead of AudioSlots.
 	RoomAudioSlots func(roomID string) int
+	// LastN, when above 0, offers each peer of every room the video of at
+	// most that many producers, the most recent speakers'
+	// (Room.EnableLastN, docs/protocol.md "Video last-N"); 0 offers every
+	// video producer, as mediasoup.
+	LastN int
+	// RoomLastN, if set, gives the last-N of each new room by its id (0:
+	// off), instead of LastN.
+	RoomLastN func(roomID string) int
 }
 
 // Limits bound rooms and peers so that one client cannot exhaust the
@@ -103,6 +111,9 @@ func NewServer(cfg Config) (*Server, error) {
 	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.AudioSlots < 0 || cfg.AudioSlots > maxAudioSlots {
 		return nil, fmt.Errorf("audio slots: %d is not in 0..%d", cfg.AudioSlots, maxAudioSlots)
+	}
+	if cfg.LastN < 0 || cfg.LastN > maxLastN {
+		return nil, fmt.Errorf("last-n: %d is not in 0..%d", cfg.LastN, maxLastN)
 	}
 	if cfg.RTC.Logger == nil {
 		cfg.RTC.Logger = cfg.Logger
