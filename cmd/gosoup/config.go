@@ -36,6 +36,7 @@ type config struct {
 	maxIncomingBitrate int
 	maxPeersPerRoom    int
 	audioSlots         int
+	lastN              int
 	transportCC        bool
 	fullHeaderExt      bool
 	pprof              bool
@@ -92,6 +93,8 @@ func registerServerFlags(fs *flag.FlagSet) *config {
 	fs.Var(intRange(&c.maxPeersPerRoom, 1000, 1, math.MaxInt32), "max-peers-per-room", "`peers` per room before join is refused")
 	fs.Var(intRange(&c.audioSlots, 0, 0, 16), "audio-slots",
 		"offer each peer this many audio `slots` carrying the loudest current speakers instead of one consumer per microphone (0: every microphone, as mediasoup)")
+	fs.Var(intRange(&c.lastN, 0, 0, 64), "last-n",
+		"offer each peer the video of at most this many `producers`, the most recent speakers' (0: every video, as mediasoup)")
 	fs.BoolVar(&c.transportCC, "transport-cc", false,
 		"offer transport-wide-cc so senders get transport-cc feedback (breaks video-first sending in current Chrome with mediasoup-client 2.4.12)")
 	fs.BoolVar(&c.fullHeaderExt, "full-header-extensions", false,

@@ -171,6 +171,7 @@ func (c *config) sfuConfig(log *slog.Logger) (sfu.Config, error) {
 		Limits:             sfu.Limits{PeersPerRoom: c.maxPeersPerRoom},
 		NoRetransmission:   c.noRetransmission,
 		AudioSlots:         c.audioSlots,
+		LastN:              c.lastN,
 		MaxIncomingBitrate: uint32(c.maxIncomingBitrate),
 	}
 	var err error
