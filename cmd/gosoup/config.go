@@ -68,7 +68,7 @@ type config struct {
 const configFlag = "config"
 
 // secretKeys are the keys whose values never appear in logs or errors.
-var secretKeys = map[string]bool{"auth-secret": true, "turn-secret": true}
+var secretKeys = map[string]bool{"auth-secret": true, "cluster-secret": true, "turn-secret": true}
 
 // registerServerFlags defines the server flags on fs and returns the
 // configuration they fill, with the defaults set.
@@ -141,7 +141,10 @@ func (c *config) validate(src sources) error {
 	if c.authSecret != "" && len(c.authSecret) < auth.MinSecretLen {
 		return fmt.Errorf("auth-secret (%s): %d bytes, want at least %d", src.of("auth-secret"), len(c.authSecret), auth.MinSecretLen)
 	}
-	return c.turn.validate(src)
+	if err := c.turn.validate(src); err != nil {
+		return err
+	}
+	return c.cluster.validate(src)
 }
 
 // firstSet returns a when value is non-empty, else b.
