@@ -55,9 +55,17 @@ func main() {
 	flag.IntVar(&c.pid, "server-pid", 0, "server pid, to read its CPU time and memory from /proc")
 	flag.StringVar(&c.jsonOut, "json", "", "write the JSON summary to this file (default: stdout after the table)")
 	churn, cc := churnFlags()
+	meeting := meetingFlags()
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if meeting.enabled {
+		if err := runMeeting(ctx, c, meeting, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "gosoup-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *churn {
 		c.churn = cc
 		sum, err := runChurn(ctx, c, os.Stderr)
