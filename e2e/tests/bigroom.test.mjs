@@ -1,0 +1,205 @@
+// Big rooms: 300 pion peers (gosoup-load --meeting: mostly silent
+// microphones sending real ssrc-audio-level values, a few cameras) and a
+// Chromium mediasoup-client 2.4.12 peer. With --audio-slots 3 --last-n 4
+// the Chromium peer is offered 7 consumers and receives them within
+// seconds; a silent peer that starts speaking is heard through a slot
+// (audioSlot names it, the slot's inbound-rtp counts its packets) and its
+// video is offered and reaches the page (last-N follows the speaker).
+// Without the settings, the page is offered every producer, as mediasoup.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { startServer, launchBrowser, roomId, repo, waitFor, sleep } from '../lib.mjs';
+
+const PEERS = Number(process.env.BIGROOM_PEERS || 300);
+const VIDEO = 6;
+
+let browser;
+let loadBin;
+let binDir;
+before(async () => {
+  binDir = mkdtempSync(path.join(tmpdir(), 'gosoup-bigroom-'));
+  loadBin = path.join(binDir, 'gosoup-load');
+  execFileSync('go', ['build', '-o', loadBin, './cmd/gosoup-load'], { cwd: repo, stdio: 'inherit' });
+  browser = await launchBrowser();
+});
+after(async () => {
+  if (browser) await browser.close();
+  rmSync(binDir, { recursive: true, force: true });
+});
+
+// startMeeting runs gosoup-load --meeting and resolves once every peer
+// produces; speak(name) makes a peer's audio level rise and returns when.
+async function startMeeting(ws, room) {
+  const proc = spawn(loadBin, ['--meeting', '--url', ws, '--meeting-room', room,
+    '--meeting-peers', String(PEERS), '--meeting-video', String(VIDEO), '--bitrate', '200000'],
+  { stdio: ['pipe', 'pipe', 'inherit'] });
+  const events = [];
+  const waiters = [];
+  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+    let e;
+    try { e = JSON.parse(line); } catch { return; }
+    if (e.event === 'error') console.log(`meeting: ${line}`);
+    events.push(e);
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = (pred, ms) => new Promise((resolve, reject) => {
+    const end = Date.now() + ms;
+    const check = () => {
+      const e = events.find(pred);
+      if (e) return resolve(e);
+      if (Date.now() > end) return reject(new Error('meeting: timed out'));
+      waiters.push(check);
+      setTimeout(() => { const i = waiters.indexOf(check); if (i >= 0) { waiters.splice(i, 1); check(); } }, 500);
+    };
+    check();
+  });
+  const ready = await next((e) => e.event === 'ready', 90000);
+  return {
+    ready,
+    speak: async (name) => { proc.stdin.write(`speak ${name}\n`); return (await next((e) => e.event === 'speak' && e.peer === name, 5000)).at; },
+    stop: async () => { proc.stdin.end(); proc.kill('SIGTERM'); await new Promise((r) => { proc.once('exit', r); setTimeout(r, 5000); }); }
+  };
+}
+
+// openPage opens the harness page with every RTCPeerConnection recorded,
+// for per-SSRC inbound-rtp stats.
+async function openPage(server, name) {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  await context.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    window.__pcs = [];
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args) { super(...args); window.__pcs.push(this); }
+    };
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`[${name}] page error: ${err.message}`));
+  await page.goto(`${server.http}/harness.html`);
+  await page.waitForFunction(() => window.harness !== undefined);
+  return page;
+}
+
+// inbound returns the page's inbound-rtp stats by SSRC.
+function inbound(page) {
+  return page.evaluate(async () => {
+    const out = {};
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp') {
+          out[s.ssrc] = { kind: s.kind, packets: s.packetsReceived || 0, energy: s.totalAudioEnergy || 0, frames: s.framesReceived || 0 };
+        }
+      });
+    }
+    return out;
+  });
+}
+
+// offered is what the page was offered: the join response's consumers and
+// every newConsumer since, with consumerClosed applied.
+async function offered(page) {
+  const trace = await page.evaluate(() => window.harness.trace());
+  const byId = new Map();
+  for (const m of trace) {
+    if (m.dir === 'in' && m.type === 'response' && m.method === 'join') {
+      for (const p of m.data.peers) for (const c of p.consumers) byId.set(c.id, { ...c, peerName: p.name });
+    } else if (m.dir === 'in' && m.method === 'newConsumer') {
+      byId.set(m.data.id, m.data);
+    } else if (m.dir === 'in' && m.method === 'consumerClosed') {
+      byId.delete(m.data.id);
+    }
+  }
+  return [...byId.values()];
+}
+
+function received(page) {
+  return page.evaluate(() => window.harness.events().filter((e) => e.event === 'consumer-track'));
+}
+
+test(`with --audio-slots 3 --last-n 4, a Chromium peer in a room of ${PEERS} gets 7 consumers at once and follows the speaker`, async () => {
+  const server = await startServer({ args: ['--audio-slots', '3', '--last-n', '4'] });
+  const room = roomId('bigroom');
+  let meeting;
+  try {
+    meeting = await startMeeting(server.ws, room);
+    console.log(`meeting: ${meeting.ready.joined} peers joined in ${meeting.ready.elapsedMs} ms (join p50 ${meeting.ready.joinP50Ms} ms, p95 ${meeting.ready.joinP95Ms} ms)`);
+    assert.equal(meeting.ready.joined, PEERS);
+    const page = await openPage(server, 'chrome');
+    const t0 = Date.now();
+    await page.evaluate((r) => window.harness.join(r, 'chrome', { spy: true }), room);
+    const offers = await offered(page);
+    const audio = offers.filter((c) => c.kind === 'audio');
+    const video = offers.filter((c) => c.kind === 'video');
+    assert.equal(audio.length, 3, 'audio consumers offered');
+    assert.ok(audio.every((c) => c.peerName === 'audio-slots'), 'audio offered through the slots only');
+    assert.equal(video.length, 4, 'video consumers offered (last-N)');
+    await waitFor(page, (n) => window.harness.events().filter((e) => e.event === 'consumer-track').length >= n, offers.length, 10000);
+    const all = Math.max(...(await received(page)).map((e) => e.t)) - t0;
+    console.log(`join → all ${offers.length} consumers received: ${all} ms`);
+    assert.ok(all < 5000, `all consumers received after ${all} ms`);
+
+    // A silent peer with a camera not shown yet starts speaking.
+    const shown = new Set(video.map((c) => c.peerName));
+    const speaker = Array.from({ length: VIDEO }, (_, i) => `pion-${String(i).padStart(3, '0')}`).find((n) => !shown.has(n));
+    assert.ok(speaker, `every camera offered: ${[...shown]}`);
+    const before = await inbound(page);
+    const spoke = await meeting.speak(speaker);
+    const slot = await waitFor(page, (name) => window.harness.trace().find((m) => m.method === 'audioSlot' && m.data.speakerPeerName === name), speaker, 5000);
+    const told = Date.now() - spoke;
+    const slotSsrc = audio.find((c) => c.id === slot.data.consumerId).rtpParameters.encodings[0].ssrc;
+    const b0 = (before[slotSsrc] && before[slotSsrc].packets) || 0;
+    let heard;
+    for (let end = Date.now() + 5000; Date.now() < end; await sleep(100)) {
+      const s = (await inbound(page))[slotSsrc];
+      if (s && s.packets > b0 + 10) { heard = s; break; }
+    }
+    assert.ok(heard, `slot ${slot.data.slot} (ssrc ${slotSsrc}) received no packets of ${speaker}`);
+    console.log(`${speaker} speaks → audioSlot seen by the page: ≤ ${told} ms; slot packets ${heard.packets}, energy ${heard.energy.toFixed(4)}`);
+
+    const cons = await waitFor(page, (name) => window.harness.consumers().find((c) => c.kind === 'video' && c.peer === name && !c.closed), speaker, 10000);
+    const vs = (await offered(page)).find((c) => c.id === cons.id).rtpParameters.encodings[0].ssrc;
+    let firstPacket;
+    for (let end = Date.now() + 10000; Date.now() < end; await sleep(50)) {
+      const s = (await inbound(page))[vs];
+      if (s && s.packets > 0) { firstPacket = Date.now(); break; }
+    }
+    assert.ok(firstPacket, `${speaker}'s video offered but no packet received`);
+    const ev = await page.evaluate(() => window.harness.events());
+    const offeredAt = ev.find((e) => e.event === 'newconsumer' && e.id === cons.id).t;
+    const trackAt = ev.find((e) => e.event === 'consumer-track' && e.id === cons.id).t;
+    console.log(`${speaker} speaks → video offered ${offeredAt - spoke} ms, receive() resolved ${trackAt - spoke} ms (renegotiation ${trackAt - offeredAt} ms), first packet ≤ ${firstPacket - spoke} ms`);
+    const open = (await page.evaluate(() => window.harness.consumers())).filter((c) => c.kind === 'video' && !c.closed);
+    assert.equal(open.length, 4, `open video consumers: ${open.map((c) => c.peer)}`);
+    assert.ok(open.some((c) => c.peer === speaker));
+  } finally {
+    if (meeting) await meeting.stop();
+    await server.stop();
+  }
+});
+
+test(`without the settings, a Chromium peer in a room of ${PEERS} is offered every producer`, async () => {
+  const server = await startServer();
+  const room = roomId('bigroom-off');
+  let meeting;
+  try {
+    meeting = await startMeeting(server.ws, room);
+    assert.equal(meeting.ready.joined, PEERS);
+    const page = await openPage(server, 'chrome');
+    await page.evaluate((r) => window.harness.join(r, 'chrome', { spy: true }), room);
+    const offers = await offered(page);
+    assert.equal(offers.filter((c) => c.kind === 'audio').length, PEERS);
+    assert.equal(offers.filter((c) => c.kind === 'video').length, VIDEO);
+    assert.ok(offers.every((c) => c.peerName !== 'audio-slots'));
+    const t0 = Date.now();
+    await waitFor(page, () => window.harness.events().filter((e) => e.event === 'consumer-track').length >= 20, null, 30000);
+    console.log(`without settings: first 20 of ${offers.length} consumers received in ${Date.now() - t0} ms`);
+  } finally {
+    if (meeting) await meeting.stop();
+    await server.stop();
+  }
+});
