@@ -7,11 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,37 +78,13 @@ func TestLimitFlags(t *testing.T) {
 func TestLimitsServed(t *testing.T) {
 	saved := httpHeaderTimeout
 	httpHeaderTimeout = 500 * time.Millisecond
-	var logs syncBuffer
-	signals := make(chan os.Signal, 2)
-	done := make(chan error, 1)
-	args := []string{"--listen", "127.0.0.1:0", "--rtc-listen-ip", "127.0.0.1", "--announced-ip", "127.0.0.1",
-		"--rtc-port", "0", "--tcp-idle-timeout", "1s"}
-	go func() { done <- runServer(args, nil, &logs, signals) }()
-	t.Cleanup(func() {
-		signals <- syscall.SIGTERM
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop")
-		}
-		httpHeaderTimeout = saved
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
-	re := regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)/ rtcPort=(\d+)`)
-	var base, rtcPort string
-	for end := time.Now().Add(10 * time.Second); base == ""; {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			base, rtcPort = m[1], m[2]
-		} else if time.Now().After(end) {
-			t.Fatalf("server not listening:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	t.Cleanup(func() { httpHeaderTimeout = saved })
+	base, logs := runForTest(t, nil, "--tcp-idle-timeout", "1s")
+	m := regexp.MustCompile(`rtcPort=(\d+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no rtcPort in the logs:\n%s", logs.String())
 	}
+	rtcPort := m[1]
 	for _, want := range []string{"stun-rate-per-source=200", "ws-per-source=256", "tcp-idle-timeout=1s", "trusted-cidr=\"\""} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("configuration log lacks %s", want)

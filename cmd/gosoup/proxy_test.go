@@ -32,7 +32,7 @@ func get(t *testing.T, u string, header http.Header) (int, string) {
 // refuses requests that say they were forwarded, and still answers the
 // machine's own.
 func TestForwardedWithoutTrustedProxy(t *testing.T) {
-	base, _ := runForTest(t)
+	base, _ := runForTest(t, nil)
 	code, body := get(t, "http://"+base+"/admin/rooms", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
 	if code != http.StatusForbidden || !strings.Contains(body, "trusted-proxy") {
 		t.Fatalf("forwarded admin request: %d %s", code, body)
@@ -45,7 +45,7 @@ func TestForwardedWithoutTrustedProxy(t *testing.T) {
 // TestTrustedProxy: from a --trusted-proxy the forwarded client address
 // is the one the admin API and the per-source WebSocket limit use.
 func TestTrustedProxy(t *testing.T) {
-	base, logs := runForTest(t, "--trusted-proxy", "127.0.0.1", "--ws-per-source", "1")
+	base, logs := runForTest(t, nil, "--trusted-proxy", "127.0.0.1", "--ws-per-source", "1")
 	if !strings.Contains(logs.String(), "trusted-proxy=127.0.0.1") {
 		t.Errorf("configuration log lacks trusted-proxy")
 	}

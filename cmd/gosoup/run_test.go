@@ -8,16 +8,17 @@ import (
 	"time"
 )
 
-// runForTest runs the whole server (runServer) with args on loopback
-// ports until the test ends, and returns its HTTP address (host:port) and
-// its logs. The test fails if the server does not stop on SIGTERM.
-func runForTest(t *testing.T, args ...string) (base string, logs *syncBuffer) {
+// runForTest runs the whole server (runServer) with args and environ on
+// loopback ports until the test ends, and returns its HTTP(S) address
+// (host:port) and its logs. The test fails if the server does not stop on
+// SIGTERM.
+func runForTest(t *testing.T, environ []string, args ...string) (base string, logs *syncBuffer) {
 	t.Helper()
 	logs = &syncBuffer{}
 	signals := make(chan os.Signal, 2)
 	done := make(chan error, 1)
 	all := append([]string{"--listen", "127.0.0.1:0", "--rtc-listen-ip", "127.0.0.1", "--announced-ip", "127.0.0.1", "--rtc-port", "0"}, args...)
-	go func() { done <- runServer(all, nil, logs, signals) }()
+	go func() { done <- runServer(all, environ, logs, signals) }()
 	t.Cleanup(func() {
 		signals <- syscall.SIGTERM
 		select {
@@ -32,7 +33,7 @@ func runForTest(t *testing.T, args ...string) (base string, logs *syncBuffer) {
 			t.Log(logs.String())
 		}
 	})
-	re := regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)/`)
+	re := regexp.MustCompile(`url=https?://(127\.0\.0\.1:\d+)/`)
 	for end := time.Now().Add(10 * time.Second); ; {
 		if m := re.FindStringSubmatch(logs.String()); m != nil {
 			return m[1], logs

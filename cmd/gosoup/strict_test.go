@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,35 +14,7 @@ import (
 // 2.6.19 refuses: each answer names the field. A plain transport without
 // ip and port is accepted.
 func TestStrictnessServed(t *testing.T) {
-	var logs syncBuffer
-	signals := make(chan os.Signal, 2)
-	done := make(chan error, 1)
-	args := []string{"--listen", "127.0.0.1:0", "--rtc-listen-ip", "127.0.0.1", "--announced-ip", "127.0.0.1", "--rtc-port", "0"}
-	go func() { done <- runServer(args, nil, &logs, signals) }()
-	t.Cleanup(func() {
-		signals <- syscall.SIGTERM
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop")
-		}
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
-	re := regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)/`)
-	var base string
-	for end := time.Now().Add(10 * time.Second); base == ""; {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(end) {
-			t.Fatalf("server not listening:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	base, _ := runForTest(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	p, err := client.Connect(ctx, "ws://"+base, "strict", "tool")

@@ -6,11 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,34 +29,8 @@ func TestTURNOnTheListenPort(t *testing.T) {
 	}
 	turnPort := udp.LocalAddr().(*net.UDPAddr).Port
 	udp.Close()
-	var logs syncBuffer
-	signals := make(chan os.Signal, 1)
-	done := make(chan error, 1)
-	args := []string{"--listen", "127.0.0.1:0", "--rtc-listen-ip", "127.0.0.1", "--announced-ip", "127.0.0.1",
-		"--rtc-port", "0", "--tls-self-signed", "--turn", "--turn-port", strconv.Itoa(turnPort),
-		"--turn-secret", "turn-test-turn-secret-0123", "--log-level", "debug"}
-	go func() { done <- runServer(args, []string{"GOSOUP_AUTH_SECRET=" + secret}, &logs, signals) }()
-	t.Cleanup(func() {
-		signals <- syscall.SIGTERM
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop")
-		}
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
-	var base string
-	re := regexp.MustCompile(`url=https://(127\.0\.0\.1:\d+)/`)
-	for end := time.Now().Add(10 * time.Second); base == ""; {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(end) {
-			t.Fatalf("server not listening:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	base, logs := runForTest(t, []string{"GOSOUP_AUTH_SECRET=" + secret}, "--tls-self-signed", "--turn",
+		"--turn-port", strconv.Itoa(turnPort), "--turn-secret", "turn-test-turn-secret-0123", "--log-level", "debug")
 	if strings.Contains(logs.String(), "turn-test-turn-secret") {
 		t.Fatal("TURN secret logged")
 	}
