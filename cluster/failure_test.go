@@ -15,17 +15,7 @@ func TestNodeKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	alice := joinPeer(ctx, t, n1, "kill", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 20*time.Millisecond, 25)
-	defer src.Stop()
+	publishVideo(ctx, t, n1, "kill", "alice", 20*time.Millisecond, 25)
 	var subs []*subscriber
 	for _, x := range []struct {
 		n    *node
@@ -83,17 +73,7 @@ func TestRedisOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	alice := joinPeer(ctx, t, n1, "out", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 20*time.Millisecond, 25)
-	defer src.Stop()
+	alice, _ := publishVideo(ctx, t, n1, "out", "alice", 20*time.Millisecond, 25)
 	bob, err := subscribe(ctx, n2, "out", "bob", "alice")
 	if err != nil {
 		t.Fatal(err)

@@ -49,17 +49,7 @@ func TestGracefulClose(t *testing.T) {
 	n1, n2 := startNode(t, r, "n1", "bye:"), startNode(t, r, "n2", "bye:")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	alice := joinPeer(ctx, t, n1, "bye", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 20*time.Millisecond, 25)
-	defer src.Stop()
+	publishVideo(ctx, t, n1, "bye", "alice", 20*time.Millisecond, 25)
 	bob, err := subscribe(ctx, n2, "bye", "bob", "alice")
 	if err != nil {
 		t.Fatal(err)

@@ -10,13 +10,13 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gosoup/gosoup/client"
+	"github.com/gosoup/gosoup/internal/syncbuf"
 )
 
 // roomPeerNames returns the names of the peers (local and remote) of the
@@ -202,23 +202,8 @@ func TestRogueRedisClient(t *testing.T) {
 	_ = prod
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log destination the test reads while the server writes.
+type syncBuffer = syncbuf.Buffer
 
 // TestWrongSecretKeptOut: a node started with another secret on the same
 // Redis and prefix shares nothing with the cluster: its peer is not seen
@@ -239,17 +224,7 @@ func TestWrongSecretKeptOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	alice := joinPeer(ctx, t, n1, "room", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 10*time.Millisecond, 10)
-	defer src.Stop()
+	alice, _ := publishVideo(ctx, t, n1, "room", "alice", 10*time.Millisecond, 10)
 	bob := joinPeer(ctx, t, n2, "room", "bob")
 	eve := joinPeer(ctx, t, n3, "room", "eve")
 	if got := peerNames(eve.JoinPeers); len(got) != 0 {
@@ -329,17 +304,7 @@ func TestPipeKeysNotInRedis(t *testing.T) {
 	n2 := startNode(t, r, "n2", "keys:")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	alice := joinPeer(ctx, t, n1, "room", "alice")
-	send, err := alice.CreateTransport(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := send.Produce(ctx, "video", 0, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := startVP8(prod, 10*time.Millisecond, 10)
-	defer src.Stop()
+	publishVideo(ctx, t, n1, "room", "alice", 10*time.Millisecond, 10)
 	bob := joinPeer(ctx, t, n2, "room", "bob")
 	recv, err := bob.CreateTransport(ctx, "recv")
 	if err != nil {

@@ -28,6 +28,25 @@ func joinPeer(ctx context.Context, t *testing.T, n *node, room, name string) *cl
 
 // vp8Source sends synthetic VP8 packets (a key frame every keyEvery
 // packets) every interval until stopped; it counts what it sent.
+// publishVideo joins name to room on n and sends synthetic VP8 from it
+// (a packet every interval, a key frame every keyEvery) until the test
+// ends.
+func publishVideo(ctx context.Context, t *testing.T, n *node, room, name string, interval time.Duration, keyEvery int) (*client.Peer, *client.Producer) {
+	t.Helper()
+	p := joinPeer(ctx, t, n, room, name)
+	send, err := p.CreateTransport(ctx, "send")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := send.Produce(ctx, "video", 0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := startVP8(prod, interval, keyEvery)
+	t.Cleanup(src.Stop)
+	return p, prod
+}
+
 type vp8Source struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
