@@ -19,25 +19,34 @@ const maxSpeakerBacklog = 64
 
 // audioLevels accumulates the ssrc-audio-level values (0..127, -dBov) of an
 // audio producer between two detector reports. Only the room's one
-// detector takes them.
+// detector takes them. The sum (low 40 bits) and the count (high 24
+// bits) share one word, so that a take racing an observe never pairs a
+// sum with another interval's count (a silent producer would seem to
+// speak).
 type audioLevels struct {
-	sum   atomic.Uint64
-	count atomic.Uint64
+	v atomic.Uint64
 }
+
+const levelCountShift = 40
 
 // observe adds the level a packet carries in the ssrc-audio-level
 // extension id (media plane).
 func (a *audioLevels) observe(pkt []byte, id uint8) {
 	if v := rtpwire.FindExtension(pkt, id); len(v) > 0 {
-		a.sum.Add(uint64(v[0] & 0x7f))
-		a.count.Add(1)
+		a.add(v[0] & 0x7f)
 	}
+}
+
+// add adds one level (0..127, -dBov).
+func (a *audioLevels) add(level byte) {
+	a.v.Add(uint64(level) | 1<<levelCountShift)
 }
 
 // take returns the sum and the number of the levels observed and resets
 // the accumulator.
 func (a *audioLevels) take() (sum, count uint64) {
-	return a.sum.Swap(0), a.count.Swap(0)
+	v := a.v.Swap(0)
+	return v & (1<<levelCountShift - 1), v >> levelCountShift
 }
 
 // averageLevel is the average of count levels of this sum in dBov (0

@@ -39,8 +39,7 @@ func (r speakerRoom) audioProducer(peer *Peer, id uint32) *Producer {
 func (r speakerRoom) tick(levels map[*Producer]int) {
 	for p, l := range levels {
 		for range 10 {
-			p.levels.sum.Add(uint64(-l))
-			p.levels.count.Add(1)
+			p.levels.add(byte(-l))
 		}
 	}
 	r.detector().tick()
@@ -258,5 +257,29 @@ func waitGoroutines(t *testing.T, base int) {
 			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAudioLevelsTakeRace: a take racing the media plane's observes never
+// pairs a sum with another interval's count: a producer sending only
+// silence (127) always averages -127 dBov.
+func TestAudioLevelsTakeRace(t *testing.T) {
+	var a audioLevels
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200000 {
+			a.add(127)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if sum, n := a.take(); n > 0 && averageLevel(sum, n) != -127 {
+			t.Fatalf("silence averaged %d dBov (sum %d of %d levels)", averageLevel(sum, n), sum, n)
+		}
 	}
 }
