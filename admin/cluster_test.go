@@ -3,8 +3,6 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,9 +12,7 @@ import (
 	"github.com/gosoup/gosoup/client"
 	"github.com/gosoup/gosoup/cluster"
 	"github.com/gosoup/gosoup/internal/redistest"
-	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
-	"github.com/gosoup/gosoup/transport"
 )
 
 // testClusterSecret is the cluster secret of the test nodes.
@@ -32,14 +28,7 @@ type clusterNode struct {
 
 func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := sfu.NewServer(sfu.Config{
-		RTC:    transport.Config{ListenIP: "127.0.0.1", AnnouncedIPs: []string{"127.0.0.1"}},
-		Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, log := newLoopbackSFU(t)
 	hs := httptest.NewUnstartedServer(nil)
 	url := "ws://" + hs.Listener.Addr().String() + "/"
 	m, err := cluster.Start(context.Background(), srv, cluster.Config{
@@ -47,7 +36,6 @@ func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
 		TTL: 3 * time.Second, Interval: 500 * time.Millisecond,
 	})
 	if err != nil {
-		_ = srv.Close()
 		t.Fatal(err)
 	}
 	sig := signaling.NewServerWithOptions(srv, log, signaling.Options{BeforeJoin: m.BeforeJoin})
@@ -60,7 +48,6 @@ func startClusterNode(t *testing.T, redisURL, prefix, id string) *clusterNode {
 		h.Close()
 		sig.Close()
 		m.Close()
-		_ = srv.Close()
 	})
 	return &clusterNode{id: id, url: url, h: h}
 }

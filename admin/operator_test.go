@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"github.com/gosoup/gosoup/client"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
-	"github.com/gosoup/gosoup/transport"
 )
 
 // operatorRig is an SFU with its WebSocket signaling and the admin API
@@ -29,14 +26,7 @@ type operatorRig struct {
 
 func newOperatorRig(t *testing.T, opts Options) *operatorRig {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := sfu.NewServer(sfu.Config{
-		RTC:    transport.Config{ListenIP: "127.0.0.1", AnnouncedIPs: []string{"127.0.0.1"}},
-		Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, log := newLoopbackSFU(t)
 	sig := signaling.NewServer(srv, log)
 	hs := httptest.NewServer(sig)
 	opts.Server, opts.Rooms, opts.Logger = srv, sig, log
@@ -48,7 +38,6 @@ func newOperatorRig(t *testing.T, opts Options) *operatorRig {
 		hs.Close()
 		h.Close()
 		sig.Close()
-		_ = srv.Close()
 	})
 	return &operatorRig{h: h, srv: srv, url: "ws://" + strings.TrimPrefix(hs.URL, "http://")}
 }

@@ -20,8 +20,9 @@ import (
 	"github.com/gosoup/gosoup/transport"
 )
 
-// newTestHandler starts an SFU on loopback and the API over it.
-func newTestHandler(t *testing.T, recordDir string) (*Handler, *sfu.Server) {
+// newLoopbackSFU starts an SFU on loopback with a silent logger, closed
+// when the test ends (after what the test starts over it).
+func newLoopbackSFU(t *testing.T) (*sfu.Server, *slog.Logger) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := sfu.NewServer(sfu.Config{
@@ -31,10 +32,17 @@ func newTestHandler(t *testing.T, recordDir string) (*Handler, *sfu.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, log
+}
+
+// newTestHandler starts an SFU on loopback and the API over it.
+func newTestHandler(t *testing.T, recordDir string) (*Handler, *sfu.Server) {
+	t.Helper()
+	srv, log := newLoopbackSFU(t)
 	h := New(Options{Server: srv, RecordDir: recordDir, Logger: log})
 	t.Cleanup(func() {
 		h.Close()
-		_ = srv.Close()
 	})
 	return h, srv
 }
