@@ -176,6 +176,23 @@ test(`with --audio-slots 3 --last-n 4, a Chromium peer in a room of ${PEERS} get
     const open = (await page.evaluate(() => window.harness.consumers())).filter((c) => c.kind === 'video' && !c.closed);
     assert.equal(open.length, 4, `open video consumers: ${open.map((c) => c.peer)}`);
     assert.ok(open.some((c) => c.peer === speaker));
+
+    // The demo page: a tile per slot captioned with the peer it carries,
+    // tiles only for the offered videos, the speaker's marked.
+    const demo = await (await browser.newContext({ permissions: ['camera', 'microphone'] })).newPage();
+    demo.on('pageerror', (err) => console.log(`[demo] page error: ${err.message}`));
+    await demo.goto(`${server.http}/?roomId=${room}`);
+    await demo.fill('#name', 'Viewer');
+    await demo.click('#join');
+    await demo.waitForFunction((name) => [...document.querySelectorAll('.tile.slot figcaption')].some((f) => f.textContent.includes(name)),
+      speaker, { timeout: 15000, polling: 200 });
+    const tiles = await demo.$$eval('.tile', (els) => els.map((e) => ({ cls: [...e.classList], caption: e.querySelector('figcaption').textContent })));
+    console.log(`demo tiles: ${JSON.stringify(tiles.map((t) => `${t.caption} [${t.cls.join(' ')}]`))}`);
+    assert.equal(tiles.filter((t) => t.cls.includes('slot')).length, 3, 'slot tiles');
+    assert.ok(!tiles.some((t) => t.caption.includes('audio-slots')), 'a tile captioned audio-slots');
+    const videoTiles = tiles.filter((t) => !t.cls.includes('slot') && !t.cls.includes('me'));
+    assert.ok(videoTiles.length <= 4, `${videoTiles.length} peer tiles, want the last-N videos only`);
+    assert.ok(videoTiles.some((t) => t.caption === speaker && t.cls.includes('in-slot')), 'the speaker\'s video tile is marked');
   } finally {
     if (meeting) await meeting.stop();
     await server.stop();

@@ -44,9 +44,56 @@ function displayName(peer) {
   return (peer.appData && peer.appData.displayName) || peer.name;
 }
 
+// Big rooms (a server with --audio-slots or --last-n, docs/protocol.md):
+// the audio of the room-level peer "audio-slots" plays through one tile
+// per slot, captioned with the peer the slot carries (the audioSlot
+// notification); only peers whose video is offered get a tile, other
+// peers' audio plays without one.
+const AUDIO_SLOTS = 'audio-slots';
+const BIG_ROOM_PEERS = 24;
+const slotSpeakers = new Map(); // slot index -> peer name ('' for nobody)
+
+function slotIndex(consumer) {
+  const slot = consumer.appData && consumer.appData.slot;
+  return Number.isInteger(slot) ? slot : 0;
+}
+
+// showSlots captions each slot tile with its speaker and marks the video
+// tiles of the peers the slots carry.
+function showSlots() {
+  const carried = new Set();
+  for (const [slot, name] of slotSpeakers) {
+    const tile = state.tiles.get(`slot-${slot}`);
+    if (name) carried.add(name);
+    if (!tile) continue;
+    const peer = name && state.room && state.room.getPeerByName(name);
+    tile.querySelector('figcaption').textContent = name ? `🔊 ${peer ? displayName(peer) : name}` : `slot ${slot + 1}: quiet`;
+    tile.dataset.speaker = name;
+    tile.classList.toggle('quiet', !name);
+  }
+  for (const [key, tile] of state.tiles) {
+    if (!tile.classList.contains('slot')) tile.classList.toggle('in-slot', carried.has(key));
+  }
+}
+
+function onAudioSlot(n) {
+  slotSpeakers.set(n.slot, n.speakerPeerName || '');
+  showSlots();
+}
+
 function addConsumer(consumer, recvTransport) {
   const peer = consumer.peer;
-  const tile = tileFor(peer.name, displayName(peer));
+  let tile;
+  if (peer.name === AUDIO_SLOTS) {
+    const slot = slotIndex(consumer);
+    tile = tileFor(`slot-${slot}`, `slot ${slot + 1}: quiet`);
+    tile.classList.add('slot');
+    if (!slotSpeakers.has(slot)) slotSpeakers.set(slot, '');
+  } else if (!state.bigRoom || consumer.kind === 'video') {
+    tile = tileFor(peer.name, displayName(peer));
+  }
+  showSlots();
+  const holder = tile || $('#tiles');
   consumer.receive(recvTransport)
     .then((track) => {
       if (track.kind === 'audio') {
@@ -54,13 +101,17 @@ function addConsumer(consumer, recvTransport) {
         audio.autoplay = true;
         audio.srcObject = new MediaStream([track]);
         audio.dataset.consumer = consumer.id;
-        tile.appendChild(audio);
-      } else {
+        holder.appendChild(audio);
+      } else if (tile) {
         tile.stream.addTrack(track);
         tile.querySelector('video').play().catch(() => {});
       }
     })
     .catch((err) => console.warn('consumer.receive() failed', err));
+  if (!tile) {
+    consumer.on('close', () => { const a = holder.querySelector(`audio[data-consumer="${consumer.id}"]`); if (a) a.remove(); });
+    return;
+  }
   if (consumer.kind === 'video') addProfileControl(tile, consumer);
   consumer.on('pause', () => tile.classList.toggle(`paused-${consumer.kind}`, true));
   consumer.on('resume', () => tile.classList.toggle(`paused-${consumer.kind}`, false));
@@ -68,6 +119,8 @@ function addConsumer(consumer, recvTransport) {
     if (consumer.track) tile.stream.removeTrack(consumer.track);
     const a = tile.querySelector(`audio[data-consumer="${consumer.id}"]`);
     if (a) a.remove();
+    // In a big room a peer's tile goes with its last video (last-N).
+    if (state.bigRoom && consumer.kind === 'video' && !peer.consumers.some((c) => !c.closed && c.kind === 'video')) removeTile(peer.name);
   });
 }
 
@@ -86,7 +139,7 @@ function addProfileControl(tile, consumer) {
 }
 
 function addPeer(peer, recvTransport) {
-  tileFor(peer.name, displayName(peer));
+  if (!state.bigRoom) tileFor(peer.name, displayName(peer));
   peer.on('close', () => removeTile(peer.name));
   if (!recvTransport) return; // the token does not allow receiving
   peer.on('newconsumer', (c) => addConsumer(c, recvTransport));
@@ -126,7 +179,12 @@ async function join() {
     });
     const room = state.room = state.session.room;
     room.on('close', (originator) => { status(`disconnected (${originator})`); leaveUi(); });
+    // mediasoup-client ignores audioSlot (not a v2 notification): read it
+    // on its way in.
+    const receive = room.receiveNotification.bind(room);
+    room.receiveNotification = (n) => { if (n && n.method === 'audioSlot') onAudioSlot(n); return receive(n); };
     const peers = await room.join(peerName, { displayName: name, device: mediasoupClient.getDeviceInfo() });
+    state.bigRoom = peers.length > BIG_ROOM_PEERS || peers.some((p) => p.name === AUDIO_SLOTS);
     const recvTransport = grants.subscribe ? room.createTransport('recv', { media: 'RECV' }) : null;
     room.on('newpeer', (peer) => addPeer(peer, recvTransport));
     for (const peer of peers) addPeer(peer, recvTransport);
@@ -216,6 +274,7 @@ function leaveUi() {
   $('#rec').classList.remove('recording');
   document.body.classList.remove('joined');
   for (const key of [...state.tiles.keys()]) removeTile(key);
+  slotSpeakers.clear();
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
   $('#join').disabled = false;
 }
