@@ -153,11 +153,7 @@ func (c *config) startCluster(srv *sfu.Server, addr net.Addr, tls bool, log *slo
 	}
 	id := cc.nodeID
 	if id == "" {
-		name, err := os.Hostname()
-		if err != nil || name == "" {
-			name = "gosoup"
-		}
-		id = name + "-" + port
+		id = defaultNodeID(addr)
 	}
 	adv := cc.advertiseURL
 	if adv == "" {
