@@ -191,3 +191,46 @@ export async function waitForLayers(page, n, timeout = 30000) {
   }
   return { layers, ms: Date.now() - start };
 }
+
+// trackPeerConnections makes every page of a browser context record its
+// RTCPeerConnections in window.__pcs (for rtcSummary), whatever opens them.
+export async function trackPeerConnections(context) {
+  await context.addInitScript(() => {
+    const Orig = window.RTCPeerConnection;
+    window.__pcs = [];
+    window.RTCPeerConnection = class extends Orig {
+      constructor(...a) { super(...a); window.__pcs.push(this); }
+    };
+  });
+}
+
+// rtcSummary is evaluated in a page (page.evaluate(rtcSummary)) whose
+// context has trackPeerConnections: cumulative counters of its open
+// RTCPeerConnections. Received video (inbound-rtp): frames decoded,
+// freezes (count, seconds), last frame width, packets lost, NACKs, PLIs,
+// key frames; received audio: concealed and received samples; sent video
+// (outbound-rtp): bytes and frame width per stream (rid or SSRC).
+export async function rtcSummary() {
+  const o = { frames: 0, freezeCount: 0, freezeSec: 0, width: 0, concealed: 0, samples: 0, lost: 0, nack: 0, pli: 0, keyFrames: 0, out: {} };
+  for (const pc of window.__pcs || []) {
+    if (pc.connectionState === 'closed') continue;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        o.frames += s.framesDecoded || 0;
+        o.freezeCount += s.freezeCount || 0;
+        o.freezeSec += s.totalFreezesDuration || 0;
+        o.width = s.frameWidth || o.width;
+        o.lost += s.packetsLost || 0;
+        o.nack += s.nackCount || 0;
+        o.pli += s.pliCount || 0;
+        o.keyFrames += s.keyFramesDecoded || 0;
+      } else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        o.concealed += s.concealedSamples || 0;
+        o.samples += s.totalSamplesReceived || 0;
+      } else if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        o.out[s.rid || s.ssrc] = { bytes: s.bytesSent || 0, width: s.frameWidth || 0 };
+      }
+    });
+  }
+  return o;
+}

@@ -24,9 +24,10 @@ function tryRun(...args) {
 }
 
 // createNetns makes namespace + veth, 10.213.N.1 on the host end and
-// 10.213.N.2 inside, and a Chromium wrapper that runs inside it.
-export function createNetns() {
-  const n = (process.pid % 200) + 20;
+// 10.213.N.2 inside, and a Chromium wrapper that runs inside it. index
+// tells apart the namespaces of one process (a publisher's, a subscriber's).
+export function createNetns(index = 0) {
+  const n = ((process.pid + 37 * index) % 200) + 20;
   const ns = `gosoup-bw${n}`;
   const host = `gsbw${n}h`;
   const peer = `gsbw${n}p`;
@@ -70,7 +71,50 @@ export function createNetns() {
     },
     // uncap removes the limit.
     uncap() { tryRun('tc', 'qdisc', 'del', 'dev', host, 'root'); },
+    // defaultRoute routes everything from the namespace via the host end
+    // (Chromium gathers no candidate without a default route; the host's
+    // other addresses are reachable through it).
+    defaultRoute() { tryRun('ip', 'netns', 'exec', ns, 'ip', 'route', 'replace', 'default', 'via', `10.213.${n}.1`); },
+    // dropUDP drops a random share p (0..1; 1: all, an outage) of the UDP
+    // packets both ways (iptables statistic): into the namespace in its
+    // INPUT chain, out of it in the host's INPUT chain (chain gsimpN; a
+    // drop in the namespace's OUTPUT would fail Chromium's send). 0 clears.
+    dropUDP(p) {
+      const chain = `gsimp${n}`;
+      const nsIpt = (...a) => run('ip', 'netns', 'exec', ns, 'iptables', ...a);
+      tryRun('iptables', '-N', chain);
+      if (spawnSync('iptables', ['-C', 'INPUT', '-i', host, '-j', chain]).status !== 0) run('iptables', '-I', 'INPUT', '-i', host, '-j', chain);
+      run('iptables', '-F', chain);
+      nsIpt('-F', 'INPUT');
+      if (p <= 0) return;
+      const match = p >= 1 ? [] : ['-m', 'statistic', '--mode', 'random', '--probability', String(p)];
+      run('iptables', '-A', chain, '-p', 'udp', ...match, '-j', 'DROP');
+      nsIpt('-A', 'INPUT', '-p', 'udp', ...match, '-j', 'DROP');
+    },
+    // capUDP limits the UDP both ways to bps (htb: host end toward the
+    // namespace, namespace end toward the host; TCP is not limited). 0
+    // removes the limit.
+    capUDP(bps) {
+      for (const pre of [[], ['ip', 'netns', 'exec', ns]]) {
+        const dev = pre.length ? peer : host;
+        const tc = (...a) => run(...pre, 'tc', ...a);
+        if (pre.length) tryRun(...pre, 'tc', 'qdisc', 'del', 'dev', dev, 'root');
+        else tryRun('tc', 'qdisc', 'del', 'dev', dev, 'root');
+        if (bps <= 0) continue;
+        tc('qdisc', 'add', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10');
+        tc('class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '1gbit');
+        tc('class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:20', 'htb', 'rate', `${Math.round(bps)}bit`,
+          'ceil', `${Math.round(bps)}bit`, 'burst', '6kb');
+        tc('qdisc', 'add', 'dev', dev, 'parent', '1:20', 'handle', '20:', 'bfifo', 'limit', `${Math.max(6000, Math.round(bps / 8 * 0.1))}`);
+        tc('filter', 'add', 'dev', dev, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
+          'match', 'ip', 'protocol', '17', '0xff', 'flowid', '1:20');
+      }
+    },
     close() {
+      if (spawnSync('iptables', ['-D', 'INPUT', '-i', host, '-j', `gsimp${n}`]).status === 0) {
+        tryRun('iptables', '-F', `gsimp${n}`);
+        tryRun('iptables', '-X', `gsimp${n}`);
+      }
       tryRun('ip', 'link', 'del', host);
       tryRun('ip', 'netns', 'del', ns);
       rmSync(dir, { recursive: true, force: true });
