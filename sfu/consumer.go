@@ -60,7 +60,7 @@ func (c *Consumer) Active() bool { return c.active.Load() }
 // consumer is video, enabled and not paused.
 func (c *Consumer) RequestKeyFrame() {
 	if c.active.Load() {
-		c.producer.requestStreamKeyFrame(c.wantedStream(), true)
+		c.producer.requestStreamKeyFrame(c.wantedStream())
 	}
 }
 
@@ -187,7 +187,7 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 		}
 	}
 	c.ssrc, c.payloadType = params.Encodings[0].SSRC, uint8(params.Codecs[0].PayloadType)
-	c.srcAbsSendTimeID, c.vp8, c.counters = prod.absSendTimeID, prod.vp8, p.counters()
+	c.srcAbsSendTimeID, c.counters = prod.absSendTimeID, p.counters()
 	c.send.clockRate = prod.clockRate
 	c.current.Store(-1)
 	c.target.Store(int32(prod.initialStream(c.preferredProfile)))
@@ -280,7 +280,7 @@ func (c *Consumer) updateActiveLocked() {
 	if active {
 		c.resync.Store(true)
 		c.active.Store(true)
-		c.producer.requestStreamKeyFrame(c.wantedStream(), true)
+		c.producer.requestStreamKeyFrame(c.wantedStream())
 		return
 	}
 	c.active.Store(false)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/protocol"
+	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )
@@ -54,8 +55,9 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 
 // fanOut rewrites a media packet of stream st once into the producer's
 // scratch buffer (room payload type and extension ids, fresh
-// abs-send-time), keeps it for retransmissions and hands it to every
-// active consumer.
+// abs-send-time), keeps it for retransmissions, parses its payload
+// descriptor with the stream's codec (key frames answer the stream's
+// key-frame requests) and hands it to every active consumer.
 func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
 	cs := *p.consumers.Load()
 	slot := p.slot.Load()
@@ -71,11 +73,12 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 	if st.rtx != nil {
 		st.rtx.Store(seq, buf, payOff)
 	}
-	payload := buf[payOff : payOff+payLen]
-	key := p.keyFrames != nil && p.keyFrames(payload)
-	var d rtpwire.VP8Descriptor
-	if p.vp8 {
-		d = rtpwire.ParseVP8Descriptor(payload, payOff)
+	var d codec.Info
+	if st.desc != nil {
+		d = st.desc.Parse(buf[payOff:payOff+payLen], payOff)
+		if st.keyFrames.onPacket(d.KeyFrame, now.UnixNano()) && p.canRequestKeyFrame(st) {
+			p.sendPLI(st) // the last request went unanswered
+		}
 	}
 	if p.absSendTimeID != 0 {
 		if v := rtpwire.FindExtension(buf, p.absSendTimeID); len(v) == 3 {
@@ -86,7 +89,7 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 	p.writePipes(buf, st)
 	for _, c := range cs {
 		if c.active.Load() {
-			c.forward(buf, st, seq, ts, key, d, now, b)
+			c.forward(buf, st, seq, ts, d, now, b)
 		}
 	}
 	if slot != nil {
@@ -94,18 +97,18 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 	}
 }
 
-// forward sends one rewritten packet of stream st to the consumer's
-// transport if st is the stream the consumer forwards, switching streams
-// on a key frame of the target one.
-func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, key bool, d rtpwire.VP8Descriptor, now time.Time, b *transport.Batch) {
+// forward sends one rewritten packet of stream st, whose payload
+// descriptor says d, to the consumer's transport if st is the stream the
+// consumer forwards, switching streams on a key frame of the target one.
+func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, d codec.Info, now time.Time, b *transport.Batch) {
 	t := c.transport.Load()
 	if t == nil || !t.link.Connected() {
 		return
 	}
-	waitKey := c.producer.keyFrames != nil && !key
+	waitKey := st.desc != nil && !d.KeyFrame
 	if cur, tgt := c.current.Load(), c.target.Load(); int(tgt) == st.index && cur != tgt {
 		if waitKey {
-			c.producer.requestStreamKeyFrame(st, false)
+			c.producer.requestStreamKeyFrame(st)
 			return // switch on a key frame of the target stream only
 		}
 		c.current.Store(tgt)
@@ -116,7 +119,7 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 	}
 	if c.resync.Load() {
 		if waitKey {
-			c.producer.requestStreamKeyFrame(st, false)
+			c.producer.requestStreamKeyFrame(st)
 			return // wait for a key frame so the receiver can decode at once
 		}
 		c.resync.Store(false)

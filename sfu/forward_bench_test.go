@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu/internal/bwe"
+	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )
@@ -40,8 +41,9 @@ func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *tra
 	}()
 	sinkAddr := netip.MustParseAddrPort(sink.LocalAddr().String())
 	owner := &Peer{name: "alice", notify: func(any) {}, room: &Room{server: srv}}
-	p := &Producer{peer: owner, kind: "video", clockRate: 90000, vp8: true}
+	p := &Producer{peer: owner, kind: "video", clockRate: 90000}
 	p.streams = newStreams([]rtpparams.EncodingParameters{{SSRC: 1111}}, true) // as a real VP8 producer with nack
+	p.streams[0].desc = codec.VP8{}
 	// abs-send-time (id 2) feeds the REMB estimator and is restamped (room id 3).
 	p.estimator, p.srcAbsSendTimeID, p.absSendTimeID = bwe.New(), 2, 3
 	for i := range p.ptMap {
@@ -49,7 +51,6 @@ func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *tra
 	}
 	p.ptMap[96] = 101
 	p.extMap[2] = 3
-	p.keyFrames = rtpwire.KeyFrameDetectorFor("video/vp8")
 	p.consumers.Store(&[]*Consumer{})
 	receiver := &Peer{name: "bob", notify: func(any) {}}
 	profile := "default"

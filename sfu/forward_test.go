@@ -4,23 +4,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
+	"github.com/gosoup/gosoup/sfu/internal/codec"
 )
 
 func TestSendStateResyncContinuesSequence(t *testing.T) {
 	var s sendState
 	s.clockRate = 90000
-	s.resync(nil, 100, 5000, rtpwire.VP8Descriptor{}, zeroTime)
-	if 100+s.seqOffset != 100 {
-		t.Fatal("first resync must keep the source numbering")
+	s.resync(nil, 65534, 4294966000, codec.Info{}, zeroTime)
+	if out, _ := s.number(65534, 4294966000, codec.Info{}, zeroTime); out.seq != 65534 || out.ts != 4294966000 {
+		t.Fatalf("first resync must keep the source numbering: %+v", out)
 	}
-	s.lastSeq, s.lastTs, s.lastAt = 65535, 4294967000, zeroTime
-	s.resync(nil, 12, 777, rtpwire.VP8Descriptor{}, zeroTime.Add(100e6))
-	if got := uint16(12) + s.seqOffset; got != 0 {
-		t.Fatalf("seq after wrap = %d, want 0", got)
+	s.number(65535, 4294967000, codec.Info{}, zeroTime)
+	s.resync(nil, 12, 777, codec.Info{}, zeroTime.Add(100e6))
+	out, ok := s.number(12, 777, codec.Info{}, zeroTime.Add(100e6))
+	if !ok || out.seq != 0 {
+		t.Fatalf("seq after wrap = %d, want 0", out.seq)
 	}
-	if got, want := uint32(777)+s.tsOffset, uint32(4294967000+9000-1<<32); got != want {
-		t.Fatalf("ts = %d", got)
+	if want := uint32(4294967000 + 9000 - 1<<32); out.ts != want {
+		t.Fatalf("ts = %d, want %d (100 ms later)", out.ts, want)
 	}
 }
 

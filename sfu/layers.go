@@ -275,7 +275,7 @@ func (c *Consumer) applyTarget(now time.Time) {
 		c.setEffective(profileNone)
 	}
 	if i >= 0 && int32(i) != old {
-		c.producer.requestStreamKeyFrame(c.producer.streams[i], false)
+		c.producer.requestStreamKeyFrame(c.producer.streams[i])
 	}
 }
 

@@ -84,7 +84,7 @@ func (p *Producer) PipeTo(remote netip.AddrPort, keys PipeKeys) (*PipeOut, error
 	o.pt = pt
 	p.setPipes(func(ps []*PipeOut) []*PipeOut { return append(ps, o) })
 	r.server.counters.pipes.Add(1)
-	p.requestKeyFrame(true) // the receiving node's consumers start on one
+	p.requestKeyFrame() // the receiving node's consumers start on one
 	return o, nil
 }
 
@@ -170,9 +170,9 @@ func (o *PipeOut) OnPlainRTCP(pkt []byte) {
 				})
 			}
 		case *rtcp.PictureLossIndication:
-			p.requestStreamKeyFrame(o.stream(f.MediaSSRC), false)
+			p.requestStreamKeyFrame(o.stream(f.MediaSSRC))
 		case *rtcp.FullIntraRequest:
-			p.requestStreamKeyFrame(o.stream(f.MediaSSRC), false)
+			p.requestStreamKeyFrame(o.stream(f.MediaSSRC))
 		}
 	}
 }

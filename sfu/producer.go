@@ -2,15 +2,13 @@ package sfu
 
 import (
 	"encoding/json"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu/internal/bwe"
-	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
+	"github.com/gosoup/gosoup/sfu/internal/codec"
 )
 
 // Producer is a track a peer sends. Locking: most fields are fixed at
@@ -39,8 +37,6 @@ type Producer struct {
 	audioLevelID     uint8          // the sender's ssrc-audio-level id
 	estimator        *bwe.Estimator // the transport's receive-side estimator
 	levels           *audioLevels   // audio with ssrc-audio-level only (atomics inside)
-	vp8              bool
-	keyFrames        rtpwire.KeyFrameDetector
 	ptMap            [128]int16
 	extMap           [256]uint8
 	done             chan struct{}
@@ -95,9 +91,6 @@ func (p *Producer) isClosed() bool {
 // Paused reports whether the producer is paused (by its client or the
 // server).
 func (p *Producer) Paused() bool { return p.paused.Load() }
-
-// RequestKeyFrame asks the sender for a key frame (PLI).
-func (p *Producer) RequestKeyFrame() { p.requestKeyFrame(true) }
 
 // SetPreferredProfile sets the simulcast profile that the producer's
 // consumers prefer when their own preference is "default" (mediasoup's
@@ -228,10 +221,8 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 			}
 		}
 	}
-	if codec, ok := req.RTPParameters.MediaCodec(); ok {
-		prod.clockRate = uint32(codec.ClockRate)
-		prod.keyFrames = rtpwire.KeyFrameDetectorFor(strings.ToLower(codec.MimeType))
-		prod.vp8 = strings.EqualFold(codec.MimeType, "video/vp8")
+	if mc, ok := req.RTPParameters.MediaCodec(); ok {
+		prod.clockRate = uint32(mc.ClockRate)
 	}
 	prod.rid = newRIDRouting(req.RTPParameters)
 	if prod.rid.ridExtID != 0 {
@@ -253,6 +244,11 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 		}
 	}
 	prod.streams = newStreams(req.RTPParameters.Encodings, withRetransmission)
+	if mc, ok := req.RTPParameters.MediaCodec(); ok && req.Kind == rtpparams.KindVideo {
+		for _, st := range prod.streams {
+			st.desc = codec.For(mc.MimeType)
+		}
+	}
 	prod.consumers.Store(&[]*Consumer{})
 	prod.remotelyPaused = req.Paused
 	prod.paused.Store(req.Paused)
@@ -329,7 +325,7 @@ func (p *Producer) updatePausedLocked() {
 		}
 	})
 	if !paused {
-		p.requestKeyFrame(true)
+		p.requestKeyFrame()
 	}
 }
 
@@ -367,35 +363,4 @@ func (p *Producer) closeLocked(notifyOwner, notifyConsumers bool) {
 			o.ProducerClosed(p)
 		}
 	})
-}
-
-// requestKeyFrame sends a PLI for every stream of the producer, at most
-// once per 500 ms per stream unless forced.
-func (p *Producer) requestKeyFrame(force bool) {
-	for _, st := range p.streams {
-		p.requestStreamKeyFrame(st, force)
-	}
-}
-
-// requestStreamKeyFrame sends a PLI for one stream, at most once per
-// 500 ms unless forced.
-func (p *Producer) requestStreamKeyFrame(st *producerStream, force bool) {
-	if p.kind != rtpparams.KindVideo || st == nil || p.transport == nil || st.ssrc.Load() == 0 {
-		return // a RID stream not seen yet cannot be asked for
-	}
-	now := time.Now().UnixNano()
-	last := st.lastKeyFrame.Load()
-	if !force && now-last < int64(500*time.Millisecond) {
-		return
-	}
-	if !st.lastKeyFrame.CompareAndSwap(last, now) {
-		return
-	}
-	st.pliCount.Add(1)
-	p.peer.counters().keyFrameRequests.Add(1)
-	var pli [12]byte
-	pli[0], pli[1], pli[3] = 0x81, 206, 2
-	rtpwire.PutUint32(pli[4:], 1)
-	rtpwire.PutUint32(pli[8:], st.ssrc.Load())
-	_ = p.transport.writeRTCP(pli[:])
 }

@@ -1,15 +1,11 @@
 package sfu
 
 import (
-	"net"
-	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
-	"github.com/pion/rtp"
-	"github.com/pion/srtp/v3"
 )
 
 // TestRetransmissionBufferPerProfile: a simulcast producer's low layer
@@ -25,43 +21,14 @@ func TestRetransmissionBufferPerProfile(t *testing.T) {
 // RTX SSRC.
 func TestNackIsAnsweredWithRTX(t *testing.T) {
 	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
-	defer done()
+	t.Cleanup(done)
 	c := (*p.consumers.Load())[0]
 	c.rtxSSRC, c.rtxPayloadType = 6000, 102
-	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
-	wt, err := p.peer.room.server.net.NewConnectedForTest(c.transport.Load(), netip.MustParseAddrPort(sink.LocalAddr().String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wt.Close()
-	tr := c.transport.Load()
-	tr.wt, tr.link = wt, wt
+	read := consumerSink(t, p, c)
 	for i := 0; i < 5; i++ {
 		rtpwire.PutUint16(pkt[2:], uint16(100+i))
 		p.receiveRTP(pkt, 1111, batch)
 		batch.Flush()
-	}
-	dec, _ := srtp.CreateContext(make([]byte, 16), make([]byte, 12), srtp.ProtectionProfileAeadAes128Gcm)
-	read := func() rtp.Packet {
-		t.Helper()
-		b := make([]byte, 2000)
-		_ = sink.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, _, err := sink.ReadFromUDP(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h rtp.Header
-		out, err := dec.DecryptRTP(nil, b[:n], &h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got rtp.Packet
-		_ = got.Unmarshal(out)
-		return got
 	}
 	var nacked uint16
 	for i := 0; i < 5; i++ {

@@ -21,7 +21,7 @@ func (t *Transport) handleRTCP(pkt []byte) {
 			if c := consumers[p.MediaSSRC]; c != nil {
 				c.pliCount.Add(1)
 				if c.active.Load() {
-					c.producer.requestStreamKeyFrame(c.wantedStream(), false)
+					c.producer.requestStreamKeyFrame(c.wantedStream())
 				}
 			}
 		case *rtcp.FullIntraRequest:
@@ -29,7 +29,7 @@ func (t *Transport) handleRTCP(pkt []byte) {
 				if c := consumers[e.SSRC]; c != nil {
 					c.firCount.Add(1)
 					if c.active.Load() {
-						c.producer.requestStreamKeyFrame(c.wantedStream(), false)
+						c.producer.requestStreamKeyFrame(c.wantedStream())
 					}
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gosoup/gosoup/sfu/internal/codec"
+	"github.com/gosoup/gosoup/sfu/internal/rtpseq"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )
@@ -14,8 +16,8 @@ import (
 // and padding, and what its receiver reports about it. It writes every
 // packet the consumer's receiver gets.
 //
-// Locking: the identity fields (ssrc, payload types, extension ids, the
-// source's VP8 flag, counters) are fixed at creation; atomics are written
+// Locking: the identity fields (ssrc, payload types, extension ids,
+// counters) are fixed at creation; atomics are written
 // by the media plane (or the control plane for transport, active,
 // preferred) and read anywhere; send is the media plane's only; rtxMu
 // serializes the RTX sequence and scratch buffer (retransmissions and
@@ -28,7 +30,6 @@ type consumerSendStream struct {
 	rtxPayloadType   uint8
 	absSendTimeID    uint8 // in the consumer's parameters; padding probes carry it
 	srcAbsSendTimeID uint8 // room id of abs-send-time in the producer's packets
-	vp8              bool  // the source is VP8: picture ids are rewritten
 	counters         *serverCounters
 
 	transport atomic.Pointer[Transport]
@@ -53,56 +54,87 @@ type consumerSendStream struct {
 
 // write sends one packet of stream st, already rewritten in room terms, in
 // the consumer's numbering: its sequence number, timestamp, SSRC, payload
-// type and VP8 picture ids. Media plane only.
-func (s *consumerSendStream) write(t *Transport, buf []byte, seq uint16, ts uint32, d rtpwire.VP8Descriptor, now time.Time, b *transport.Batch) {
+// type and picture ids (d: its payload descriptor). A packet the numbering
+// refuses (too late, or of a dropped frame) is skipped. Media plane only.
+func (s *consumerSendStream) write(t *Transport, buf []byte, seq uint16, ts uint32, d codec.Info, now time.Time, b *transport.Batch) {
 	ss := &s.send
-	outSeq := seq + ss.seqOffset
-	outTs := ts + ss.tsOffset
-	rtpwire.PutUint16(buf[2:], outSeq)
-	rtpwire.PutUint32(buf[4:], outTs)
+	out, ok := ss.number(seq, ts, d, now)
+	if !ok {
+		s.skip(t, seq, ts, d, false)
+		return
+	}
+	rtpwire.PutUint16(buf[2:], out.seq)
+	rtpwire.PutUint32(buf[4:], out.ts)
 	rtpwire.PutUint32(buf[8:], s.ssrc)
 	buf[1] = buf[1]&0x80 | s.payloadType
-	pid, tl0 := d.Rewrite(buf, ss.pidOffset, ss.tl0Offset)
+	d.Rewrite(buf, out.pid, out.tl0)
 	if err := t.link.WriteRTPBatch(buf, b); err != nil {
 		return
 	}
 	if m := t.mirror.Load(); m != nil && m.sendRTP {
 		_, _ = m.conn.Write(buf)
 	}
-	if delta := outSeq - ss.lastSeq; delta != 0 && delta < 0x8000 {
-		ss.lastSeq = outSeq
-		ss.lastTs = outTs
-		ss.lastAt = now
-		if d.PictureIDAt > 0 {
-			ss.lastPid = pid
-		}
-		if d.TL0At > 0 {
-			ss.lastTl0 = tl0
-		}
-		ss.reportTs.Store(outTs)
-		ss.reportAt.Store(now.UnixNano())
-	}
 	ss.packets.Add(1)
 	ss.bytes.Add(uint64(len(buf)))
 }
 
+// skip leaves a packet of the forwarded stream out of the consumer's
+// numbering, so that the next one takes its sequence number; wholePicture
+// drops its picture id too (every packet of the picture is skipped, as
+// for a temporal layer the receiver does not get). A late packet whose
+// number was already given away is replaced by a padding packet, so the
+// receiver sees no gap. Media plane only.
+func (s *consumerSendStream) skip(t *Transport, seq uint16, ts uint32, d codec.Info, wholePicture bool) {
+	ss := &s.send
+	if !ss.started {
+		return
+	}
+	if wholePicture && d.PictureIDAt > 0 {
+		ss.pid.Drop(uint32(d.PictureID))
+	}
+	out, hole := ss.seq.Drop(uint32(seq))
+	if !hole {
+		return
+	}
+	if h := ss.hist.Load(); h != nil {
+		h.Put(uint16(out), rtpseq.Sent{In: seq, Padding: true})
+	}
+	s.rtxMu.Lock()
+	defer s.rtxMu.Unlock()
+	pkt := s.rtxScratch[:16]
+	pkt[0], pkt[1] = 0x80|0x20, s.payloadType // V=2, padding
+	rtpwire.PutUint16(pkt[2:], uint16(out))
+	rtpwire.PutUint32(pkt[4:], ts+ss.tsOffset)
+	rtpwire.PutUint32(pkt[8:], s.ssrc)
+	clear(pkt[12:15])
+	pkt[15] = 4 // the payload is 4 bytes of padding
+	if t.link.WriteRTP(pkt) == nil {
+		s.paddingSent.Add(1)
+	}
+}
+
 // retransmit answers a receiver's NACK for seq (consumer numbering) from
 // the buffer of the producer stream the consumer forwards: as RTX when the
-// consumer has an RTX stream, else as the original packet. Packets sent
-// before the last resync (another stream, or before a pause) are not
-// retransmitted.
+// consumer has an RTX stream, else as the original packet, with the
+// picture ids it was first sent with. Packets sent before the last resync
+// (another stream, or before a pause) are not retransmitted.
 func (s *consumerSendStream) retransmit(seq uint16) {
 	t := s.transport.Load()
 	m := s.send.mapping.Load()
-	if t == nil || m == nil || m.stream.rtx == nil || !s.active.Load() {
+	h := s.send.hist.Load()
+	if t == nil || m == nil || h == nil || m.stream.rtx == nil || !s.active.Load() {
 		return
 	}
 	if seq-m.firstSeq >= 0x8000 {
 		return // before the current mapping
 	}
+	sent, ok := h.Get(seq)
+	if !ok || sent.Padding || s.send.mapping.Load() != m {
+		return // forgotten, a padding packet, or sent after a resync since m was read
+	}
 	s.rtxMu.Lock()
 	defer s.rtxMu.Unlock()
-	n, off, ok := m.stream.rtx.Get(seq-m.seqOffset, s.rtxScratch[:])
+	n, off, ok := m.stream.rtx.Get(sent.In, s.rtxScratch[:])
 	if !ok {
 		return
 	}
@@ -118,9 +150,9 @@ func (s *consumerSendStream) retransmit(seq uint16) {
 			rtpwire.PutAbsSendTime(v, time.Now())
 		}
 	}
-	if s.vp8 {
+	if desc := m.stream.desc; desc != nil {
 		if _, end, ok := rtpwire.PayloadBounds(pkt[:n]); ok {
-			rtpwire.ParseVP8Descriptor(pkt[off:end], off).Rewrite(pkt, m.pidOffset, m.tl0Offset)
+			desc.Parse(pkt[off:end], off).Rewrite(pkt, sent.PictureID, sent.TL0)
 		}
 	}
 	if s.rtxSSRC != 0 {
@@ -166,21 +198,20 @@ func (s *consumerSendStream) sendPadding(bytes int, now time.Time) {
 	}
 }
 
-// sendState rewrites one consumer's sequence numbers, timestamps and VP8
-// picture ids so they stay continuous across pauses, resumes and simulcast
-// switches. Media plane only, except the atomics.
+// sendState numbers one consumer's packets: sequence numbers, timestamps,
+// picture ids and TL0PICIDX continue across pauses, resumes and source
+// switches (resync), and packets skipped inside a stream leave no gap
+// (rtpseq.Space). Media plane only, except the atomics and hist.
 type sendState struct {
 	clockRate uint32
 	started   bool
-	seqOffset uint16
+	seq       rtpseq.Space
+	pid       rtpseq.Space
+	tl0       rtpseq.Space
 	tsOffset  uint32
-	pidOffset uint16
-	tl0Offset uint8
-	lastSeq   uint16
-	lastTs    uint32
-	lastPid   uint16
-	lastTl0   uint8
+	lastTs    uint32 // timestamp of the newest packet sent
 	lastAt    time.Time
+	hist      atomic.Pointer[rtpseq.History] // what each sequence number carried; nil: nothing to retransmit
 
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
@@ -189,26 +220,36 @@ type sendState struct {
 	mapping  atomic.Pointer[outMapping] // for retransmissions
 }
 
-// outMapping is how a consumer's numbering maps to the producer stream it
-// forwards since its last resync. Replaced (not changed) on each resync.
+// outMapping is which producer stream a consumer forwards since its last
+// resync, and how timestamps map. Replaced (not changed) on each resync.
 type outMapping struct {
-	stream    *producerStream
-	seqOffset uint16
-	tsOffset  uint32
-	pidOffset uint16
-	tl0Offset uint8
-	firstSeq  uint16 // first consumer sequence number of this mapping
+	stream   *producerStream
+	tsOffset uint32
+	firstSeq uint16 // first consumer sequence number of this mapping
 }
 
-// resync sets the offsets so that the next packet follows the last one
-// sent, with a timestamp advanced by the wall-clock time elapsed.
-func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d rtpwire.VP8Descriptor, now time.Time) {
+// sentNumbers is a packet's numbers in the consumer's terms.
+type sentNumbers struct {
+	seq uint16
+	ts  uint32
+	pid uint16
+	tl0 uint8
+}
+
+// resync starts a new run at the packet (seq, ts, d) of stream st: it
+// follows the last one sent, with a timestamp advanced by the wall-clock
+// time elapsed. The first run keeps the source's numbering.
+func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d codec.Info, now time.Time) {
+	if s.seq.Mask() == 0 {
+		s.seq, s.pid, s.tl0 = rtpseq.NewSpace(0xffff), rtpseq.NewSpace(0x7fff), rtpseq.NewSpace(0xff)
+	}
+	if st != nil && st.rtx != nil && s.hist.Load() == nil {
+		s.hist.Store(new(rtpseq.History)) // once: the stream's packets can be resent
+	}
 	if !s.started {
 		s.started = true
-		s.seqOffset, s.tsOffset, s.pidOffset, s.tl0Offset = 0, 0, 0, 0
-		s.lastSeq = seq - 1
+		s.tsOffset = 0
 	} else {
-		s.seqOffset = s.lastSeq + 1 - seq
 		step := uint32(1)
 		if s.clockRate > 0 {
 			if el := now.Sub(s.lastAt); el > 0 {
@@ -216,13 +257,51 @@ func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d rtpwire.
 			}
 		}
 		s.tsOffset = s.lastTs + step - ts
-		if d.PictureIDAt > 0 {
-			s.pidOffset = s.lastPid + 1 - d.PictureID
-		}
-		if d.TL0At > 0 {
-			s.tl0Offset = s.lastTl0 + 1 - d.TL0
-		}
 	}
-	s.mapping.Store(&outMapping{stream: st, seqOffset: s.seqOffset, tsOffset: s.tsOffset,
-		pidOffset: s.pidOffset, tl0Offset: s.tl0Offset, firstSeq: seq + s.seqOffset})
+	s.seq.Resync(uint32(seq))
+	if d.PictureIDAt > 0 {
+		s.pid.ResyncMask(uint32(d.PictureID), uint32(d.PictureIDMask()))
+	}
+	if d.TL0At > 0 {
+		s.tl0.Resync(uint32(d.TL0))
+	}
+	s.mapping.Store(&outMapping{stream: st, tsOffset: s.tsOffset, firstSeq: uint16(s.seq.Last() + 1)})
+}
+
+// number gives the packet (seq, ts, d) of the current run its numbers in
+// the consumer's terms and records them for retransmissions; false when
+// the packet is not to be sent (too late, or of a skipped picture).
+func (s *sendState) number(seq uint16, ts uint32, d codec.Info, now time.Time) (sentNumbers, bool) {
+	var out sentNumbers
+	if d.PictureIDAt > 0 {
+		if mask := uint32(d.PictureIDMask()); mask != s.pid.Mask() {
+			s.pid.ResyncMask(uint32(d.PictureID), mask)
+		}
+		pid, ok := s.pid.Map(uint32(d.PictureID))
+		if !ok {
+			return out, false
+		}
+		out.pid = uint16(pid)
+	}
+	if d.TL0At > 0 {
+		tl0, ok := s.tl0.Map(uint32(d.TL0))
+		if !ok {
+			return out, false
+		}
+		out.tl0 = uint8(tl0)
+	}
+	o, ok := s.seq.Map(uint32(seq))
+	if !ok {
+		return out, false
+	}
+	out.seq, out.ts = uint16(o), ts+s.tsOffset
+	if h := s.hist.Load(); h != nil {
+		h.Put(out.seq, rtpseq.Sent{In: seq, PictureID: out.pid, TL0: out.tl0})
+	}
+	if o == s.seq.Last() { // the newest packet
+		s.lastTs, s.lastAt = out.ts, now
+		s.reportTs.Store(out.ts)
+		s.reportAt.Store(now.UnixNano())
+	}
+	return out, true
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gosoup/gosoup/rtpparams"
-	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
+	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/transport"
 )
 
@@ -260,7 +260,7 @@ func (sl *audioSlot) forward(src *Producer, buf []byte, st *producerStream, seq 
 	}
 	for _, c := range *sl.prod.consumers.Load() {
 		if c.peer != src.peer && c.active.Load() {
-			c.forward(buf, st, seq, ts, false, rtpwire.VP8Descriptor{}, now, b)
+			c.forward(buf, st, seq, ts, codec.Info{}, now, b)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/pion/rtcp"
 
 	"github.com/gosoup/gosoup/rtpparams"
+	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
@@ -18,7 +19,7 @@ const streamInactiveAfter = 1500 * time.Millisecond
 
 // producerStream is one encoding of a producer: the only one without
 // simulcast, or the low, medium or high layer with it. Its fields are
-// fixed at creation except the counters.
+// fixed at creation except the counters and key-frame requests.
 type producerStream struct {
 	index   int
 	profile string // "default" without simulcast
@@ -31,7 +32,8 @@ type producerStream struct {
 	rtx          *rtpbuf.Buffer    // video with NACK only
 	nacks        *rtpbuf.Generator // video with NACK only; media plane
 	lastPacketAt atomic.Int64      // unix ns of the last media packet
-	lastKeyFrame atomic.Int64      // unix ns of the last PLI sent for it
+	desc         codec.Descriptor  // the codec's payload descriptor; nil: audio or unknown
+	keyFrames    keyFrameRequests  // requests to the sender
 	pliCount     atomic.Uint64
 	statsID      string
 	rtxScratch   [1600]byte   // media plane: the last decoded retransmission

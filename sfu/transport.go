@@ -250,7 +250,7 @@ func (t *Transport) OnConnected(_ *transport.WebRTCTransport) {
 	for _, c := range *t.consumersBySSRC.Load() {
 		if c.active.Load() {
 			c.resync.Store(true)
-			c.producer.requestStreamKeyFrame(c.wantedStream(), true)
+			c.producer.requestStreamKeyFrame(c.wantedStream())
 		}
 	}
 }

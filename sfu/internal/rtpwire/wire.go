@@ -1,8 +1,8 @@
 // Package rtpwire owns the byte-level RTP work of the media plane's hot
 // path: big-endian field access, payload-type and header-extension id
 // rewriting, header-extension lookup, abs-send-time stamping, payload
-// bounds, RTX (RFC 4588) building and decoding, VP8 payload descriptor
-// parsing and rewriting, and key-frame detection for VP8, VP9 and H264.
+// bounds, RTX (RFC 4588) building and decoding. Payload descriptors (key
+// frames, layers, picture ids) are sfu/internal/codec's.
 //
 // Everything here works on its arguments only (the current time included,
 // passed in): no state, no locks, no allocation. Callers own the buffers;
