@@ -220,3 +220,72 @@ test(`without the settings, a Chromium peer in a room of ${PEERS} is offered eve
     await server.stop();
   }
 });
+
+// The two designs of video last-N, measured with Chromium on both sides
+// (BIGROOM_MEASURE=1; docs/benchmarks.md): (a) a switch offers a new
+// consumer (newConsumer: one renegotiation of the receive transport, then
+// a key frame) and closes the old one; (b) a slot consumer switches source
+// on the server and asks for a key frame, which costs the client what a
+// consumer resumed by its producer costs (the server resynchronises and
+// requests a key frame). Run SWITCHES times each.
+test('video switch cost: new consumer per switch (a) vs key frame on a kept consumer (b)', { skip: !process.env.BIGROOM_MEASURE }, async () => {
+  const SWITCHES = Number(process.env.BIGROOM_SWITCHES || 20);
+  const server = await startServer();
+  const room = roomId('switch');
+  try {
+    const pub = await openPage(server, 'pub');
+    const sub = await openPage(server, 'sub');
+    await pub.evaluate((r) => window.harness.join(r, 'pub'), room);
+    await sub.evaluate((r) => window.harness.join(r, 'sub', { spy: true }), room);
+    await pub.evaluate(() => window.harness.produce('audio'));
+    const a = [];
+    for (let i = 0; i < SWITCHES; i++) {
+      const t0 = Date.now();
+      await pub.evaluate(() => window.harness.produce('video'));
+      // First decoded frame of the newest video consumer, seen in the page.
+      const r = await sub.waitForFunction(() => {
+        const ev = window.harness.events();
+        const nc = ev.filter((e) => e.event === 'newconsumer' && e.kind === 'video').pop();
+        if (!nc) return null;
+        const el = document.querySelector(`video[data-consumer="${nc.id}"]`);
+        if (!el || el.readyState < 2) return null;
+        const track = ev.find((e) => e.event === 'consumer-track' && e.id === nc.id);
+        return { offered: nc.t, track: track.t, frame: Date.now() };
+      }, null, { polling: 10, timeout: 20000 });
+      const v = await r.jsonValue();
+      a.push({ offerToFrame: v.frame - v.offered, renegotiation: v.track - v.offered, produceToFrame: v.frame - t0 });
+      await pub.evaluate(() => window.harness.closeProducer('video'));
+      await sub.waitForFunction(() => window.harness.consumers().filter((c) => c.kind === 'video' && !c.closed).length === 0, null, { polling: 20, timeout: 10000 });
+      await sleep(300);
+    }
+    await pub.evaluate(() => window.harness.produce('video'));
+    await waitFor(sub, async () => (await window.harness.stats()).framesDecoded > 10, null, 20000);
+    const b = [];
+    for (let i = 0; i < SWITCHES; i++) {
+      await pub.evaluate(() => window.harness.pauseProducer('video'));
+      await sleep(700);
+      // rVFC on the kept consumer's element, armed before the resume.
+      await sub.evaluate(() => {
+        const el = [...document.querySelectorAll('video')].pop();
+        window.__frameAt = 0;
+        window.__framesAt = el.getVideoPlaybackQuality().totalVideoFrames;
+        el.requestVideoFrameCallback(() => { window.__frameAt = Date.now(); });
+      });
+      const t0 = await pub.evaluate(() => { window.harness.resumeProducer('video'); return Date.now(); });
+      const at = await (await sub.waitForFunction(() => window.__frameAt || null, null, { polling: 10, timeout: 10000 })).jsonValue();
+      b.push({ resumeToFrame: at - t0 });
+      await sleep(300);
+    }
+    const med = (xs) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+    const p95 = (xs) => { const s = [...xs].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]; };
+    const first = a.slice(0, 5);
+    const last = a.slice(-5);
+    console.log(`(a) newConsumer → first frame: median ${med(a.map((x) => x.offerToFrame))} ms, p95 ${p95(a.map((x) => x.offerToFrame))} ms; ` +
+      `renegotiation (newConsumer → receive() resolved): median ${med(a.map((x) => x.renegotiation))} ms, first 5 ${med(first.map((x) => x.renegotiation))} ms, last 5 ${med(last.map((x) => x.renegotiation))} ms`);
+    console.log(`(b) key frame request → first frame on the kept consumer: median ${med(b.map((x) => x.resumeToFrame))} ms, p95 ${p95(b.map((x) => x.resumeToFrame))} ms`);
+    const sdp = await sub.evaluate(() => window.__pcs.map((pc) => (pc.remoteDescription ? pc.remoteDescription.sdp.split('\nm=').length - 1 : 0)));
+    console.log(`receive SDP m-sections after ${SWITCHES} switches: ${JSON.stringify(sdp)}`);
+  } finally {
+    await server.stop();
+  }
+});
