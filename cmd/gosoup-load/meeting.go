@@ -23,7 +23,8 @@ import (
 // every one of the first --meeting-video also with VP8 video. Commands on
 // standard input drive it ("speak NAME", "quiet NAME"); it prints one
 // JSON line per event on standard output ("ready" once every peer
-// produces, with the join latencies). For browser tests with big rooms
+// produces, with the join latencies; "sample" prints the server's CPU
+// time since the previous sample, given --server-pid). For browser tests with big rooms
 // (e2e/tests/bigroom.test.mjs) and the big-room measurements.
 type meetingConfig struct {
 	enabled     bool
@@ -35,7 +36,7 @@ type meetingConfig struct {
 
 func meetingFlags() *meetingConfig {
 	m := &meetingConfig{}
-	flag.BoolVar(&m.enabled, "meeting", false, "one room of publish-only peers with mostly silent microphones (real audio levels) driven from standard input: speak NAME, quiet NAME")
+	flag.BoolVar(&m.enabled, "meeting", false, "one room of publish-only peers with mostly silent microphones (real audio levels) driven from standard input: speak NAME, quiet NAME, sample (server CPU since the last sample, with --server-pid)")
 	flag.StringVar(&m.room, "meeting-room", "meeting", "--meeting: the room id")
 	flag.IntVar(&m.peers, "meeting-peers", 300, "--meeting: peers (named pion-000, pion-001, ...)")
 	flag.IntVar(&m.video, "meeting-video", 6, "--meeting: how many of the first peers also send video")
@@ -59,7 +60,11 @@ type meetingEvent struct {
 	JoinP95Ms float64 `json:"joinP95Ms,omitempty"`
 	ElapsedMs float64 `json:"elapsedMs,omitempty"`
 	At        int64   `json:"at,omitempty"` // unix ms
-	Error     string  `json:"error,omitempty"`
+	// With --server-pid: the server's CPU seconds since the previous
+	// event that has them (ready: since the start), and its RSS.
+	ServerCPUs   float64 `json:"serverCpuS,omitempty"`
+	ServerRSSMiB float64 `json:"serverRssMiB,omitempty"`
+	Error        string  `json:"error,omitempty"`
 }
 
 // runMeeting runs the meeting until ctx ends or the input closes.
@@ -94,6 +99,7 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 		}
 	}()
 	start := time.Now()
+	base := serverSample(c.pid)
 	sem := make(chan struct{}, m.concurrency)
 	var joinWG sync.WaitGroup
 	for i := range m.peers {
@@ -118,8 +124,18 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 		}()
 	}
 	joinWG.Wait()
-	emit(meetingEvent{Event: "ready", Joined: len(joins), Failed: failed, JoinP50Ms: pct(joins, 50), JoinP95Ms: pct(joins, 95),
-		ElapsedMs: float64(time.Since(start).Milliseconds())})
+	last, lastAt := base, start
+	server := func(e meetingEvent) meetingEvent {
+		if c.pid > 0 {
+			now := serverSample(c.pid)
+			e.ServerCPUs, e.ServerRSSMiB = now.cpu-last.cpu, now.rss/(1<<20)
+			last = now
+		}
+		e.ElapsedMs = float64(time.Since(lastAt).Milliseconds())
+		lastAt = time.Now()
+		return e
+	}
+	emit(server(meetingEvent{Event: "ready", Joined: len(joins), Failed: failed, JoinP50Ms: pct(joins, 50), JoinP95Ms: pct(joins, 95)}))
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -137,6 +153,10 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 				return nil
 			}
 			cmd, name, _ := strings.Cut(strings.TrimSpace(line), " ")
+			if cmd == "sample" {
+				emit(server(meetingEvent{Event: "sample"}))
+				continue
+			}
 			mp := peers[name]
 			if mp == nil || (cmd != "speak" && cmd != "quiet") {
 				emit(meetingEvent{Event: "error", Error: fmt.Sprintf("unknown command %q", line)})
