@@ -81,3 +81,13 @@ func TestTrustedProxy(t *testing.T) {
 		t.Fatalf("another client through the proxy: %d", c)
 	}
 }
+
+// TestICEServersWithoutTURN: with default flags /ice-servers answers an
+// empty list (the demo page asks every server for one).
+func TestICEServersWithoutTURN(t *testing.T) {
+	base, _ := runForTest(t, nil)
+	code, body := get(t, "http://"+base+"/ice-servers", nil)
+	if code != http.StatusOK || strings.TrimSpace(body) != `{"iceServers":[],"ttl":0}` {
+		t.Fatalf("/ice-servers: %d %s", code, body)
+	}
+}

@@ -198,9 +198,7 @@ func (c *config) handler(srv *sfu.Server, sig, adm http.Handler, h *health, log 
 	mux.Handle("/metrics", promhttp.Handler())
 	h.register(mux)
 	mux.Handle("/admin/", adm)
-	if ice := c.iceServersHandler(); ice != nil {
-		mux.Handle("/ice-servers", ice)
-	}
+	mux.Handle("/ice-servers", c.iceServersHandler())
 	if c.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -219,16 +220,19 @@ type iceServer struct {
 // iceServersHandler answers GET /ice-servers with {"iceServers": [...],
 // "ttl": seconds}: TURN URLs and fresh REST credentials for the peer name
 // of the request's join token (servers with keys need one) or its
-// ?peerName=. nil when neither --turn nor --turn-url is set.
+// ?peerName=. When neither --turn nor --turn-url is set the list is empty
+// (the demo page asks every server).
 func (c *config) iceServersHandler() http.Handler {
-	if !c.turn.enabled && len(c.turn.urls) == 0 {
-		return nil
-	}
 	tlsOn := c.tlsCert != "" || c.tlsSelfSigned
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			http.Error(w, "GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		if !c.turn.enabled && len(c.turn.urls) == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"iceServers":[],"ttl":0}`+"\n")
 			return
 		}
 		peer := r.URL.Query().Get("peerName")
