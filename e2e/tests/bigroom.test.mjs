@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { startServer, launchBrowser, roomId, repo, waitFor, sleep } from '../lib.mjs';
+import { startServer, launchBrowser, roomId, repo, waitFor, sleep, freePort, serverEnv } from '../lib.mjs';
 
 const PEERS = Number(process.env.BIGROOM_PEERS || 300);
 const VIDEO = 6;
@@ -34,9 +34,9 @@ after(async () => {
 
 // startMeeting runs gosoup-load --meeting and resolves once every peer
 // produces; speak(name) makes a peer's audio level rise and returns when.
-async function startMeeting(ws, room) {
+async function startMeeting(ws, room, { peers = PEERS, args = [] } = {}) {
   const proc = spawn(loadBin, ['--meeting', '--url', ws, '--meeting-room', room,
-    '--meeting-peers', String(PEERS), '--meeting-video', String(VIDEO), '--bitrate', '200000'],
+    '--meeting-peers', String(peers), '--meeting-video', String(VIDEO), '--bitrate', '200000', ...args],
   { stdio: ['pipe', 'pipe', 'inherit'] });
   const events = [];
   const waiters = [];
@@ -58,9 +58,10 @@ async function startMeeting(ws, room) {
     };
     check();
   });
-  const ready = await next((e) => e.event === 'ready', 90000);
+  const ready = await next((e) => e.event === 'ready', 300000);
   return {
     ready,
+    sample: async () => { const n = events.length; proc.stdin.write('sample\n'); return next((e) => e.event === 'sample' && events.indexOf(e) >= n, 5000); },
     speak: async (name) => { proc.stdin.write(`speak ${name}\n`); return (await next((e) => e.event === 'speak' && e.peer === name, 5000)).at; },
     stop: async () => { proc.stdin.end(); proc.kill('SIGTERM'); await new Promise((r) => { proc.once('exit', r); setTimeout(r, 5000); }); }
   };
@@ -148,6 +149,7 @@ test(`with --audio-slots 3 --last-n 4, a Chromium peer in a room of ${PEERS} get
     const speaker = Array.from({ length: VIDEO }, (_, i) => `pion-${String(i).padStart(3, '0')}`).find((n) => !shown.has(n));
     assert.ok(speaker, `every camera offered: ${[...shown]}`);
     const before = await inbound(page);
+    const traceAt = (await page.evaluate(() => window.harness.trace())).length;
     const spoke = await meeting.speak(speaker);
     const slot = await waitFor(page, (name) => window.harness.trace().find((m) => m.method === 'audioSlot' && m.data.speakerPeerName === name), speaker, 5000);
     const told = Date.now() - spoke;
@@ -173,6 +175,8 @@ test(`with --audio-slots 3 --last-n 4, a Chromium peer in a room of ${PEERS} get
     const offeredAt = ev.find((e) => e.event === 'newconsumer' && e.id === cons.id).t;
     const trackAt = ev.find((e) => e.event === 'consumer-track' && e.id === cons.id).t;
     console.log(`${speaker} speaks → video offered ${offeredAt - spoke} ms, receive() resolved ${trackAt - spoke} ms (renegotiation ${trackAt - offeredAt} ms), first packet ≤ ${firstPacket - spoke} ms`);
+    const change = (await page.evaluate(() => window.harness.trace())).slice(traceAt).filter((m) => m.dir === 'in' && m.type === 'notification');
+    console.log(`signaling for this speaker change: ${change.map((m) => `${m.method} ${JSON.stringify(m.data).length} B`).join(', ')}`);
     const open = (await page.evaluate(() => window.harness.consumers())).filter((c) => c.kind === 'video' && !c.closed);
     assert.equal(open.length, 4, `open video consumers: ${open.map((c) => c.peer)}`);
     assert.ok(open.some((c) => c.peer === speaker));
@@ -289,3 +293,69 @@ test('video switch cost: new consumer per switch (a) vs key frame on a kept cons
     await server.stop();
   }
 });
+
+// Big-room figures (BIGROOM_MEASURE=1, sizes in BIGROOM_SIZES, default
+// 300,1000; docs/benchmarks.md): for each size, with and without
+// --audio-slots 3 --last-n 4 (BIGROOM_MODES, default on,off), the meeting's join latencies and the
+// server's CPU while peers join and in the steady room, then a Chromium
+// peer's join: consumers offered, time until it received them all (given
+// up after 60 s), and the signaling bytes it received in its first 5 s.
+test('big-room figures', { skip: !process.env.BIGROOM_MEASURE, timeout: 3600000 }, async () => {
+  const sizes = (process.env.BIGROOM_SIZES || '300,1000').split(',').map(Number);
+  const srvBin = path.join(binDir, 'gosoup');
+  execFileSync('go', ['build', '-o', srvBin, './cmd/gosoup'], { cwd: repo, stdio: 'inherit' });
+  const rows = [];
+  for (const size of sizes) {
+    const modes = (process.env.BIGROOM_MODES || 'on,off').split(',');
+    for (const args of [['--audio-slots', '3', '--last-n', '4'], []].filter((a) => modes.includes(a.length ? 'on' : 'off'))) {
+      const port = await freePort();
+      const proc = spawn(srvBin, ['--listen', `127.0.0.1:${port}`, '--web', path.join(repo, 'web', 'dist'),
+        '--rtc-listen-ip', '127.0.0.1', '--announced-ip', '127.0.0.1', '--log-level', 'warn', '--max-peers-per-room', '5000', ...args],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: serverEnv() });
+      const server = { http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+      let meeting;
+      try {
+        await waitFor0(`${server.http}/healthz`);
+        const room = roomId('figures');
+        meeting = await startMeeting(server.ws, room, { peers: size, args: ['--server-pid', String(proc.pid), '--meeting-concurrency', '32'] });
+        await meeting.sample();
+        await sleep(10000);
+        const steady = await meeting.sample();
+        const page = await openPage(server, 'chrome');
+        const t0 = Date.now();
+        await page.evaluate((r) => window.harness.join(r, 'chrome', { spy: true }), room);
+        const offers = await offered(page);
+        let all = null;
+        try {
+          await waitFor(page, (n) => window.harness.events().filter((e) => e.event === 'consumer-track').length >= n, offers.length, 60000);
+          all = Math.max(...(await received(page)).map((e) => e.t)) - t0;
+        } catch { /* reported as not all received */ }
+        const got = (await received(page)).length;
+        const bytes = await page.evaluate((t) => window.harness.trace().filter((m) => m.dir === 'in')
+          .reduce((n, m) => n + JSON.stringify(m.data).length, 0), t0);
+        const joinBytes = await page.evaluate(() => JSON.stringify(window.harness.trace().find((m) => m.method === 'join' && m.type === 'response').data).length);
+        const row = {
+          peers: size, settings: args.length ? 'slots 3, last-n 4' : 'off', joined: meeting.ready.joined,
+          joinP50Ms: meeting.ready.joinP50Ms, joinP95Ms: meeting.ready.joinP95Ms, rampMs: meeting.ready.elapsedMs,
+          cpuJoinS: meeting.ready.serverCpuS, steadyCpuPct: Math.round(100 * steady.serverCpuS / (steady.elapsedMs / 1000)), rssMiB: Math.round(steady.serverRssMiB),
+          offered: offers.length, allReceivedMs: all, received: got, joinResponseBytes: joinBytes, signalingBytes: bytes
+        };
+        console.log(JSON.stringify(row));
+        rows.push(row);
+        await page.context().close();
+      } finally {
+        if (meeting) await meeting.stop();
+        proc.kill('SIGTERM');
+        await new Promise((r) => { proc.once('exit', r); setTimeout(r, 5000); });
+      }
+    }
+  }
+  console.log(JSON.stringify(rows));
+});
+
+async function waitFor0(url) {
+  for (let end = Date.now() + 20000; Date.now() < end; await sleep(200)) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+  }
+  throw new Error(`no answer at ${url}`);
+}
