@@ -71,3 +71,23 @@ export async function startImpairRelay({ listenIP, targetIP, ports, seed = 1 }) 
     close() { for (const s of sockets) { try { s.close(); } catch { /* closed */ } } }
   };
 }
+
+// Run as a program (its own process, so that nothing else delays the
+// packets): node relay.mjs LISTEN_IP TARGET_IP PORT... ; prints "READY",
+// then takes one JSON settings object per line on standard input.
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const [listenIP, targetIP, ...ports] = process.argv.slice(2);
+  const relay = await startImpairRelay({ listenIP, targetIP, ports: ports.map(Number) });
+  let buf = '';
+  process.stdin.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) relay.impair(JSON.parse(line));
+    }
+  });
+  process.stdin.on('end', () => { relay.close(); process.exit(0); });
+  console.log('READY');
+}

@@ -30,7 +30,6 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { launchBrowser, waitFor, sleep, freePort, repo, serverEnv, trackPeerConnections, rtcSummary } from '../../e2e/lib.mjs';
 import { createNetns, netnsSupport } from '../../e2e/netns.mjs';
-import { startImpairRelay } from './relay.mjs';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,6 +41,7 @@ const serverNames = arg('servers', 'gosoup,mediasoup').split(',');
 const runs = Number(arg('runs', 1));
 const seconds = Number(arg('seconds', 30));
 const warmup = Number(arg('warmup', 8));
+const trace = process.argv.includes('--trace'); // once a second on stderr: alice's estimate, bob's width and frames
 const out = process.env.OUT || '/tmp/impair';
 mkdirSync(out, { recursive: true });
 
@@ -70,7 +70,7 @@ let relay;
 
 function startProc(name, cmd, args, env, ready) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env: serverEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     procs.push(p);
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${buf.slice(-400)}`)), 30000);
@@ -109,7 +109,9 @@ async function oneRun(server, cellName, mode, runIndex) {
     await alice.page.evaluate((sim) => window.harness.produce('video', { simulcast: sim }), mode === 'simulcast');
     if (mode === 'simulcast') await alice.page.evaluate(() => window.harness.scaleSimulcast([4, 2, 1]));
     await waitFor(bob.page, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
+    if (trace) await alice.page.evaluate(() => window.harness.enableStats(1000));
     await sleep(warmup * 1000);
+    if (trace) console.error(`  ${server.name} before: alice bwe ${Math.round(await alice.page.evaluate(() => window.harness.sendBandwidth()) / 1000)} kb/s`);
     const a0 = await alice.page.evaluate(rtcSummary);
     const s0 = await bob.page.evaluate(rtcSummary);
     const profiles0 = (await bob.page.evaluate(() => window.harness.effectiveProfiles())).length;
@@ -142,6 +144,15 @@ async function oneRun(server, cellName, mode, runIndex) {
       }
       await sleep(Math.max(0, wait));
       const s = await bob.page.evaluate(rtcSummary);
+      if (trace) {
+        const bw = await alice.page.evaluate(() => window.harness.sendBandwidth());
+        const remb = await alice.page.evaluate(() => {
+          const t = window.harness.lastStats()['transport-send'];
+          const x = t && (Array.isArray(t) ? t[0] : t);
+          return x && x.localAvailableSendBw ? Math.round(x.localAvailableSendBw.bitrate / 1000) : null;
+        });
+        console.error(`  ${server.name} t=${((Date.now() - t0) / 1000).toFixed(1)} alice bwe ${Math.round(bw / 1000)} kb/s (server REMB ${remb}), bob width ${s.width}, frames ${s.frames - s0.frames}, freeze ${(s.freezeSec - s0.freezeSec).toFixed(1)} s`);
+      }
       if (outageState === 'after' && recoverMs === null && s.frames > framesAtEnd + 1) recoverMs = Date.now() - outageEnd;
       if (outageState !== 'after' || Date.now() - prev.t >= 1000 || !prev.t) {
         const df = s.frames - prev.frames;
@@ -199,7 +210,13 @@ async function main() {
   const mMin = gPort + 1000;
   const ports = [gPort];
   for (let p = mMin; p < mMin + 40; p++) ports.push(p);
-  relay = await startImpairRelay({ listenIP: R, targetIP: S, ports });
+  // The relay runs in a process of its own: this one blocks while it runs
+  // iptables and tc, which would stall the packets.
+  const relayProc = await startProc('relay', 'node', [path.join(repo, 'bench', 'impair', 'relay.mjs'), R, S, ...ports.map(String)], {}, /READY/);
+  relay = {
+    impair: (settings = {}) => relayProc.stdin.write(`${JSON.stringify(settings)}\n`),
+    close: () => relayProc.stdin.end()
+  };
   const servers = {};
   { // gosoup always runs: it also serves the harness page
     startProc('gosoup', gosoupBin, ['--listen', `${S}:${httpPort}`, '--web', path.join(repo, 'web', 'dist'),

@@ -21,6 +21,7 @@ const DecreaseFactor = 0.85
 
 const (
 	groupSpan        = 5 * time.Millisecond // packets sent within it form one group
+	burstSpan        = 5 * time.Millisecond // packets read this close, faster than sent, join the group
 	trendWindow      = 20                   // groups in the trendline regression
 	trendGain        = 4.0
 	initialBitrate   = 300_000
@@ -133,7 +134,7 @@ func (e *Estimator) OnPacket(now time.Time, sendTime uint32, size int) {
 	if absDelta(e.groupLast, sendTime) < 0 {
 		return // reordered: ignored by the delay filter
 	}
-	if absDelta(e.groupFirst, sendTime) <= groupSpan.Seconds() {
+	if absDelta(e.groupFirst, sendTime) <= groupSpan.Seconds() || e.inBurst(now, sendTime) {
 		e.groupLast, e.groupArrival = sendTime, now
 		return
 	}
@@ -146,6 +147,20 @@ func (e *Estimator) OnPacket(now time.Time, sendTime uint32, size int) {
 	e.prevLast, e.prevArrival, e.havePrevGroup = e.groupLast, e.groupArrival, true
 	e.groupFirst, e.groupLast, e.groupArrival = sendTime, sendTime, now
 	e.updateRate(now)
+}
+
+// inBurst reports whether a packet sent after the current group belongs to
+// it anyway: it was read within burstSpan of the group's last packet and
+// sooner after it than it was sent. That is a backlog read at once (the
+// process stalled, the socket buffer filled, then it read everything),
+// not the path: counted as groups of their own, the stall would look like
+// a queue building up and the estimate would fall.
+func (e *Estimator) inBurst(now time.Time, sendTime uint32) bool {
+	arrival := now.Sub(e.groupArrival)
+	if arrival > burstSpan {
+		return false
+	}
+	return arrival.Seconds() < absDelta(e.groupLast, sendTime)
 }
 
 // detectProbe keeps the last packets and raises the estimate to the rate a

@@ -92,3 +92,38 @@ func TestREMBEstimatorFollowsAStartupProbe(t *testing.T) {
 }
 
 var zeroTime = time.Unix(1700000000, 0)
+
+// TestREMBEstimatorIgnoresReadStalls: the receiving process stalls (a
+// loaded machine) and then reads its socket backlog at once, several times.
+// The packets crossed the path in time; only their reading was late: the
+// estimate must not fall (it did, to a few tens of kb/s, in the impairment
+// runs of docs/benchmarks.md).
+func TestREMBEstimatorIgnoresReadStalls(t *testing.T) {
+	e := New()
+	var q time.Duration
+	at := feed(e, zeroTime, 0, 10*time.Second, 1_000_000, 0, &q)
+	before, _ := e.Bitrate()
+	const size = 1200
+	gap := time.Duration(size * 8 / 1_000_000.0 * float64(time.Second))
+	lowest := before
+	for i := 0; i < 6; i++ {
+		stall := []time.Duration{300, 800, 150, 1000, 400, 600}[i] * time.Millisecond
+		from := at + time.Second // the process stalls from here for stall
+		end := at + 3*time.Second
+		for t := at; t < end; t += gap {
+			read := t + 20*time.Millisecond
+			if read >= from && read < from+stall {
+				read = from + stall + (read-from)/100 // the backlog, read at once
+			}
+			e.OnPacket(zeroTime.Add(read), absTime(t), size)
+			if bps, _ := e.Bitrate(); bps < lowest {
+				lowest = bps
+			}
+		}
+		at = end
+	}
+	after := lowest
+	if after < before*8/10 {
+		t.Fatalf("estimate fell from %d to %d over read stalls", before, after)
+	}
+}
