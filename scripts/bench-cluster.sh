@@ -51,6 +51,8 @@ sleep 2
 measure one-node ws://127.0.0.1:3801 "$one"
 kill "$one"; sleep 2
 
+# The nodes share a cluster secret (required with --redis).
+export GOSOUP_CLUSTER_SECRET=$(python3 -c 'import secrets;print(secrets.token_hex(24))')
 rport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >"$dir/redis.log" 2>&1 &
 sleep 1

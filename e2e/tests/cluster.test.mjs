@@ -3,6 +3,7 @@
 // node 2. Bob decodes alice's camera, gets the notifications of the
 // two-peer session in the same order as on a single server, and when
 // node 1 is killed (SIGKILL) bob sees alice leave within 5 s.
+import crypto from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -16,6 +17,8 @@ let dir;
 let bin;
 let redis;
 let redisURL;
+// The nodes' shared --cluster-secret (required with --redis).
+const clusterSecret = crypto.randomBytes(24).toString('hex');
 let nodes = [];
 let single;
 let browser;
@@ -43,7 +46,7 @@ async function startNode(id) {
     '--listen', `127.0.0.1:${port}`, '--web', path.join(repo, 'web', 'dist'),
     '--rtc-listen-ip', '127.0.0.1', '--rtc-port', '0', '--announced-ip', '127.0.0.1',
     '--redis', redisURL, '--node-id', id, '--log-level', process.env.GOSOUP_LOG || 'warn'
-  ], { stdio: ['ignore', 'inherit', 'inherit'], env: serverEnv() });
+  ], { stdio: ['ignore', 'inherit', 'inherit'], env: serverEnv({ GOSOUP_CLUSTER_SECRET: clusterSecret }) });
   const http = `http://127.0.0.1:${port}`;
   const end = Date.now() + 20000;
   for (;;) {
@@ -132,7 +135,8 @@ test('alice on node 1, bob on node 2: media and the notifications of one server'
 });
 
 test('gosoup cluster status lists the three nodes', () => {
-  const out = execFileSync(bin, ['cluster', 'status', '--redis', redisURL], { env: serverEnv(), encoding: 'utf8' });
+  const out = execFileSync(bin, ['cluster', 'status', '--redis', redisURL],
+    { env: serverEnv({ GOSOUP_CLUSTER_SECRET: clusterSecret }), encoding: 'utf8' });
   for (const n of nodes) assert.match(out, new RegExp(`^${n.id}\\s+${n.ws}/`, 'm'), out);
 });
 
