@@ -32,11 +32,11 @@ func (s *Server) Drain() {
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Sessions returns the number of open signaling sessions (WebSockets),
-// joined or not.
+// joined or not, counting those being upgraded.
 func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.all)
+	return len(s.all) + int(s.upgrading.Load())
 }
 
 func (s *Server) isClosed() bool {

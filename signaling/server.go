@@ -54,13 +54,14 @@ type Server struct {
 
 	perSource *socketLimiter // Options.SocketsPerSource
 
-	mu       sync.Mutex
-	closed   bool
-	sessions map[[2]string]*session // by room id and peer name
-	all      map[*session]func()    // each open session and what ends its room hold
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	closed    bool
+	upgrading atomic.Int32           // WebSockets answered 101 and not yet admitted
+	sessions  map[[2]string]*session // by room id and peer name
+	all       map[*session]func()    // each open session and what ends its room hold
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // NewServer returns the signaling endpoint for s with no Options: every
@@ -166,11 +167,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		grant = &g
 	}
+	// From the 101 answer on the client counts on a session: count it
+	// (Sessions) until admit has registered it, so that a drain starting
+	// in between waits for it.
+	s.upgrading.Add(1)
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.upgrading.Add(-1)
 		return // the upgrader answered
 	}
 	sess, old, err := s.admit(conn, roomID, peerName, grant)
+	s.upgrading.Add(-1)
 	if err != nil {
 		_ = conn.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, truncate(err.Error(), 120)), time.Now().Add(time.Second))
