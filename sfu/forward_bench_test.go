@@ -61,7 +61,7 @@ func benchFanout(tb testing.TB, n int, listenIP string) (*Producer, []byte, *tra
 		if err != nil {
 			tb.Fatal(err)
 		}
-		t.wt, t.link = wt, wt
+		t.link = wt
 		wts = append(wts, wt)
 		c := &Consumer{peer: receiver, producer: p, kind: "video"}
 		c.ssrc, c.payloadType, c.counters = uint32(5000+i), 101, receiver.counters()

@@ -83,7 +83,7 @@ func (c *Consumer) State() ConsumerState {
 // Kind returns "webrtc" for a WebRTC transport, "plain" for a plain RTP
 // one (tools, and the receiving end of a pipe between nodes).
 func (t *Transport) Kind() string {
-	if t.wt != nil {
+	if t.WebRTC() != nil {
 		return "webrtc"
 	}
 	return "plain"

@@ -230,10 +230,11 @@ func (p *Peer) ReceiveRequest(m *protocol.Message) (any, error) {
 		if t == nil {
 			return nil, errNotFound("Transport")
 		}
-		if t.wt == nil {
+		wt := t.WebRTC()
+		if wt == nil {
 			return nil, protocol.NewError("restartTransport applies to WebRtcTransports (transport %d is a PlainRtpTransport)", t.id)
 		}
-		ice, err := t.wt.RestartICE()
+		ice, err := wt.RestartICE()
 		if err != nil {
 			return nil, protocol.NewError("%s", err.Error())
 		}

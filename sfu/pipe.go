@@ -229,15 +229,15 @@ func (p *Peer) CreatePipeProducer(o PipeProducerOptions) (*Producer, netip.AddrP
 	if ip, err := netip.ParseAddr(r.server.cfg.RTC.ListenIP); err == nil {
 		opts.ListenIP = ip
 	}
-	pt, err := transport.NewPlainTransport(opts, t)
+	l := &plainLink{t: t, ip: r.server.announcedIP()}
+	if ip, err := netip.ParseAddr(r.server.cfg.RTC.ListenIP); err == nil && !ip.IsUnspecified() {
+		l.ip = ip.String()
+	}
+	pt, err := transport.NewPlainTransport(opts, l)
 	if err != nil {
 		return nil, netip.AddrPort{}, protocol.NewError("pipe: %s", err.Error())
 	}
-	t.plain, t.link = pt, pt
-	t.plainIP = r.server.announcedIP()
-	if ip, err := netip.ParseAddr(r.server.cfg.RTC.ListenIP); err == nil && !ip.IsUnspecified() {
-		t.plainIP = ip.String()
-	}
+	l.PlainTransport, t.link = pt, l
 	r.transports[t.id] = t
 	p.transports[t.id] = t
 	r.server.clock.add(t)
@@ -256,6 +256,6 @@ func (p *Peer) CreatePipeProducer(o PipeProducerOptions) (*Producer, netip.AddrP
 		t.closeLocked(false)
 		return nil, netip.AddrPort{}, err
 	}
-	addr := netip.AddrPortFrom(netip.MustParseAddr(t.plainIP), uint16(pt.LocalPort()))
+	addr := netip.AddrPortFrom(netip.MustParseAddr(l.ip), uint16(pt.LocalPort()))
 	return r.producers[o.ID], addr, nil
 }

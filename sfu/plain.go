@@ -71,18 +71,16 @@ func (p *Peer) CreatePlainRtpTransport(opts PlainRtpOptions) (*Transport, error)
 // PlainLocal returns the local address a plain transport receives on
 // (ok false for a WebRTC transport).
 func (t *Transport) PlainLocal() (PlainRtpLocal, bool) {
-	if t.plain == nil {
+	pl := t.plainLink()
+	if pl == nil {
 		return PlainRtpLocal{}, false
 	}
-	l := PlainRtpLocal{IP: t.plainIP, Port: t.plain.LocalPort()}
-	if !t.plain.RTCPMux() {
-		l.RTCPPort = t.plain.LocalRTCPPort()
+	l := PlainRtpLocal{IP: pl.ip, Port: pl.LocalPort()}
+	if !pl.RTCPMux() {
+		l.RTCPPort = pl.LocalRTCPPort()
 	}
 	return l, true
 }
-
-// Plain returns the underlying plain transport (nil for WebRTC).
-func (t *Transport) Plain() *transport.PlainTransport { return t.plain }
 
 // createPlainTransportFromRequest handles createTransport with
 // plainRtpParameters, as mediasoup v2's Peer does for custom clients.
@@ -141,18 +139,18 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 		popts.ListenIP = ip
 	}
 	t := newTransport(p, opts.ID, dir, opts.AppData)
+	l := &plainLink{t: t, ip: r.server.plainAnnouncedIP(popts.ListenIP, popts.Remote)}
 	if dir == dirSend {
-		t.diag = &plainDiag{} // before the first packet can arrive
+		l.diag = &plainDiag{} // before the first packet can arrive
 	}
-	pt, err := transport.NewPlainTransport(popts, t)
+	pt, err := transport.NewPlainTransport(popts, l)
 	if err != nil {
 		return nil, protocol.NewError("could not open any IP:port: %s", err.Error())
 	}
-	t.plain, t.link = pt, pt
+	l.PlainTransport, t.link = pt, l
 	if dir == dirSend {
-		t.watchSilence()
+		t.watchSilence(l)
 	}
-	t.plainIP = r.server.plainAnnouncedIP(popts.ListenIP, popts.Remote)
 	r.transports[t.id] = t
 	p.transports[t.id] = t
 	r.server.clock.add(t)
@@ -162,7 +160,7 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 		}
 	})
 	p.log.Info("plain transport created", "transport", t.id, "direction", dir,
-		"local", fmt.Sprintf("%s:%d", t.plainIP, pt.LocalPort()), "comedia", popts.Comedia, "remote", popts.Remote)
+		"local", fmt.Sprintf("%s:%d", l.ip, pt.LocalPort()), "comedia", popts.Comedia, "remote", popts.Remote)
 	return t, nil
 }
 
@@ -203,7 +201,7 @@ func (s *Server) plainAnnouncedIP(listen netip.Addr, remote netip.AddrPort) stri
 // updatePlainLocked handles updateTransport with plainRtpParameters: the
 // remote address is set (or replaced), and key frames are asked for the
 // consumers so the remote can decode at once.
-func (t *Transport) updatePlainLocked(pr *protocol.PlainRtpParameters) error {
+func (t *Transport) updatePlainLocked(l *plainLink, pr *protocol.PlainRtpParameters) error {
 	if pr.IP == "" && pr.Port == 0 {
 		return protocol.NewTypeError("plainRtpParameters: ip and port are required")
 	}
@@ -215,20 +213,7 @@ func (t *Transport) updatePlainLocked(pr *protocol.PlainRtpParameters) error {
 	if pr.RTCPPort != 0 {
 		rtcp = netip.AddrPortFrom(remote.Addr(), uint16(pr.RTCPPort))
 	}
-	t.plain.SetRemote(remote, rtcp)
+	l.SetRemote(remote, rtcp)
 	t.OnConnected(nil)
 	return nil
 }
-
-// OnPlainRTP routes an RTP packet from a plain transport's remote
-// (transport.PlainHandler).
-func (t *Transport) OnPlainRTP(pkt []byte, b *transport.Batch) {
-	if t.diag != nil && !t.checkPlainRTP(pkt) {
-		return
-	}
-	t.OnRTP(nil, pkt, b)
-}
-
-// OnPlainRTCP handles RTCP from a plain transport's remote
-// (transport.PlainHandler).
-func (t *Transport) OnPlainRTCP(pkt []byte) { t.receiveRTCP(pkt) }

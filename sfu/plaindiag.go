@@ -24,25 +24,26 @@ type plainDiag struct {
 // (after the transport's own counts of wrong sources and malformed
 // datagrams, Plain().Counters()).
 func (t *Transport) PlainDropped() (unknownSSRC, badPayloadType uint64) {
-	if t.diag == nil {
+	l := t.plainLink()
+	if l == nil || l.diag == nil {
 		return 0, 0
 	}
-	return t.diag.unknownSSRC.Load(), t.diag.badPayloadType.Load()
+	return l.diag.unknownSSRC.Load(), l.diag.badPayloadType.Load()
 }
 
 // checkPlainRTP reports whether a plain transport's packet can be
 // forwarded, counting and logging (once per transport and cause) the
 // packets that cannot.
-func (t *Transport) checkPlainRTP(pkt []byte) bool {
+func (t *Transport) checkPlainRTP(d *plainDiag, pkt []byte) bool {
 	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
 	prod := (*t.producersBySSRC.Load())[ssrc]
 	if prod == nil {
 		if t.ridProducers.Load() != nil {
 			return true // maybe a RID stream not matched yet
 		}
-		t.diag.unknownSSRC.Add(1)
+		d.unknownSSRC.Add(1)
 		t.peer.counters().plainDropped.Add(1)
-		if t.diag.loggedSSRC.CompareAndSwap(false, true) {
+		if d.loggedSSRC.CompareAndSwap(false, true) {
 			t.peer.log.Warn("plain transport: RTP with an SSRC no producer declared (dropped, counted; logged once)",
 				"transport", t.id, "ssrc", ssrc)
 		}
@@ -52,9 +53,9 @@ func (t *Transport) checkPlainRTP(pkt []byte) bool {
 		return true // RTX carries its own payload type
 	}
 	if pt := pkt[1] & 0x7f; prod.ptMap[pt] < 0 {
-		t.diag.badPayloadType.Add(1)
+		d.badPayloadType.Add(1)
 		t.peer.counters().plainDropped.Add(1)
-		if t.diag.loggedPT.CompareAndSwap(false, true) {
+		if d.loggedPT.CompareAndSwap(false, true) {
 			t.peer.log.Warn("plain transport: RTP with a payload type the producer did not declare (dropped, counted; logged once)",
 				"transport", t.id, "ssrc", ssrc, "payloadType", pt, "producer", prod.id)
 		}
@@ -65,11 +66,11 @@ func (t *Transport) checkPlainRTP(pkt []byte) bool {
 
 // watchSilence logs when a plain send transport received nothing for
 // plainSilence after its creation.
-func (t *Transport) watchSilence() {
-	t.diag.silence = time.AfterFunc(plainSilence, func() {
-		if t.plain.BytesReceived() == 0 {
+func (t *Transport) watchSilence(l *plainLink) {
+	l.diag.silence = time.AfterFunc(plainSilence, func() {
+		if l.BytesReceived() == 0 {
 			t.peer.log.Warn("plain transport: nothing received yet; is the tool sending to the right address and port?",
-				"transport", t.id, "after", plainSilence, "port", t.plain.LocalPort())
+				"transport", t.id, "after", plainSilence, "port", l.LocalPort())
 		}
 	})
 }

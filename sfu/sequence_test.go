@@ -30,7 +30,7 @@ func consumerSink(t *testing.T, p *Producer, c *Consumer) func() rtp.Packet {
 	}
 	t.Cleanup(func() { wt.Close() })
 	tr := c.transport.Load()
-	tr.wt, tr.link = wt, wt
+	tr.link = wt
 	dec, err := srtp.CreateContext(make([]byte, 16), make([]byte, 12), srtp.ProtectionProfileAeadAes128Gcm)
 	if err != nil {
 		t.Fatal(err)

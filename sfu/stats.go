@@ -61,10 +61,10 @@ func (s *Server) uptimeMs() int64 { return time.Since(s.started).Milliseconds() 
 
 // Stats returns the transport's stats object (transportStats).
 func (t *Transport) Stats() protocol.TransportStat {
-	if t.plain != nil {
-		return t.plainStats()
+	if l := t.plainLink(); l != nil {
+		return t.plainStats(l)
 	}
-	wt := t.wt
+	wt := t.WebRTC()
 	st := protocol.TransportStat{
 		Type:               "transport",
 		ID:                 t.id,
@@ -110,8 +110,7 @@ func (t *Transport) Stats() protocol.TransportStat {
 
 // plainStats is a plain transport's stats object: bytes, and the tuple
 // once the remote is known (no ICE, no DTLS).
-func (t *Transport) plainStats() protocol.TransportStat {
-	pt := t.plain
+func (t *Transport) plainStats(pt *plainLink) protocol.TransportStat {
 	st := protocol.TransportStat{
 		Type: "transport", ID: t.id, Timestamp: t.peer.room.server.uptimeMs(),
 		BytesReceived: pt.BytesReceived(), BytesSent: pt.BytesSent(), IceConnectionState: "new",
@@ -119,7 +118,7 @@ func (t *Transport) plainStats() protocol.TransportStat {
 	if remote, ok := pt.Remote(); ok {
 		st.IceConnectionState = "completed"
 		st.IceSelectedTuple = &protocol.IceSelectedTuple{
-			LocalIP: t.plainIP, LocalPort: pt.LocalPort(), Protocol: "udp",
+			LocalIP: pt.ip, LocalPort: pt.LocalPort(), Protocol: "udp",
 			RemoteIP: remote.Addr().String(), RemotePort: int(remote.Port()),
 		}
 	}

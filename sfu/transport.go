@@ -28,11 +28,7 @@ type Transport struct {
 	peer      *Peer
 	direction direction
 	appData   json.RawMessage
-	link      link                       // what media goes through
-	wt        *transport.WebRTCTransport // the link when it is WebRTC (ICE, DTLS); nil otherwise
-	plain     *transport.PlainTransport  // the link when it is plain RTP; nil otherwise
-	plainIP   string                     // the address a plain transport's remote sends to
-	diag      *plainDiag                 // plain send transports: what the tool sends wrong
+	link      link // what media goes through: WebRTC, or plain RTP (plainLink)
 
 	// Guarded by the room lock.
 	closed     bool
@@ -77,10 +73,6 @@ func (t *Transport) Direction() string { return string(t.direction) }
 // Peer returns the owner.
 func (t *Transport) Peer() *Peer { return t.peer }
 
-// WebRTC returns the underlying network transport (ICE/DTLS state, byte
-// counters).
-func (t *Transport) WebRTC() *transport.WebRTCTransport { return t.wt }
-
 // SetMaxBitrate caps what the client sends on this transport (bits per
 // second, at least 10000 as mediasoup; 0 removes the cap), signaled with
 // REMB every second.
@@ -105,11 +97,11 @@ func (t *Transport) Close() {
 }
 
 func (t *Transport) updateLocked(n *protocol.UpdateTransportNotification) error {
-	if t.plain != nil {
+	if l := t.plainLink(); l != nil {
 		if n.PlainRtpParameters == nil {
 			return protocol.NewTypeError("missing plainRtpParameters")
 		}
-		return t.updatePlainLocked(n.PlainRtpParameters)
+		return t.updatePlainLocked(l, n.PlainRtpParameters)
 	}
 	if n.DtlsParameters == nil {
 		return protocol.NewTypeError("missing dtlsParameters")
@@ -118,7 +110,7 @@ func (t *Transport) updateLocked(n *protocol.UpdateTransportNotification) error 
 		t.closeLocked(true) // as for parameters the DTLS layer refuses
 		return err
 	}
-	if _, err := t.wt.SetRemoteDTLSParameters(toTransportDTLS(n.DtlsParameters)); err != nil {
+	if _, err := t.WebRTC().SetRemoteDTLSParameters(toTransportDTLS(n.DtlsParameters)); err != nil {
 		t.closeLocked(true)
 		return protocol.NewError("%s", err.Error())
 	}
@@ -141,8 +133,8 @@ func (t *Transport) closeLocked(notifyOwner bool) {
 	t.link.Close()
 	r.server.clock.remove(t)
 	t.stopMirror(nil)
-	if t.diag != nil && t.diag.silence != nil {
-		t.diag.silence.Stop()
+	if l := t.plainLink(); l != nil && l.diag != nil && l.diag.silence != nil {
+		l.diag.silence.Stop()
 	}
 	for _, prod := range p.producerList() {
 		if prod.transport == t {

@@ -85,7 +85,7 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 	if err != nil {
 		return nil, protocol.NewError("%s", err.Error())
 	}
-	t.wt, t.link = wt, wt
+	t.link = wt
 	if req.DtlsParameters != nil {
 		if _, err := wt.SetRemoteDTLSParameters(toTransportDTLS(req.DtlsParameters)); err != nil {
 			wt.Close()
