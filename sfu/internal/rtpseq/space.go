@@ -17,6 +17,12 @@ const Window = 1024
 
 const words = Window / 64
 
+// staleRestart is how many values in a row older than the window a Space
+// refuses before it takes the source as restarted: a numbering that
+// jumped by more than half its range looks older than the window, and
+// would otherwise be refused for good.
+const staleRestart = 32
+
 // Space maps one incoming number space of mask+1 values (0x10000 for
 // sequence numbers, 0x8000 or 0x80 for picture ids, 0x100 for TL0PICIDX)
 // to an outgoing one. A value newer than every one seen maps to itself
@@ -33,6 +39,7 @@ type Space struct {
 	maxIn   uint32 // newest value seen (forwarded or dropped)
 	floor   uint32 // first value since the last Resync: older ones are refused
 	inRun   bool   // the run since floor is shorter than the window: floor matters
+	stale   int    // values in a row refused for being older than the window
 	seen    [words]uint64
 	dropped [words]uint64
 }
@@ -76,7 +83,7 @@ func (s *Space) ResyncMask(in, mask uint32) {
 	}
 	s.offset = (next - in) & mask
 	s.maxIn = (in - 1) & mask
-	s.floor, s.inRun = in, true
+	s.floor, s.inRun, s.stale = in, true, 0
 	s.seen, s.dropped = [words]uint64{}, [words]uint64{}
 }
 
@@ -91,6 +98,9 @@ func (s *Space) Map(in uint32) (uint32, bool) {
 		s.advance(in, d)
 		s.set(&s.seen, in)
 		return (in + s.offset) & s.mask, true
+	}
+	if s.restarted(in) {
+		return s.Last(), true
 	}
 	if !s.inWindow(in) || s.has(&s.dropped, in) {
 		return 0, false
@@ -120,6 +130,24 @@ func (s *Space) Drop(in uint32) (out uint32, hole bool) {
 	}
 	s.set(&s.seen, in)
 	return s.late(in), true
+}
+
+// restarted counts in, not newer than maxIn, if it is older than the
+// window; at the staleRestart-th such value in a row, in becomes the
+// newest value, numbered right after Last(), and restarted is true.
+func (s *Space) restarted(in uint32) bool {
+	if (s.maxIn-in)&s.mask < s.window {
+		s.stale = 0
+		return false
+	}
+	if s.stale++; s.stale < staleRestart {
+		return false
+	}
+	next := s.Last() + 1
+	s.seen, s.dropped = [words]uint64{}, [words]uint64{}
+	s.offset, s.maxIn, s.floor, s.inRun, s.stale = (next-in)&s.mask, in, in, true, 0
+	s.set(&s.seen, in)
+	return true
 }
 
 // late is the outgoing value of in, not newer than maxIn: it would have
@@ -154,7 +182,7 @@ func (s *Space) advance(in, d uint32) {
 			}
 		}
 	}
-	s.maxIn = in
+	s.maxIn, s.stale = in, 0
 	if s.inRun && (in-s.floor)&s.mask >= s.window {
 		s.inRun = false
 	}

@@ -302,3 +302,30 @@ func TestSpaceAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations", n)
 	}
 }
+
+// TestSpaceSourceRestart: a source whose numbering jumps by more than
+// half the range is refused for staleRestart packets, then numbered right
+// after the last value sent.
+func TestSpaceSourceRestart(t *testing.T) {
+	s := NewSpace(0xffff)
+	s.Resync(100)
+	s.Map(100)
+	last := s.Last()
+	in := uint32(100 + 40000)
+	for i := 1; i < staleRestart; i++ {
+		if _, ok := s.Map(in); ok {
+			t.Fatalf("value %d of the jump mapped", i)
+		}
+		in++
+	}
+	out, ok := s.Map(in)
+	if !ok || out != last+1 {
+		t.Fatalf("after the restart %d %v, want %d", out, ok, last+1)
+	}
+	if out, _ := s.Map(in + 1); out != last+2 {
+		t.Fatalf("next %d, want %d", out, last+2)
+	}
+	if out, ok := s.Map(in - 1); ok {
+		t.Fatalf("a value before the restart mapped to %d", out)
+	}
+}
