@@ -15,13 +15,22 @@ import (
 // the consumers' streams fit, and rises one layer at a time only after the
 // path has been quiet for a while; a consumer whose upgrade failed waits
 // twice as long before the next try (5 s up to 60 s): no flapping.
+//
+// Loss counts as congestion only from about 20 %: a path that loses 10 %
+// at random (a radio link) loses as much on a lower layer, retransmission
+// repairs it, and each layer switch costs a key frame that takes several
+// round trips to arrive whole under such loss. Counted from 10 %, such a
+// path kept consumers on their lowest layer (receiver reports go over
+// 10 % about every other second) and blocked every upgrade. A queue on
+// the path shows first in the receiver's REMB. (mediasoup 2.6 switches
+// down when the lost share less half the repaired share passes 35 %.)
 const (
 	layerHoldMin       = 5 * time.Second
 	layerHoldMax       = 60 * time.Second
 	layerUpgradeQuiet  = 3 * time.Second  // since the last congestion or upgrade
 	layerFailedWithin  = 10 * time.Second // a downgrade this soon after an upgrade means it failed
 	layerStableReset   = 30 * time.Second // an upgrade kept this long forgets past failures
-	layerLossThreshold = 26               // fraction lost (/256) counted as congestion, about 10 %
+	layerLossThreshold = 51               // fraction lost (/256) counted as congestion, about 20 % (see below)
 	layerSettle        = 2 * time.Second  // after a downgrade, congestion reports are the queue draining
 	probeSettle        = 4 * time.Second  // the same after a failed probe (its padding filled the queue)
 	rembBootstrap      = 5 * time.Second  // a receiver's first REMBs, not counted as congestion

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"math/rand"
 	"testing"
 	"time"
 
@@ -328,4 +329,38 @@ func TestLayersIgnoreABootstrappingReceiver(t *testing.T) {
 	f.tick(2 * time.Second)
 	f.drop(2_000_000, 600_000)
 	f.expect(t, "medium", "a drop from 2 Mb/s to 600 kb/s")
+}
+
+// TestLayersUpgradeUnderRandomLoss: the receiver's path loses 10 % of the
+// packets at random (receiver reports between about 5 and 15 %, often two
+// in a row above 10 %), which retransmission repairs and a lower layer
+// would not lessen. After a real drop to low the consumer climbs back to
+// high once the estimate recovers, about as fast as on a clean path (12.5 s
+// here, probes included).
+func TestLayersUpgradeUnderRandomLoss(t *testing.T) {
+	for seed := int64(1); seed <= 6; seed++ {
+		f := newSimulcastFixture()
+		f.c.rtxSSRC, f.c.absSendTimeID = 9999, 3 // upgrades probe first
+		f.tick(500 * time.Millisecond)
+		f.drop(2_000_000, 200_000)
+		f.expect(t, "low", "after a drop to 200 kb/s")
+		rng := rand.New(rand.NewSource(seed))
+		start := f.now
+		for i := 0; i < 40 && f.target() != "high"; i++ {
+			if i%2 == 0 { // a receiver report a second, over 100 packets
+				lost := 0
+				for range 100 {
+					if rng.Float64() < 0.1 {
+						lost++
+					}
+				}
+				f.c.remoteFraction.Store(uint32(lost * 256 / 100))
+				f.c.reports.Add(1)
+			}
+			f.tick(500 * time.Millisecond)
+		}
+		if got := f.target(); got != "high" {
+			t.Fatalf("seed %d: after %v of 10 %% random loss: %s, want high", seed, f.now.Sub(start), got)
+		}
+	}
 }
