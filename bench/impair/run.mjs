@@ -276,11 +276,16 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} finally {
+async function cleanup() {
   for (const b of browsers) await b.close().catch(() => {});
   for (const p of procs) p.kill('SIGTERM');
   if (relay) relay.close();
   for (const x of nets) x.close();
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => cleanup().finally(() => process.exit(130)));
+
+try {
+  await main();
+} finally {
+  await cleanup();
 }
