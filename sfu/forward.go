@@ -3,8 +3,8 @@ package sfu
 import (
 	"time"
 
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/protocol"
-	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )

@@ -8,9 +8,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu/internal/bwe"
-	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"
 )

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gosoup/gosoup/sfu/internal/codec"
+	"github.com/gosoup/gosoup/codec"
 )
 
 func TestSendStateResyncContinuesSequence(t *testing.T) {

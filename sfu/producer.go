@@ -5,10 +5,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu/internal/bwe"
-	"github.com/gosoup/gosoup/sfu/internal/codec"
 )
 
 // Producer is a track a peer sends. Locking: most fields are fixed at

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gosoup/gosoup/sfu/internal/codec"
+	"github.com/gosoup/gosoup/codec"
 )
 
 // Property tests of the per-packet state machines over long random runs

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gosoup/gosoup/sfu/internal/codec"
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpseq"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 	"github.com/gosoup/gosoup/transport"

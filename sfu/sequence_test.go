@@ -9,7 +9,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 
-	"github.com/gosoup/gosoup/sfu/internal/codec"
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )
 

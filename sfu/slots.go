@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/rtpparams"
-	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/transport"
 )
 

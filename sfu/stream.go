@@ -6,8 +6,8 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"github.com/gosoup/gosoup/codec"
 	"github.com/gosoup/gosoup/rtpparams"
-	"github.com/gosoup/gosoup/sfu/internal/codec"
 	"github.com/gosoup/gosoup/sfu/internal/rtpbuf"
 	"github.com/gosoup/gosoup/sfu/internal/rtpwire"
 )

@@ -2,7 +2,7 @@
 // path: big-endian field access, payload-type and header-extension id
 // rewriting, header-extension lookup, abs-send-time stamping, payload
 // bounds, RTX (RFC 4588) building and decoding. Payload descriptors (key
-// frames, layers, picture ids) are sfu/internal/codec's.
+// frames, layers, picture ids) are codec's (the top-level package).
 //
 // Everything here works on its arguments only (the current time included,
 // passed in): no state, no locks, no allocation. Callers own the buffers;
