@@ -15,18 +15,17 @@ import (
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
-// ErrH264 is returned for an H264 producer: only WebM (Opus, VP8, VP9) is
-// written so far.
-var ErrH264 = errors.New("recording H264 is not supported yet")
-
-// ErrUnsupportedCodec is returned for a codec the recorder cannot write.
+// ErrUnsupportedCodec is returned for a codec the recorder cannot write,
+// or for a peer whose video codecs need different containers (H264 with
+// VP8 or VP9).
 var ErrUnsupportedCodec = errors.New("codec not supported for recording")
 
 // codec is what the recorder needs to know of a track's codec.
 type codec struct {
 	mime      string // as negotiated, e.g. "video/VP8"
-	webmID    string // Matroska CodecID
+	webmID    string // Matroska CodecID; "" for H264 (MP4 only)
 	video     bool
+	h264      bool
 	clockRate int
 	channels  int
 }
@@ -45,7 +44,7 @@ func codecOf(c rtpparams.CodecParameters) (codec, error) {
 	case "video/vp9":
 		out.webmID, out.video = "V_VP9", true
 	case "video/h264":
-		return codec{}, ErrH264
+		out.video, out.h264 = true, true
 	default:
 		return codec{}, fmt.Errorf("%w: %s", ErrUnsupportedCodec, c.MimeType)
 	}
@@ -62,6 +61,11 @@ func (c codec) depacketizer() rtp.Depacketizer {
 		return &codecs.VP8Packet{}
 	case "V_VP9":
 		return &codecs.VP9Packet{}
+	}
+	if c.h264 {
+		return &codecs.H264Packet{} // its IsPartitionHead only: h264Frame depacketizes
+	}
+	switch c.webmID {
 	default:
 		return &codecs.OpusPacket{}
 	}
@@ -73,6 +77,7 @@ type frame struct {
 	data          []byte
 	key           bool
 	width, height int           // video key frames, when the header says
+	sps, pps      []byte        // H264 key frames: the parameter sets (the frame's, or the last seen)
 	span          time.Duration // RTP time since the track's previous frame (0: unknown)
 }
 
@@ -94,6 +99,8 @@ type assembler struct {
 	cur     []*rtp.Packet // the frame being built
 	needKey bool
 	out     []frame
+	sps     []byte // H264: the last parameter sets seen
+	pps     []byte
 
 	// Counters.
 	frames, keyFrames, dropped uint64
@@ -161,6 +168,10 @@ func (a *assembler) complete() {
 		a.dropped++
 		return
 	}
+	if a.codec.h264 {
+		a.completeH264(pkts)
+		return
+	}
 	var data []byte
 	for _, p := range pkts {
 		b, err := a.depack.Unmarshal(p.Payload)
@@ -180,6 +191,40 @@ func (a *assembler) complete() {
 		}
 		a.needKey = false
 	}
+	a.emit(f)
+}
+
+// completeH264 turns the packets of an H264 access unit into a frame. A
+// key frame carries the parameter sets (its own or the last seen, which
+// the MP4 header needs); one before any SPS and PPS is not usable.
+func (a *assembler) completeH264(pkts []*rtp.Packet) {
+	data, sps, pps, key, err := h264Frame(pkts)
+	if err != nil {
+		a.lost()
+		a.dropped++
+		return
+	}
+	if sps != nil {
+		a.sps = append([]byte(nil), sps...)
+	}
+	if pps != nil {
+		a.pps = append([]byte(nil), pps...)
+	}
+	f := frame{ts: pkts[0].Timestamp, data: data, key: key && a.sps != nil && a.pps != nil}
+	if f.key {
+		f.sps, f.pps = a.sps, a.pps
+		f.width, f.height = spsSize(a.sps)
+	}
+	if a.needKey && !f.key {
+		a.dropped++
+		return
+	}
+	a.needKey = false
+	a.emit(f)
+}
+
+// emit counts a frame and queues it.
+func (a *assembler) emit(f frame) {
 	a.frames++
 	if f.key {
 		a.keyFrames++

@@ -57,15 +57,15 @@ func TestCodecOf(t *testing.T) {
 		err  error
 	}{
 		{"audio/opus", "A_OPUS", nil}, {"video/VP8", "V_VP8", nil}, {"video/vp9", "V_VP9", nil},
-		{"video/H264", "", ErrH264}, {"audio/PCMU", "", ErrUnsupportedCodec},
+		{"video/H264", "", nil}, {"audio/PCMU", "", ErrUnsupportedCodec},
 	} {
 		c, err := codecOf(rtpparams.CodecParameters{MimeType: tc.mime, ClockRate: 90000})
 		if !errors.Is(err, tc.err) || c.webmID != tc.id {
 			t.Errorf("%s: %q, %v", tc.mime, c.webmID, err)
 		}
 	}
-	if _, err := codecOf(rtpparams.CodecParameters{MimeType: "video/H264", ClockRate: 90000}); err.Error() != "recording H264 is not supported yet" {
-		t.Errorf("H264: %v", err)
+	if c, err := codecOf(rtpparams.CodecParameters{MimeType: "video/H264", ClockRate: 90000}); err != nil || !c.h264 || !c.video {
+		t.Errorf("H264: %+v, %v", c, err)
 	}
 }
 

@@ -26,6 +26,7 @@ type probe struct {
 		Duration string `json:"duration"`
 	} `json:"format"`
 	firstPacket map[string]float64 // codec_type → pts of its first packet (s)
+	lastPacket  []float64          // stream index → pts of its last packet (s)
 	decodeErr   string             // what "ffmpeg -v error -i FILE -fps_mode vfr -f null -" printed
 }
 
@@ -47,6 +48,7 @@ func probeFile(t *testing.T, path string) probe {
 		t.Fatalf("ffprobe -show_packets: %v", err)
 	}
 	p.firstPacket = map[string]float64{}
+	p.lastPacket = make([]float64, len(p.Streams))
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		idx, pts, _ := strings.Cut(line, ",")
 		i, err1 := strconv.Atoi(idx)
@@ -54,6 +56,7 @@ func probeFile(t *testing.T, path string) probe {
 		if err1 != nil || err2 != nil || i >= len(p.Streams) {
 			continue
 		}
+		p.lastPacket[i] = max(p.lastPacket[i], v)
 		if _, seen := p.firstPacket[p.Streams[i].CodecType]; !seen {
 			p.firstPacket[p.Streams[i].CodecType] = v
 		}

@@ -34,11 +34,49 @@ type queued struct {
 	f     frame
 }
 
+// container is the file format's writer: WebM (ebml-go) or fragmented MP4.
+type container interface {
+	// write adds a frame of track i at pts (ms from the file's start).
+	write(i int, key bool, pts int64, data []byte) error
+	// close finalizes the file, then closes it (the fileWriter's closed
+	// channel tells when).
+	close()
+}
+
+// webmContainer is the WebM file as ebml-go writes it.
+type webmContainer []webm.BlockWriteCloser
+
+func (c webmContainer) write(i int, key bool, pts int64, data []byte) error {
+	_, err := c[i].Write(key, pts, data)
+	return err
+}
+
+// close closes every track's writer: the last one's Close returns once
+// the file is finalized.
+func (c webmContainer) close() {
+	for _, w := range c {
+		_ = w.Close()
+	}
+}
+
+// mp4Container is the fragmented MP4 file.
+type mp4Container struct{ w *mp4Writer }
+
+func (c mp4Container) write(i int, key bool, pts int64, data []byte) error {
+	c.w.write(i, key, pts, data)
+	return nil
+}
+
+func (c mp4Container) close() { c.w.close() }
+
 // muxer puts the tracks' frames, each with its wall-clock time, into one
-// WebM file. The file starts at the first video key frame (audio before
-// it is dropped, so both tracks start together), or, without video or
-// when none came within startTimeout, at the first frame; each frame's
-// timestamp is its wall-clock time from there. Safe for concurrent use.
+// file: WebM (Opus, VP8, VP9) or, when a video track is H264, fragmented
+// MP4 (Opus, H264). The file starts at the first video key frame once
+// every video track has one (audio before it is dropped, so the tracks
+// start together), or, without video or when a video track had none
+// within startTimeout, at the first video key frame or the first frame;
+// each frame's timestamp is its wall-clock time from there. Safe for
+// concurrent use.
 type muxer struct {
 	log          *slog.Logger
 	file         *fileWriter
@@ -47,11 +85,12 @@ type muxer struct {
 
 	mu        sync.Mutex
 	tracks    []*muxTrack
-	video     int // index of the video track, -1 without
+	video     int  // index of the first video track (WebM: its key frames start clusters), -1 without
+	mp4       bool // a video track is H264: the file is a fragmented MP4
 	started   bool
 	startWall time.Time
 	queue     []queued
-	writers   []webm.BlockWriteCloser
+	out       container
 	closed    bool
 }
 
@@ -62,6 +101,7 @@ func newMuxer(log *slog.Logger, file *fileWriter, codecs []codec, startTimeout t
 		if c.video && m.video < 0 {
 			m.video = i
 		}
+		m.mp4 = m.mp4 || c.h264
 	}
 	return m
 }
@@ -95,21 +135,35 @@ func (m *muxer) trackEnded(i int) {
 // maybeStartLocked starts the file when the frame to start it with is
 // there (force: with whatever is queued).
 func (m *muxer) maybeStartLocked(now time.Time, force bool) {
-	firstVideo := -1
-	for k, q := range m.queue {
-		if q.track == m.video {
-			firstVideo = k
-			break
+	firstKey := make([]int, len(m.tracks)) // index in the queue of each video track's first key frame
+	firstVideo := -1                       // the earliest of those
+	waitVideo := false
+	for k, t := range m.tracks {
+		firstKey[k] = -1
+		if !t.codec.video {
+			continue
+		}
+		for j, q := range m.queue {
+			if q.track == k && q.f.key {
+				firstKey[k] = j
+				break
+			}
+		}
+		switch j := firstKey[k]; {
+		case j < 0 && !t.ended:
+			waitVideo = true
+		case j >= 0 && (firstVideo < 0 || m.queue[j].wall.Before(m.queue[firstVideo].wall)):
+			firstVideo = j
 		}
 	}
-	waitVideo := m.video >= 0 && !m.tracks[m.video].ended && now.Sub(m.created) < m.startTimeout
+	waitVideo = waitVideo && now.Sub(m.created) < m.startTimeout
 	switch {
 	case len(m.queue) == 0 && !force:
 		return
-	case firstVideo >= 0:
-		m.startWall = m.queue[firstVideo].wall
 	case waitVideo && !force:
 		return
+	case firstVideo >= 0:
+		m.startWall = m.queue[firstVideo].wall
 	default:
 		for k, q := range m.queue {
 			if k == 0 || q.wall.Before(m.startWall) {
@@ -122,28 +176,40 @@ func (m *muxer) maybeStartLocked(now time.Time, force bool) {
 	}
 	m.started = true
 	m.log.Info("recording: the file starts", "after", m.startWall.Sub(m.created).Round(time.Millisecond),
-		"atVideoKeyFrame", firstVideo >= 0)
-	entries := make([]webm.TrackEntry, len(m.tracks))
+		"atVideoKeyFrame", firstVideo >= 0, "mp4", m.mp4)
 	for k, t := range m.tracks {
-		w, h := defaultVideoWidth, defaultVideoHeight
-		if k == m.video && firstVideo >= 0 {
-			if f := m.queue[firstVideo].f; f.width > 0 && f.height > 0 {
-				w, h = f.width, f.height
+		t.width, t.height = defaultVideoWidth, defaultVideoHeight
+		if j := firstKey[k]; j >= 0 {
+			if f := m.queue[j].f; f.width > 0 && f.height > 0 {
+				t.width, t.height = f.width, f.height
 			}
 		}
-		t.width, t.height = w, h
-		entries[k] = trackEntry(k+1, t.codec, w, h)
 	}
-	main := m.video + 1
-	if m.video < 0 {
-		main = 1
+	if m.mp4 {
+		tracks := make([]*mp4Track, len(m.tracks))
+		for k, t := range m.tracks {
+			tracks[k] = &mp4Track{codec: t.codec, width: t.width, height: t.height}
+			if j := firstKey[k]; j >= 0 {
+				tracks[k].sps, tracks[k].pps = m.queue[j].f.sps, m.queue[j].f.pps
+			}
+		}
+		m.out = mp4Container{newMP4Writer(m.file, tracks, m.video)}
+	} else {
+		entries := make([]webm.TrackEntry, len(m.tracks))
+		for k, t := range m.tracks {
+			entries[k] = trackEntry(k+1, t.codec, t.width, t.height)
+		}
+		main := m.video + 1
+		if m.video < 0 {
+			main = 1
+		}
+		ws, err := newWebMWriter(m.file, entries, main, m.startWall)
+		if err != nil {
+			m.file.fail(err)
+			return
+		}
+		m.out = webmContainer(ws)
 	}
-	ws, err := newWebMWriter(m.file, entries, main, m.startWall)
-	if err != nil {
-		m.file.fail(err)
-		return
-	}
-	m.writers = ws
 	for _, q := range m.queue {
 		m.writeLocked(q.track, q.wall, q.f)
 	}
@@ -186,7 +252,7 @@ func (m *muxer) writeLocked(i int, wall time.Time, f frame) {
 	}
 	t.wrote, t.last = true, pts
 	t.frames++
-	if _, err := m.writers[i].Write(f.key, pts, f.data); err != nil {
+	if err := m.out.write(i, f.key, pts, f.data); err != nil {
 		m.file.fail(fmt.Errorf("record: %w", err))
 	}
 }
@@ -204,7 +270,7 @@ func (m *muxer) close(timeout time.Duration) (time.Duration, error) {
 		m.maybeStartLocked(time.Now(), true)
 	}
 	m.closed = true
-	writers := m.writers
+	out := m.out
 	var first, last int64 = -1, -1
 	for _, t := range m.tracks {
 		if !t.wrote {
@@ -217,15 +283,10 @@ func (m *muxer) close(timeout time.Duration) (time.Duration, error) {
 	}
 	m.mu.Unlock()
 
-	if writers == nil {
+	if out == nil {
 		_ = m.file.Close() // the header could not be written
 	} else {
-		// The last writer's Close returns once the file is finalized.
-		go func() {
-			for _, w := range writers {
-				_ = w.Close()
-			}
-		}()
+		go out.close()
 	}
 	select {
 	case <-m.file.closed:

@@ -1,5 +1,7 @@
-// Package record records one peer's audio and video into a WebM file
-// (Opus, VP8 or VP9): gosoup's Room.Record. It lives beside sfu rather
+// Package record records every audio and video producer of one peer into
+// one file with a track per producer: WebM (Opus, VP8, VP9) or, when the
+// peer's video is H264 (Safari), fragmented MP4 (Opus, H264). This is
+// gosoup's Room.Record. It lives beside sfu rather
 // than in it because it is a client of the SFU like any other: for each
 // producer it creates an RtpStreamer toward a UDP socket of its own, and
 // acts as a receiving browser would — a jitter buffer reorders, gaps are
@@ -9,12 +11,15 @@
 // streamer's sender reports put the audio and video clocks on one
 // wall-clock timeline so that the tracks stay in sync.
 //
-// The file starts at the first video key frame (the audio before it is
-// dropped, so both tracks start together) and ends when Stop is called,
-// when the peer's producers close (the peer left, or its transport timed
-// out), or when a write fails (a full disk: Options.OnError). In every
-// case the file is finalized: its Duration and Cues (seek index) are
-// written. H264 is refused (ErrH264).
+// The file starts at the first video key frame once every video track
+// has one (the audio before it is dropped, so the tracks start together)
+// and ends when Stop is called, when the peer's producers close (the peer
+// left, or its transport timed out), or when a write fails (a full disk:
+// Options.OnError). In every case the file is finalized: a WebM file's
+// Duration and Cues (seek index) are written; an MP4 file is written in
+// fragments of a few seconds as it goes, so even a crash leaves it
+// playable up to its last fragment. H264 with VP8 or VP9 in one peer is
+// refused (ErrUnsupportedCodec): they need different containers.
 package record
 
 import (
@@ -42,7 +47,8 @@ var ErrNoMedia = errors.New("peer has no audio or video producer")
 // Options configure a recording.
 type Options struct {
 	// Dir is the directory of the file, named
-	// ROOM-PEER-YYYYMMDDTHHMMSSZ-ID.webm. Required unless Path is set.
+	// ROOM-PEER-YYYYMMDDTHHMMSSZ-ID.webm (.mp4 with H264). Required
+	// unless Path is set.
 	Dir string
 	// Path is the file to write instead (created or truncated).
 	Path string
@@ -83,8 +89,9 @@ type Result struct {
 
 // TrackStats describe one recorded track.
 type TrackStats struct {
-	Kind  string // "audio" or "video"
-	Codec string // MIME type
+	Kind     string // "audio" or "video"
+	Codec    string // MIME type
+	Producer uint32 // the producer's id
 	// Packets received (retransmissions included), Repaired the missing
 	// packets that came after a NACK (as RTX or not), Lost the packets
 	// never repaired.
@@ -148,9 +155,9 @@ func (r *Recording) Stop() Result {
 	return r.Result()
 }
 
-// Start records peerName's audio and video (its first audio and first
-// video producer) in room until Stop, the producers' end or a write
-// error. This is gosoup's Room.Record.
+// Start records peerName's audio and video (every producer, a track
+// each) in room until Stop, the producers' end or a write error. This is
+// gosoup's Room.Record.
 func Start(room *sfu.Room, peerName string, opts Options) (*Recording, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -174,8 +181,8 @@ func Start(room *sfu.Room, peerName string, opts Options) (*Recording, error) {
 		if opts.Dir == "" {
 			return nil, errors.New("record: Options.Dir or Options.Path is required")
 		}
-		name := fmt.Sprintf("%s-%s-%s-%s.webm", safeName(room.ID()), safeName(peerName),
-			time.Now().UTC().Format("20060102T150405Z"), r.id)
+		name := fmt.Sprintf("%s-%s-%s-%s%s", safeName(room.ID()), safeName(peerName),
+			time.Now().UTC().Format("20060102T150405Z"), r.id, extension(codecs))
 		r.file = filepath.Join(opts.Dir, name)
 	}
 	r.log = opts.Logger.With("component", "record", "room", room.ID(), "peer", peerName, "recording", r.id)
@@ -207,31 +214,46 @@ func Start(room *sfu.Room, peerName string, opts Options) (*Recording, error) {
 	return r, nil
 }
 
-// pickProducers returns the peer's first audio and first video producer
-// and their codecs.
+// pickProducers returns the peer's producers and their codecs, audio
+// first (so the file's first tracks are audio and video as before).
 func pickProducers(peer *sfu.Peer) ([]*sfu.Producer, []codec, error) {
 	var prods []*sfu.Producer
 	var codecs []codec
-	seen := map[string]bool{}
-	for _, p := range peer.Producers() {
-		if seen[p.Kind()] {
-			continue
+	h264, webmVideo := false, false
+	for _, kind := range []string{"audio", "video"} {
+		for _, p := range peer.Producers() {
+			if p.Kind() != kind {
+				continue
+			}
+			mc, ok := p.RTPParameters().MediaCodec()
+			if !ok {
+				continue
+			}
+			c, err := codecOf(mc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("record: %s producer %d: %w", p.Kind(), p.ID(), err)
+			}
+			h264, webmVideo = h264 || c.h264, webmVideo || c.video && !c.h264
+			prods, codecs = append(prods, p), append(codecs, c)
 		}
-		mc, ok := p.RTPParameters().MediaCodec()
-		if !ok {
-			continue
-		}
-		c, err := codecOf(mc)
-		if err != nil {
-			return nil, nil, fmt.Errorf("record: %s producer %d: %w", p.Kind(), p.ID(), err)
-		}
-		seen[p.Kind()] = true
-		prods, codecs = append(prods, p), append(codecs, c)
 	}
 	if len(prods) == 0 {
 		return nil, nil, fmt.Errorf("record: %w: %q", ErrNoMedia, peer.Name())
 	}
+	if h264 && webmVideo {
+		return nil, nil, fmt.Errorf("record: %w: %q publishes H264 and VP8 or VP9 (MP4 and WebM)", ErrUnsupportedCodec, peer.Name())
+	}
 	return prods, codecs, nil
+}
+
+// extension is the file name extension of a recording of those codecs.
+func extension(codecs []codec) string {
+	for _, c := range codecs {
+		if c.h264 {
+			return ".mp4"
+		}
+	}
+	return ".webm"
 }
 
 // safeName keeps a room or peer name usable in a file name.
@@ -311,7 +333,7 @@ func (r *Recording) finalize() {
 	res.Duration = d
 	for i, t := range r.tracks {
 		frames, offset, w, h := r.mux.trackStats(i)
-		st := TrackStats{Kind: t.kind, Codec: t.codec.mime, Frames: frames, StartOffset: offset}
+		st := TrackStats{Kind: t.kind, Codec: t.codec.mime, Producer: t.producer, Frames: frames, StartOffset: offset}
 		if tracksEnded { // else the track's goroutine still owns its counters
 			st.Packets, st.Repaired, st.RTX, st.Lost = t.packets, t.jitter.repaired, t.retransmitted, t.jitter.lost
 			st.NACKs, st.PLIs, st.KeyFrames, st.Dropped = t.nacks, t.plis, t.asm.keyFrames, t.asm.dropped

@@ -198,8 +198,9 @@ func TestStartErrors(t *testing.T) {
 		t.Fatalf("no producer: %v", err)
 	}
 	addPlainProducer(t, bob, "video", "H264", 3333)
-	if _, err := Start(room, "bob", Options{Dir: t.TempDir()}); !errors.Is(err, ErrH264) {
-		t.Fatalf("H264: %v", err)
+	addPlainProducer(t, bob, "video", "VP8", 3334)
+	if _, err := Start(room, "bob", Options{Dir: t.TempDir()}); !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatalf("H264 with VP8: %v", err)
 	}
 	carol := joinPeer(t, room, "carol")
 	addPlainProducer(t, carol, "audio", "opus", 4444)

@@ -31,6 +31,7 @@ type track struct {
 	rec      *Recording
 	index    int
 	kind     string
+	producer uint32
 	codec    codec
 	streamer *sfu.RtpStreamer
 	conn     *net.UDPConn
@@ -288,7 +289,7 @@ func (r *Recording) newTrack(room *sfu.Room, i int, prod *sfu.Producer, c codec)
 		_ = conn.Close()
 		return nil, fmt.Errorf("record: %s streamer: %w", prod.Kind(), err)
 	}
-	t := &track{rec: r, index: i, kind: prod.Kind(), codec: c, streamer: s, conn: conn,
+	t := &track{rec: r, index: i, kind: prod.Kind(), producer: prod.ID(), codec: c, streamer: s, conn: conn,
 		jitter: newJitterBuffer(audioJitter), asm: newAssembler(c), clock: newMediaClock(c.clockRate)}
 	if c.video {
 		t.jitter = newJitterBuffer(videoJitter)
