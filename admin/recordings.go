@@ -102,7 +102,7 @@ func (rs *recordings) create(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("no peer %q in room %q", req.PeerName, roomID))
 		case errors.Is(err, record.ErrNoMedia):
 			writeError(w, http.StatusConflict, err.Error())
-		case errors.Is(err, record.ErrH264), errors.Is(err, record.ErrUnsupportedCodec):
+		case errors.Is(err, record.ErrUnsupportedCodec):
 			writeError(w, http.StatusNotImplemented, err.Error())
 		default:
 			log.Error("recording could not start", "err", err)

@@ -145,13 +145,23 @@ func TestRecordingsBadRequests(t *testing.T) {
 	if code, _ := call(t, h, "DELETE", "/admin/rooms/r/recordings/0123456789abcdef", ""); code != 404 {
 		t.Errorf("DELETE unknown id: %d", code)
 	}
-	// H264 is refused with a clear error.
+}
+
+// TestRecordingH264 starts and stops the recording of an H264 peer: an
+// MP4 file (what the recorder writes is verified in package record).
+func TestRecordingH264(t *testing.T) {
+	dir := t.TempDir()
+	h, _ := newTestHandler(t, dir)
 	if code, out := call(t, h, "POST", "/admin/rooms/r/ingest", `{"peerName":"cam","kinds":["video"],"videoCodec":"H264"}`); code != 201 {
 		t.Fatalf("ingest H264: %d %v", code, out)
 	}
 	code, out := call(t, h, "POST", "/admin/rooms/r/recordings", `{"peerName":"cam"}`)
-	if code != http.StatusNotImplemented || !strings.Contains(out["error"].(string), "recording H264 is not supported yet") {
-		t.Errorf("H264: %d %v", code, out)
+	if code != http.StatusCreated || !strings.HasSuffix(out["file"].(string), ".mp4") {
+		t.Fatalf("POST H264: %d %v", code, out)
+	}
+	code, out = call(t, h, "DELETE", "/admin/rooms/r/recordings/"+out["id"].(string), "")
+	if code != http.StatusOK || out["reason"] != "stopped" {
+		t.Fatalf("DELETE: %d %v", code, out)
 	}
 }
 
