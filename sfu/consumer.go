@@ -176,6 +176,7 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 	if params.RTCP != nil {
 		c.cname = params.RTCP.CNAME
 	}
+	c.ssrc, c.payloadType = params.Encodings[0].SSRC, uint8(params.Codecs[0].PayloadType)
 	if rtx := params.Encodings[0].RTX; rtx != nil {
 		if pt, ok := params.RTXPayloadType(int(c.payloadType)); ok {
 			c.rtxSSRC, c.rtxPayloadType = rtx.SSRC, uint8(pt)
@@ -186,7 +187,6 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 			c.absSendTimeID = uint8(e.ID)
 		}
 	}
-	c.ssrc, c.payloadType = params.Encodings[0].SSRC, uint8(params.Codecs[0].PayloadType)
 	c.srcAbsSendTimeID, c.counters = prod.absSendTimeID, p.counters()
 	c.send.clockRate = prod.clockRate
 	c.current.Store(-1)
