@@ -21,6 +21,9 @@ type answerSection struct {
 	exts      []offerExt
 	rids      []string // WHIP layers: a=rid:<id> recv and a=simulcast:recv
 	msid      string   // WHEP: "<stream id> <track id>"
+	// WHEP with RTX: the stream's SSRC and its RTX's, named in the answer
+	// (a=ssrc-group:FID); 0 when the answer names none.
+	ssrc, rtxSSRC uint32
 }
 
 // localTransport is gosoup's side of the ICE and DTLS transport, from the
@@ -155,6 +158,15 @@ func writeAnswer(secs []answerSection, t localTransport, streams bool) ([]byte, 
 		}
 		if s.msid != "" {
 			a("msid", s.msid)
+		}
+		if s.ssrc != 0 && s.rtxSSRC != 0 {
+			a("ssrc-group", fmt.Sprintf("FID %d %d", s.ssrc, s.rtxSSRC))
+			for _, ssrc := range []uint32{s.ssrc, s.rtxSSRC} {
+				a("ssrc", fmt.Sprintf("%d cname:gosoup", ssrc))
+				if s.msid != "" {
+					a("ssrc", fmt.Sprintf("%d msid:%s", ssrc, s.msid))
+				}
+			}
 		}
 		for _, r := range s.rids {
 			a("rid", r+" recv")

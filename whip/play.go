@@ -20,6 +20,7 @@ type playPlan struct {
 	secs  []answerSection
 	caps  rtpparams.Capabilities // the peer's receive capabilities
 	pt    map[int]int            // room payload type → the offer's
+	rtxPT map[int]int            // room media payload type → the offer's RTX for it (withRTX)
 	kinds map[string]bool        // kinds with an accepted section
 	first *mediaOffer
 }
@@ -27,7 +28,7 @@ type playPlan struct {
 // planPlay negotiates each section of a WHEP offer with the room: at most
 // one audio and one video section receive.
 func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
-	p := &playPlan{caps: noCapabilities(), pt: map[int]int{}, kinds: map[string]bool{}}
+	p := &playPlan{caps: noCapabilities(), pt: map[int]int{}, rtxPT: map[int]int{}, kinds: map[string]bool{}}
 	var refused []string
 	for _, m := range o.media {
 		sec := answerSection{m: m, direction: "sendonly"}
@@ -91,6 +92,40 @@ func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
 	return p, nil
 }
 
+// withRTX adds RTX to the plan wherever the offer has RTX for a codec the
+// room has RTX for, and the codec has NACK feedback: the answer then lists
+// the offer's RTX codec, the peer's capabilities the room's (so its
+// consumers get an RTX stream), and the player enables them with the
+// offer's RTX payload type. Only for a player of a named peer, whose
+// stream does not change: its SSRCs are then in the answer (a browser
+// drops RTX of a stream it was not told about), see player.pinned.
+func (p *playPlan) withRTX(caps rtpparams.Capabilities) {
+	for i := range p.secs {
+		s := &p.secs[i]
+		if s.rejected {
+			continue
+		}
+		for j := range s.codecs {
+			c := &s.codecs[j]
+			nack := false
+			for _, f := range c.feedback {
+				nack = nack || f.Type == "nack" && f.Parameter == ""
+			}
+			rrtx, ok := roomRTX(caps, c.room.PreferredPayloadType)
+			if !ok || !nack {
+				continue
+			}
+			ortx, ok := s.m.offerRTX(c.offer.pt)
+			if !ok {
+				continue
+			}
+			c.rtx = &ortx
+			p.rtxPT[c.room.PreferredPayloadType] = ortx.pt
+			p.caps.Codecs = append(p.caps.Codecs, rrtx)
+		}
+	}
+}
+
 // play creates a WHEP session for offer o (playing peer target, or the
 // room's active speaker when target is "") and returns it with the SDP
 // answer. On any failure nothing is left.
@@ -108,6 +143,9 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 		release()
 		return nil, nil, err
 	}
+	if target != "" {
+		plan.withRTX(room.Capabilities())
+	}
 	h.replace("whep", roomID, id.name)
 	s := newSession(h, "whep", roomID, room, release, id.name)
 	fail := func(err error) (*session, []byte, error) {
@@ -123,6 +161,14 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 	}
 	s.player = newPlayer(s, target, plan)
 	s.player.begin(jr)
+	for i := range plan.secs {
+		sec := &plan.secs[i]
+		if c := s.player.selected[sec.m.kind]; c != nil && !sec.rejected && hasRTX(sec.codecs) && c.rtxSSRC != 0 {
+			// The stream and its RTX, named so that the player takes the RTX.
+			sec.ssrc, sec.rtxSSRC = c.ssrc, c.rtxSSRC
+			s.player.pinned[sec.m.kind] = true
+		}
+	}
 	local, _ := s.transport()
 	answer, err := writeAnswer(plan.secs, local, true)
 	if err != nil {
@@ -130,4 +176,14 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 	}
 	s.first = plan.first
 	return s, answer, nil
+}
+
+// hasRTX reports whether the answer lists RTX for one of codecs.
+func hasRTX(codecs []negotiatedCodec) bool {
+	for _, c := range codecs {
+		if c.rtx != nil {
+			return true
+		}
+	}
+	return false
 }

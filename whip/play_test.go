@@ -148,7 +148,9 @@ func TestWHEPPlaysPeer(t *testing.T) {
 	startV2Sender(ctx, t, ts, "p1", "alice", 'a', 30)
 	startV2Sender(ctx, t, ts, "p1", "carol", 'c', 20)
 	pl := startPlayer(t, ts, "/whep/p1?peer=alice")
-	if strings.Contains(pl.answer, "a=ssrc:") || !strings.Contains(pl.answer, "a=sendonly") {
+	// A player of a named peer offering RTX (pion does) gets its video
+	// stream named with its RTX stream (TestWHEPRetransmitsWithRTX).
+	if !strings.Contains(pl.answer, "a=ssrc-group:FID ") || !strings.Contains(pl.answer, "a=sendonly") {
 		t.Errorf("answer:\n%s", pl.answer)
 	}
 	for i := 0; i < 50; i++ {

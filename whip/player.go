@@ -18,7 +18,10 @@ import (
 //
 // Every consumer is enabled with the payload types of the player's offer
 // (sfu.Consumer.SetPayloadTypes): a browser that made the offer receives
-// with its own numbering, not the room's.
+// with its own numbering, not the room's. A player of a named peer that
+// offered RTX gets it (playPlan.withRTX): the stream chosen when the
+// answer is written is then named in it with its RTX SSRC, and stays
+// the one played of its kind while it lives (pinned).
 //
 // Only the session goroutine (and, before it starts, the POST that creates
 // the session) calls the player, except stop.
@@ -26,7 +29,9 @@ type player struct {
 	s        *session
 	target   string      // the peer played, "" for the room
 	pt       map[int]int // room payload type → the offer's
+	rtxPT    map[int]int // room media payload type → the offer's RTX for it
 	kinds    map[string]bool
+	pinned   map[string]bool // kinds whose stream the answer names: no switch while it lives
 	list     []*playConsumer
 	focus    string // the peer followed
 	selected map[string]*playConsumer
@@ -38,13 +43,15 @@ type player struct {
 // playConsumer is a consumer of the player's peer, enabled on its
 // transport.
 type playConsumer struct {
-	id   uint32
-	kind string
-	peer string
+	id            uint32
+	kind          string
+	peer          string
+	ssrc, rtxSSRC uint32
 }
 
 func newPlayer(s *session, target string, plan *playPlan) *player {
-	return &player{s: s, target: target, pt: plan.pt, kinds: plan.kinds, focus: target, selected: map[string]*playConsumer{}}
+	return &player{s: s, target: target, pt: plan.pt, rtxPT: plan.rtxPT, kinds: plan.kinds, pinned: map[string]bool{},
+		focus: target, selected: map[string]*playConsumer{}}
 }
 
 // begin takes the consumers of the join response and, for the room,
@@ -104,10 +111,11 @@ func (p *player) add(c protocol.ConsumerData) {
 	}
 	pt, ok := p.pt[c.RTPParameters.Codecs[0].PayloadType]
 	sc := p.s.peer.ConsumerByID(c.ID)
-	if !ok || sc == nil {
+	if !ok || sc == nil || len(c.RTPParameters.Encodings) == 0 {
 		return
 	}
-	if err := sc.SetPayloadTypes(uint8(pt), 0); err != nil {
+	rtxPT := p.rtxPT[c.RTPParameters.Codecs[0].PayloadType] // 0: none
+	if err := sc.SetPayloadTypes(uint8(pt), uint8(rtxPT)); err != nil {
 		p.s.log.Warn("consumer payload type", "consumer", c.ID, "err", err)
 		return
 	}
@@ -118,7 +126,11 @@ func (p *player) add(c protocol.ConsumerData) {
 		p.s.log.Warn("enable consumer", "consumer", c.ID, "err", err)
 		return
 	}
-	p.list = append(p.list, &playConsumer{id: c.ID, kind: c.Kind, peer: c.PeerName})
+	pc := &playConsumer{id: c.ID, kind: c.Kind, peer: c.PeerName, ssrc: c.RTPParameters.Encodings[0].SSRC}
+	if rtx := c.RTPParameters.Encodings[0].RTX; rtx != nil && rtxPT != 0 {
+		pc.rtxSSRC = rtx.SSRC
+	}
+	p.list = append(p.list, pc)
 }
 
 // remove forgets the consumers gone (closed with their producer or peer).
@@ -202,6 +214,8 @@ func (p *player) choose(kind string) *playConsumer {
 		}
 	}
 	switch {
+	case keep != nil && p.pinned[kind]:
+		return keep
 	case focused != nil:
 		return focused
 	case keep != nil:
