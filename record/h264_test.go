@@ -6,8 +6,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,5 +172,31 @@ func TestRecordH264RealMedia(t *testing.T) {
 	}
 	if p.decodeErr != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", p.decodeErr)
+	}
+
+	// A crash or a full disk cuts the file anywhere: what was written up
+	// to the last whole fragment still plays.
+	b, err := os.ReadFile(rec.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.mp4")
+	if err := os.WriteFile(cut, b[:len(b)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "quiet", "-show_entries", "packet=stream_index,pts_time", "-of", "csv=p=0", cut).Output()
+	if err != nil {
+		t.Fatalf("ffprobe of the cut file: %v", err)
+	}
+	last := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		idx, pts, _ := strings.Cut(line, ",")
+		if v, err := strconv.ParseFloat(pts, 64); err == nil {
+			last[idx] = max(last[idx], v)
+		}
+	}
+	t.Logf("file cut at 2/3: last packets at %v s", last)
+	if len(last) != 3 || last["0"] < 2 || last["1"] < 2 {
+		t.Errorf("file cut at 2/3: last packets at %v s", last)
 	}
 }
