@@ -209,7 +209,8 @@ export async function trackPeerConnections(context) {
 // RTCPeerConnections. Received video (inbound-rtp): frames decoded,
 // freezes (count, seconds), last frame width, packets lost, NACKs, PLIs,
 // key frames; received audio: concealed and received samples; sent video
-// (outbound-rtp): bytes and frame width per stream (rid or SSRC).
+// (outbound-rtp): bytes and frame width per stream (rid or SSRC), packets
+// sent and, from the receiver's reports (remote-inbound-rtp), lost.
 export async function rtcSummary() {
   const o = { frames: 0, freezeCount: 0, freezeSec: 0, width: 0, concealed: 0, samples: 0, lost: 0, nack: 0, pli: 0, keyFrames: 0, out: {} };
   for (const pc of window.__pcs || []) {
@@ -229,6 +230,9 @@ export async function rtcSummary() {
         o.samples += s.totalSamplesReceived || 0;
       } else if (s.type === 'outbound-rtp' && s.kind === 'video') {
         o.out[s.rid || s.ssrc] = { bytes: s.bytesSent || 0, width: s.frameWidth || 0 };
+        o.sentPackets = (o.sentPackets || 0) + (s.packetsSent || 0);
+      } else if (s.type === 'remote-inbound-rtp' && s.kind === 'video') {
+        o.remoteLost = (o.remoteLost || 0) + (s.packetsLost || 0);
       }
     });
   }

@@ -181,7 +181,9 @@ async function oneRun(server, cellName, mode, runIndex) {
       recoverMs: cell.outage ? recoverMs : undefined,
       lost: s1.lost - s0.lost, nacks: s1.nack - s0.nack, plis: s1.pli - s0.pli, keyFrames: s1.keyFrames - s0.keyFrames,
       profileChanges: profiles.length, profiles: profiles.slice(0, 12).join(' '),
-      aliceSentKbps: sentKbps, aliceBweKbps: Math.round(aliceBwe / 1000)
+      aliceSentKbps: sentKbps, aliceBweKbps: Math.round(aliceBwe / 1000),
+      // the loss the server reported to alice over the window (its receiver reports)
+      aliceReportedLossPct: a1.sentPackets > a0.sentPackets ? +((100 * ((a1.remoteLost || 0) - (a0.remoteLost || 0))) / (a1.sentPackets - a0.sentPackets)).toFixed(1) : null
     };
   } finally {
     clear(nets, relay);
