@@ -2,46 +2,26 @@ package relay
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/pion/stun/v4"
+
+	"github.com/gosoup/gosoup/internal/testcert"
 )
 
-// testTLS returns a server TLS configuration (a self-signed certificate
-// for 127.0.0.1, ALPN http/1.1 as gosoup's) and a client configuration
+// testTLS returns a server TLS configuration (a certificate for
+// 127.0.0.1, ALPN http/1.1 as gosoup's) and a client configuration
 // trusting it.
 func testTLS(t *testing.T) (server, client *tls.Config) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
-		NextProtos: []string{"http/1.1"}}
-	return server, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	certs := testcert.New(t)
+	server = &tls.Config{Certificates: []tls.Certificate{certs.Server}, NextProtos: []string{"http/1.1"}}
+	return server, &tls.Config{RootCAs: certs.Pool, ServerName: "127.0.0.1"}
 }
 
 func newMux(t testing.TB, cfg *tls.Config, timeout time.Duration) *Mux {
