@@ -136,6 +136,10 @@ func TestDTLSHandshakesPerSource(t *testing.T) {
 	if s := b.DTLSState(); s != "new" {
 		t.Fatalf("second handshake of the source: %s, want it deferred", s)
 	}
+	// The deferral is counted on b's goroutine, after its check answered.
+	for deadline := time.Now().Add(2 * time.Second); n.LimitCounters().DTLSHandshakes.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := n.LimitCounters().DTLSHandshakes.Load(); got != 1 {
 		t.Fatalf("%d deferrals counted", got)
 	}
