@@ -92,8 +92,12 @@ test('only TCP to the listen port: the call goes through TURN over TCP', { skip 
 test('only UDP 3478 (and the page): the call goes through TURN over UDP', { skip }, async () => {
   const { before, after } = await callThrough(({ listenPort, turnPort }) => [['tcp', listenPort], ['udp', turnPort]]);
   const udp = (after.relayed - after.tcp) - (before.relayed - before.tcp);
+  // The page and its WebSocket need TCP to the listen port, so TURN over
+  // TCP on that port stays reachable too, and Chromium may nominate it for
+  // one of its two transports (it did in one CI run: about half the bytes
+  // each way). What this case asserts is that UDP to the TURN port alone
+  // carries media: at least one direction's camera, far more than ICE.
   assert.ok(udp > 100_000, `only ${udp} bytes relayed over UDP in 5 s`);
-  assert.ok(after.tcp - before.tcp < udp / 10, `TCP relay carried ${after.tcp - before.tcp} bytes, UDP ${udp}`);
 });
 
 test('?relay=1: with the network open, the media still goes through the relay', async () => {
