@@ -38,12 +38,12 @@ async function waitHttp(url, ms) {
   throw new Error(`server did not answer at ${url}`);
 }
 
-// startServer returns {http, ws, stop}. With GOSOUP_URL set (http://host:port
-// of a running gosoup) it uses that server.
+// startServer returns {http, ws, pid, stop}. With GOSOUP_URL set
+// (http://host:port of a running gosoup) it uses that server (pid 0).
 export async function startServer(opts = {}) {
   if (process.env.GOSOUP_URL) {
     const http = process.env.GOSOUP_URL.replace(/\/$/, '');
-    return { http, ws: http.replace(/^http/, 'ws'), stop: async () => {} };
+    return { http, ws: http.replace(/^http/, 'ws'), pid: 0, stop: async () => {} };
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'gosoup-e2e-'));
   const bin = path.join(dir, 'gosoup');
@@ -60,6 +60,7 @@ export async function startServer(opts = {}) {
   return {
     http,
     ws: `ws://${host}:${port}`,
+    pid: proc.pid,
     stop: async () => {
       proc.kill('SIGTERM');
       await new Promise((r) => { proc.once('exit', r); setTimeout(r, 5000); });

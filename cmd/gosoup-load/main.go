@@ -152,13 +152,13 @@ func run(ctx context.Context, c config) (*summary, error) {
 	}
 	base := serverSample(c.pid)
 	var (
-		mu      sync.Mutex
-		stats   []*peerStats
-		errs    []error
-		wg      sync.WaitGroup
-		joined  atomic.Int64
-		rcvPkts atomic.Uint64
-		sent    atomic.Uint64
+		mu     sync.Mutex
+		stats  []*peerStats
+		errs   []error
+		wg     sync.WaitGroup
+		joined atomic.Int64
+		rcv    received
+		sent   atomic.Uint64
 	)
 	stopMedia := make(chan struct{})
 	runCtx, cancel := context.WithCancel(ctx)
@@ -176,7 +176,7 @@ func run(ctx context.Context, c config) (*summary, error) {
 			url := c.nodeURL(i)
 			go func() {
 				defer wg.Done()
-				ps, err := runPeer(runCtx, c, url, room, name, publisher, stopMedia, &rcvPkts, &sent, &joined)
+				ps, err := runPeer(runCtx, c, url, room, name, publisher, stopMedia, &rcv, &sent, &joined)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -195,7 +195,7 @@ func run(ctx context.Context, c config) (*summary, error) {
 	// Let the last joiners connect, then measure.
 	time.Sleep(2 * time.Second)
 	m0 := serverSample(c.pid)
-	r0 := rcvPkts.Load()
+	r0, b0 := rcv.packets.Load(), rcv.bytes.Load()
 	t0 := time.Now()
 	tk := time.NewTicker(time.Second)
 	last := r0
@@ -205,7 +205,7 @@ func run(ctx context.Context, c config) (*summary, error) {
 			close(stopMedia)
 			return nil, ctx.Err()
 		case <-tk.C:
-			now := rcvPkts.Load()
+			now := rcv.packets.Load()
 			fmt.Fprintf(os.Stderr, "%5.0fs  peers %d/%d  received %d pkt/s  errors %d\n",
 				time.Since(t0).Seconds(), joined.Load(), total, now-last, len(errs))
 			last = now
@@ -213,14 +213,14 @@ func run(ctx context.Context, c config) (*summary, error) {
 	}
 	tk.Stop()
 	m1 := serverSample(c.pid)
-	r1 := rcvPkts.Load()
+	r1, b1 := rcv.packets.Load(), rcv.bytes.Load()
 	elapsed := time.Since(t0)
 	fmt.Fprintln(os.Stderr)
 	close(stopMedia)
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	wg.Wait()
-	return summarize(c, stats, errs, base, m0, m1, r1-r0, elapsed, sent.Load()), nil
+	return summarize(c, stats, errs, base, m0, m1, r1-r0, b1-b0, elapsed, sent.Load()), nil
 }
 
 // nodeURL is the server URL of a room's i-th peer: with several URLs (the
@@ -230,7 +230,7 @@ func (c config) nodeURL(i int) string {
 	return strings.TrimSpace(urls[i%len(urls)])
 }
 
-func runPeer(ctx context.Context, c config, url, room, name string, publisher bool, stop <-chan struct{}, rcv, sent *atomic.Uint64, joined *atomic.Int64) (*peerStats, error) {
+func runPeer(ctx context.Context, c config, url, room, name string, publisher bool, stop <-chan struct{}, rcv *received, sent *atomic.Uint64, joined *atomic.Int64) (*peerStats, error) {
 	t0 := time.Now()
 	p, err := client.Connect(ctx, url, room, name)
 	if err != nil {
@@ -297,7 +297,7 @@ func runPeer(ctx context.Context, c config, url, room, name string, publisher bo
 		go func() {
 			buf := make([]byte, 1500)
 			for {
-				_, seq, ts, err := cons.ReadRaw(buf, time.Now().Add(2*time.Second))
+				n, seq, ts, err := cons.ReadRaw(buf, time.Now().Add(2*time.Second))
 				select {
 				case <-stop:
 					return
@@ -307,7 +307,8 @@ func runPeer(ctx context.Context, c config, url, room, name string, publisher bo
 					continue
 				}
 				st.add(seq, ts, time.Now())
-				rcv.Add(1)
+				rcv.packets.Add(1)
+				rcv.bytes.Add(uint64(n))
 			}
 		}()
 	}
@@ -349,7 +350,13 @@ type summary struct {
 	LossPercent                                  float64
 	JitterMsP50                                  float64
 	ReceivedPerSecond                            float64
-	Server                                       *serverSummary `json:",omitempty"`
+	ReceivedBitsPerSecond                        float64 // RTP packets' bytes (headers and payload), in bits
+	// Per peer that received anything (every subscriber; publishers
+	// receive the other publishers).
+	ReceivingPeers              int
+	PerReceiverPacketsPerSecond float64
+	PerReceiverBitsPerSecond    float64
+	Server                      *serverSummary `json:",omitempty"`
 }
 
 type serverSummary struct {
@@ -360,10 +367,17 @@ type serverSummary struct {
 	RSSPerConsumerKiB         float64
 }
 
-func summarize(c config, stats []*peerStats, errs []error, base, m0, m1 procSample, rcvd uint64, elapsed time.Duration, sent uint64) *summary {
+// received counts what every consumer of the run received.
+type received struct {
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+}
+
+func summarize(c config, stats []*peerStats, errs []error, base, m0, m1 procSample, rcvd, rcvdBytes uint64, elapsed time.Duration, sent uint64) *summary {
 	s := &summary{Rooms: c.rooms, PublishersPerRoom: c.publishers, SubscribersPerRoom: c.subscribers, Audio: c.audio, Video: c.video,
 		VideoBitrate: c.bitrate, DurationSeconds: elapsed.Seconds(), Peers: len(stats), Errors: len(errs), PacketsSent: sent, PacketsReceived: rcvd,
-		ReceivedPerSecond: float64(rcvd) / elapsed.Seconds(), JoinLatencyMs: map[string]float64{}}
+		ReceivedPerSecond: float64(rcvd) / elapsed.Seconds(), ReceivedBitsPerSecond: 8 * float64(rcvdBytes) / elapsed.Seconds(),
+		JoinLatencyMs: map[string]float64{}}
 	for i, e := range errs {
 		if i == 5 {
 			break
@@ -374,6 +388,9 @@ func summarize(c config, stats []*peerStats, errs []error, base, m0, m1 procSamp
 	var lost, got uint64
 	for _, p := range stats {
 		lat = append(lat, float64(p.joinLatency.Microseconds())/1000)
+		if len(p.streams) > 0 {
+			s.ReceivingPeers++
+		}
 		for _, st := range p.streams {
 			s.Consumers++
 			if st.started {
@@ -393,6 +410,10 @@ func summarize(c config, stats []*peerStats, errs []error, base, m0, m1 procSamp
 	}
 	s.JoinLatencyMs["p50"], s.JoinLatencyMs["p99"] = pct(lat, 50), pct(lat, 99)
 	s.JitterMsP50 = pct(jit, 50)
+	if s.ReceivingPeers > 0 {
+		s.PerReceiverPacketsPerSecond = s.ReceivedPerSecond / float64(s.ReceivingPeers)
+		s.PerReceiverBitsPerSecond = s.ReceivedBitsPerSecond / float64(s.ReceivingPeers)
+	}
 	if c.pid > 0 && m1.ok {
 		cpu := m1.cpu - m0.cpu
 		ss := &serverSummary{CPUSeconds: cpu, RSSBeforeMiB: base.rss / (1 << 20), RSSMiB: m1.rss / (1 << 20), PeakRSSMiB: m1.hwm / (1 << 20)}

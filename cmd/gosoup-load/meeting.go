@@ -111,7 +111,7 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 			defer joinWG.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			p, err := joinMeetingPeer(ctx, c.url, m.room, mp, i < m.video, c.bitrate, stop, &wg)
+			p, err := joinMeetingPeer(ctx, c.nodeURL(i), m.room, mp, i < m.video, c.bitrate, stop, &wg)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -3,70 +3,35 @@
 // node 2. Bob decodes alice's camera, gets the notifications of the
 // two-peer session in the same order as on a single server, and when
 // node 1 is killed (SIGKILL) bob sees alice leave within 5 s.
-import crypto from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
-import { repo, launchBrowser, openHarness, waitFor, roomId, serverEnv, freePort, startServer, sleep } from '../lib.mjs';
+import { repo, launchBrowser, openHarness, waitFor, roomId, serverEnv, startServer, sleep } from '../lib.mjs';
+import { startRedis, startNode, newClusterSecret } from '../cluster.mjs';
 
 let dir;
 let bin;
 let redis;
 let redisURL;
 // The nodes' shared --cluster-secret (required with --redis).
-const clusterSecret = crypto.randomBytes(24).toString('hex');
+const clusterSecret = newClusterSecret();
 let nodes = [];
 let single;
 let browser;
 
-// waitRedis resolves once redis-server answers PING on port.
-async function waitRedis(port, ms = 10000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
-      s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-      s.on('error', () => resolve(false));
-      s.setTimeout(500, () => { s.destroy(); resolve(false); });
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error('redis-server did not answer');
-}
-
-// startNode runs one gosoup node of the cluster on loopback.
-async function startNode(id) {
-  const port = await freePort();
-  const proc = spawn(bin, [
-    '--listen', `127.0.0.1:${port}`, '--web', path.join(repo, 'web', 'dist'),
-    '--rtc-listen-ip', '127.0.0.1', '--rtc-port', '0', '--announced-ip', '127.0.0.1',
-    '--redis', redisURL, '--node-id', id, '--log-level', process.env.GOSOUP_LOG || 'warn'
-  ], { stdio: ['ignore', 'inherit', 'inherit'], env: serverEnv({ GOSOUP_CLUSTER_SECRET: clusterSecret }) });
-  const http = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 20000;
-  for (;;) {
-    try { if ((await fetch(`${http}/healthz`)).ok) break; } catch { /* not yet */ }
-    if (Date.now() > end) throw new Error(`node ${id} did not start`);
-    await sleep(200);
-  }
-  return { id, proc, http, ws: `ws://127.0.0.1:${port}` };
-}
+// startClusterNode runs one node of this test's cluster.
+const startClusterNode = (id) => startNode(bin, id, { redisURL, secret: clusterSecret });
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gosoup-cluster-'));
   bin = path.join(dir, 'gosoup');
   execFileSync('go', ['build', '-o', bin, './cmd/gosoup'], { cwd: repo, stdio: 'inherit' });
-  const rport = await freePort();
-  redis = spawn('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' });
-  redisURL = `redis://127.0.0.1:${rport}`;
-  await waitRedis(rport);
-  for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode(id));
+  redis = await startRedis(dir);
+  redisURL = redis.url;
+  for (const id of ['n1', 'n2', 'n3']) nodes.push(await startClusterNode(id));
   single = await startServer(); // the reference: one server, no Redis
   browser = await launchBrowser();
 });
@@ -75,7 +40,7 @@ after(async () => {
   if (browser) await browser.close();
   for (const n of nodes) if (n.proc.exitCode === null) n.proc.kill('SIGKILL');
   if (single) await single.stop();
-  if (redis) redis.kill('SIGKILL');
+  if (redis) redis.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
