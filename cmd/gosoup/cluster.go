@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gosoup/gosoup/cluster"
 	"github.com/gosoup/gosoup/sfu"
@@ -26,6 +27,7 @@ type clusterConfig struct {
 	secret       string // --cluster-secret
 	secretFile   string // --cluster-secret-file
 	loaded       string // the secret of either, once validated
+	ttl          time.Duration
 }
 
 // register defines the cluster flags on fs.
@@ -41,6 +43,8 @@ func (cc *clusterConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&cc.secret, "cluster-secret", "",
 		"`secret` shared by the nodes of a cluster (at least 16 bytes; required with --redis): what a node writes to Redis is authenticated with it, the pipes' keys derive from it")
 	fs.StringVar(&cc.secretFile, "cluster-secret-file", "", "`file` holding the cluster secret (instead of --cluster-secret)")
+	fs.Var(durationMin(&cc.ttl, cluster.DefaultTTL, 2*cluster.DefaultInterval), "cluster-ttl",
+		"how long a node that stopped refreshing its registration (every second) is still counted in the cluster: after it, the other nodes close its peers (at least 2s; longer rides out a starved node or a slow Redis, shorter notices a dead node sooner)")
 }
 
 // secretHint says how to make a cluster secret.
@@ -169,7 +173,7 @@ func (c *config) startCluster(srv *sfu.Server, addr net.Addr, tls bool, log *slo
 		adv = scheme + "://" + net.JoinHostPort(host, port) + "/"
 	}
 	m, err := cluster.Start(context.Background(), srv, cluster.Config{
-		RedisURL: cc.redis, NodeID: id, SignalingURL: adv, Prefix: cc.redisPrefix, Secret: cc.loaded, Logger: log,
+		RedisURL: cc.redis, NodeID: id, SignalingURL: adv, Prefix: cc.redisPrefix, Secret: cc.loaded, TTL: cc.ttl, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)

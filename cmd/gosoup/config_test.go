@@ -143,6 +143,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "tls cert alone", env: []string{"GOSOUP_TLS_CERT=c.pem"}, wantAll: []string{"tls-cert", "environment GOSOUP_TLS_CERT", "together"}},
 		{name: "secret and key file", args: []string{"--auth-secret", "0123456789abcdef", "--auth-keys", "k"}, wantAll: []string{"auth-secret", "auth-keys"}},
 		{name: "short secret", file: "auth-secret: tooshort\n", wantAll: []string{"auth-secret", "line 1", "8 bytes"}},
+		{name: "cluster ttl too short", env: []string{"GOSOUP_CLUSTER_TTL=1s"}, wantAll: []string{"GOSOUP_CLUSTER_TTL", "cluster-ttl", "below 2s"}},
 		{name: "argument", args: []string{"serve"}, wantAll: []string{`unexpected argument "serve"`}},
 	}
 	for _, tc := range cases {
