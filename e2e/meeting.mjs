@@ -50,7 +50,13 @@ export async function startMeeting(loadBin, ws, room, { peers, video = 6, args =
     };
     check();
   });
-  const ready = await next((e) => e.event === 'ready', 300000);
+  let ready;
+  try {
+    ready = await next((e) => e.event === 'ready', 300000);
+  } catch (err) {
+    proc.kill('SIGKILL'); // nobody else holds it yet
+    throw err;
+  }
   return {
     ready,
     sample: async () => { const n = events.length; proc.stdin.write('sample\n'); return next((e) => e.event === 'sample' && events.indexOf(e) >= n, 5000); },
