@@ -31,6 +31,7 @@ type consumerSendStream struct {
 	absSendTimeID    uint8 // in the consumer's parameters; padding probes carry it
 	srcAbsSendTimeID uint8 // room id of abs-send-time in the producer's packets
 	counters         *serverCounters
+	extIDs           *extRenumber // nil: the receiver reads the room's extension ids (whipapi.go)
 
 	transport atomic.Pointer[Transport]
 	active    atomic.Bool
@@ -68,6 +69,10 @@ func (s *consumerSendStream) write(t *Transport, buf []byte, seq uint16, ts uint
 	rtpwire.PutUint32(buf[8:], s.ssrc)
 	buf[1] = buf[1]&0x80 | s.payloadType
 	d.Rewrite(buf, out.pid, out.tl0)
+	if x := s.extIDs; x != nil {
+		rtpwire.RenumberExtensions(buf, &x.fwd)
+		defer rtpwire.RenumberExtensions(buf, &x.back) // buf goes on to the next consumer
+	}
 	if err := t.link.WriteRTPBatch(buf, b); err != nil {
 		return
 	}
@@ -154,6 +159,9 @@ func (s *consumerSendStream) retransmit(seq uint16) {
 		if _, end, ok := rtpwire.PayloadBounds(pkt[:n]); ok {
 			desc.Parse(pkt[off:end], off).Rewrite(pkt, sent.PictureID, sent.TL0)
 		}
+	}
+	if x := s.extIDs; x != nil {
+		rtpwire.RenumberExtensions(pkt[:n], &x.fwd)
 	}
 	if s.rtxSSRC != 0 {
 		s.rtxSeq++

@@ -143,10 +143,8 @@ func playCodecs(m *mediaOffer, caps rtpparams.Capabilities) []negotiatedCodec {
 }
 
 // answerExts lists the offer's header extensions of section m the answer
-// keeps: those the room has for the kind and, with sameID, only when the
-// offer gives them the room's id (a player receives the room's ids, which
-// cannot be renumbered per consumer). extra URIs are kept too.
-func answerExts(m *mediaOffer, caps rtpparams.Capabilities, sameID bool, extra ...string) []offerExt {
+// keeps: those the room has for the kind, and the extra URIs.
+func answerExts(m *mediaOffer, caps rtpparams.Capabilities, extra ...string) []offerExt {
 	var out []offerExt
 	for _, e := range m.exts {
 		keep := false
@@ -154,7 +152,7 @@ func answerExts(m *mediaOffer, caps rtpparams.Capabilities, sameID bool, extra .
 			keep = keep || e.uri == u
 		}
 		for _, re := range caps.HeaderExtensions {
-			if re.URI == e.uri && (re.Kind == "" || re.Kind == m.kind) && (!sameID || re.PreferredID == e.id) {
+			if re.URI == e.uri && (re.Kind == "" || re.Kind == m.kind) {
 				keep = true
 			}
 		}

@@ -21,14 +21,16 @@ type playPlan struct {
 	caps  rtpparams.Capabilities // the peer's receive capabilities
 	pt    map[int]int            // room payload type → the offer's
 	rtxPT map[int]int            // room media payload type → the offer's RTX for it (withRTX)
-	kinds map[string]bool        // kinds with an accepted section
-	first *mediaOffer
+	// kind → room header-extension id → the offer's (extids.go); nil: the same
+	extIDs map[string]map[int]int
+	kinds  map[string]bool // kinds with an accepted section
+	first  *mediaOffer
 }
 
 // planPlay negotiates each section of a WHEP offer with the room: at most
 // one audio and one video section receive.
 func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
-	p := &playPlan{caps: noCapabilities(), pt: map[int]int{}, rtxPT: map[int]int{}, kinds: map[string]bool{}}
+	p := &playPlan{caps: noCapabilities(), pt: map[int]int{}, rtxPT: map[int]int{}, kinds: map[string]bool{}, extIDs: map[string]map[int]int{}}
 	var refused []string
 	for _, m := range o.media {
 		sec := answerSection{m: m, direction: "sendonly"}
@@ -71,11 +73,13 @@ func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
 			rc.RTCPFeedback = c.feedback
 			p.caps.Codecs = append(p.caps.Codecs, rc)
 		}
-		sec.exts = answerExts(m, caps, true)
-		for _, e := range sec.exts {
+		exts, ids := playExts(o, m, caps)
+		for _, e := range exts {
+			sec.exts = append(sec.exts, e.offerExt)
 			p.caps.HeaderExtensions = append(p.caps.HeaderExtensions,
-				rtpparams.HeaderExtensionCapability{Kind: m.kind, URI: e.uri, PreferredID: e.id})
+				rtpparams.HeaderExtensionCapability{Kind: m.kind, URI: e.uri, PreferredID: e.roomID})
 		}
+		p.extIDs[m.kind] = ids
 		sec.msid = "gosoup gosoup-" + m.kind
 		p.secs = append(p.secs, sec)
 	}

@@ -30,6 +30,7 @@ type player struct {
 	target   string      // the peer played, "" for the room
 	pt       map[int]int // room payload type → the offer's
 	rtxPT    map[int]int // room media payload type → the offer's RTX for it
+	extIDs   map[string]map[int]int
 	kinds    map[string]bool
 	pinned   map[string]bool // kinds whose stream the answer names: no switch while it lives
 	list     []*playConsumer
@@ -50,7 +51,7 @@ type playConsumer struct {
 }
 
 func newPlayer(s *session, target string, plan *playPlan) *player {
-	return &player{s: s, target: target, pt: plan.pt, rtxPT: plan.rtxPT, kinds: plan.kinds, pinned: map[string]bool{},
+	return &player{s: s, target: target, pt: plan.pt, rtxPT: plan.rtxPT, extIDs: plan.extIDs, kinds: plan.kinds, pinned: map[string]bool{},
 		focus: target, selected: map[string]*playConsumer{}}
 }
 
@@ -118,6 +119,12 @@ func (p *player) add(c protocol.ConsumerData) {
 	if err := sc.SetPayloadTypes(uint8(pt), uint8(rtxPT)); err != nil {
 		p.s.log.Warn("consumer payload type", "consumer", c.ID, "err", err)
 		return
+	}
+	if ids := p.extIDs[c.Kind]; ids != nil {
+		if err := sc.RenumberHeaderExtensions(ids); err != nil {
+			p.s.log.Warn("consumer header extension ids", "consumer", c.ID, "err", err)
+			return
+		}
 	}
 	_, err := p.s.request("enableConsumer", map[string]any{
 		"id": c.ID, "transportId": p.s.transportID, "paused": true, "preferredProfile": "default",
