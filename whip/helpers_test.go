@@ -19,6 +19,7 @@ import (
 
 	"github.com/gosoup/gosoup/auth"
 	"github.com/gosoup/gosoup/client"
+	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
@@ -111,7 +112,9 @@ func do(t *testing.T, method, url, contentType string, body []byte, headers ...s
 }
 
 // newPionAPI is a pion API on loopback with pion's default codecs,
-// simulcast header extensions, audio level and RTCP reports. A player
+// simulcast header extensions, audio level, abs-send-time and RTCP
+// reports (its extension ids differ from the room's: mid 1, rtp-stream-id
+// 2, repaired-rtp-stream-id 3, audio level 4, abs-send-time 5). A player
 // (player true) takes streams its answer names no SSRC for, as browsers
 // do; pion as an offerer refuses them unless told.
 func newPionAPI(t *testing.T, player bool) *webrtc.API {
@@ -125,6 +128,11 @@ func newPionAPI(t *testing.T, player bool) *webrtc.API {
 	}
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
+	}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: rtpparams.URIAbsSendTime}, k); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
