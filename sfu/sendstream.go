@@ -220,6 +220,7 @@ type sendState struct {
 	lastTs    uint32 // timestamp of the newest packet sent
 	lastAt    time.Time
 	hist      atomic.Pointer[rtpseq.History] // what each sequence number carried; nil: nothing to retransmit
+	group     *SendGroup                     // nil: the consumer's own stream (sendgroup.go)
 
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
@@ -250,6 +251,9 @@ type sentNumbers struct {
 func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d codec.Info, now time.Time) {
 	if s.seq.Mask() == 0 {
 		s.seq, s.pid, s.tl0 = rtpseq.NewSpace(0xffff), rtpseq.NewSpace(0x7fff), rtpseq.NewSpace(0xff)
+	}
+	if s.group != nil {
+		s.group.seed(s)
 	}
 	if st != nil && st.rtx != nil && s.hist.Load() == nil {
 		s.hist.Store(new(rtpseq.History)) // once: the stream's packets can be resent
@@ -310,6 +314,9 @@ func (s *sendState) number(seq uint16, ts uint32, d codec.Info, now time.Time) (
 		s.lastTs, s.lastAt = out.ts, now
 		s.reportTs.Store(out.ts)
 		s.reportAt.Store(now.UnixNano())
+		if s.group != nil {
+			s.group.note(s, out, now)
+		}
 	}
 	return out, true
 }

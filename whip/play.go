@@ -100,9 +100,10 @@ func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
 // room has RTX for, and the codec has NACK feedback: the answer then lists
 // the offer's RTX codec, the peer's capabilities the room's (so its
 // consumers get an RTX stream), and the player enables them with the
-// offer's RTX payload type. Only for a player of a named peer, whose
-// stream does not change: its SSRCs are then in the answer (a browser
-// drops RTX of a stream it was not told about), see player.pinned.
+// offer's RTX payload type. The answer names the stream and its RTX (a
+// browser drops RTX of a stream it was not told about): the room's
+// player's one stream per kind (sfu.SendGroup), or the played peer's
+// stream (player.pinned).
 func (p *playPlan) withRTX(caps rtpparams.Capabilities) {
 	for i := range p.secs {
 		s := &p.secs[i]
@@ -147,9 +148,7 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 		release()
 		return nil, nil, err
 	}
-	if target != "" {
-		plan.withRTX(room.Capabilities())
-	}
+	plan.withRTX(room.Capabilities())
 	h.replace("whep", roomID, id.name)
 	s := newSession(h, "whep", roomID, room, release, id.name)
 	fail := func(err error) (*session, []byte, error) {
@@ -167,7 +166,16 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 	s.player.begin(jr)
 	for i := range plan.secs {
 		sec := &plan.secs[i]
-		if c := s.player.selected[sec.m.kind]; c != nil && !sec.rejected && hasRTX(sec.codecs) && c.rtxSSRC != 0 {
+		if sec.rejected {
+			continue
+		}
+		if g := s.player.groups[sec.m.kind]; g != nil {
+			// The room's stream of the kind, whoever plays in it.
+			sec.ssrc, sec.rtxSSRC = g.SSRCs()
+			if !hasRTX(sec.codecs) {
+				sec.rtxSSRC = 0
+			}
+		} else if c := s.player.selected[sec.m.kind]; c != nil && hasRTX(sec.codecs) && c.rtxSSRC != 0 {
 			// The stream and its RTX, named so that the player takes the RTX.
 			sec.ssrc, sec.rtxSSRC = c.ssrc, c.rtxSSRC
 			s.player.pinned[sec.m.kind] = true
