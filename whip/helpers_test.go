@@ -51,14 +51,25 @@ func startServer(t *testing.T, keys *auth.KeySet) *testServer {
 // the rooms itself (Options.Rooms nil) and there is no WebSocket.
 func startServerWith(t *testing.T, keys *auth.KeySet, withSignaling bool) *testServer {
 	t.Helper()
+	return startServerConfig(t, keys, withSignaling, nil)
+}
+
+// startServerConfig is startServerWith with edit applied to the SFU's
+// configuration.
+func startServerConfig(t *testing.T, keys *auth.KeySet, withSignaling bool, edit func(*sfu.Config)) *testServer {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := sfu.NewServer(sfu.Config{
+	cfg := sfu.Config{
 		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0, AnnouncedIPs: []string{"127.0.0.1"}},
 		Logger: log,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := sfu.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
