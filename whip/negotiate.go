@@ -115,10 +115,7 @@ func publishCodec(m *mediaOffer, caps rtpparams.Capabilities) (negotiatedCodec, 
 
 // playCodecs lists what a WHEP player can receive in section m: every room
 // codec of its kind the offer has, in the room's order, each with the
-// offer's payload type. RTX is left out: gosoup sends a player its streams
-// without SSRC lines (they change with the active speaker), and a browser
-// drops RTX of a stream it has not been told about, while it takes a
-// retransmission on the media SSRC.
+// offer's payload type. RTX is added by playPlan.withRTX.
 func playCodecs(m *mediaOffer, caps rtpparams.Capabilities) []negotiatedCodec {
 	var out []negotiatedCodec
 	for _, rc := range caps.Codecs {
