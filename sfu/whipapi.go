@@ -49,28 +49,9 @@ type extRenumber struct{ fwd, back [16]uint8 }
 // SDP offer did; it must be called before the consumer is enabled.
 // Padding probes then carry abs-send-time with the receiver's id.
 func (c *Consumer) RenumberHeaderExtensions(ids map[int]int) error {
-	var x extRenumber
-	used := [16]bool{}
-	for from, to := range ids {
-		if from < 1 || from > 14 || to < 1 || to > 14 {
-			return protocol.NewTypeError("header extension ids must be 1..14")
-		}
-		if used[to] {
-			return protocol.NewTypeError("header extension id %d given twice", to)
-		}
-		used[to], x.fwd[from] = true, uint8(to)
-	}
-	next := 1
-	identity := true
-	for from := 1; from <= 14; from++ {
-		if x.fwd[from] == 0 {
-			for used[next] {
-				next++
-			}
-			x.fwd[from], used[next] = uint8(next), true
-		}
-		x.back[x.fwd[from]] = uint8(from)
-		identity = identity && x.fwd[from] == uint8(from)
+	x, err := newExtRenumber(ids)
+	if err != nil {
+		return err
 	}
 	r := c.peer.room
 	r.mu.Lock()
@@ -81,14 +62,42 @@ func (c *Consumer) RenumberHeaderExtensions(ids map[int]int) error {
 	if c.enabled {
 		return protocol.NewInvalidStateError("Consumer already enabled")
 	}
-	c.extIDs = nil
-	if !identity {
-		c.extIDs = &x
-	}
+	c.extIDs = x
 	for _, e := range c.rtpParameters.HeaderExtensions {
-		if e.URI == rtpparams.URIAbsSendTime && e.ID > 0 && e.ID < 15 {
+		if e.URI == rtpparams.URIAbsSendTime && e.ID > 0 && e.ID < 15 && x != nil {
 			c.absSendTimeID = x.fwd[e.ID]
 		}
 	}
 	return nil
+}
+
+// newExtRenumber completes ids (room id → receiver id) into a permutation
+// of 1..14; nil for the identity.
+func newExtRenumber(ids map[int]int) (*extRenumber, error) {
+	var x extRenumber
+	used := [16]bool{}
+	for from, to := range ids {
+		if from < 1 || from > 14 || to < 1 || to > 14 {
+			return nil, protocol.NewTypeError("header extension ids must be 1..14 (got %d -> %d)", from, to)
+		}
+		if used[to] {
+			return nil, protocol.NewTypeError("header extension id %d given twice", to)
+		}
+		used[to], x.fwd[from] = true, uint8(to)
+	}
+	next, identity := 1, true
+	for from := 1; from <= 14; from++ {
+		if x.fwd[from] == 0 {
+			for used[next] {
+				next++
+			}
+			x.fwd[from], used[next] = uint8(next), true
+		}
+		x.back[x.fwd[from]] = uint8(from)
+		identity = identity && x.fwd[from] == uint8(from)
+	}
+	if identity {
+		return nil, nil
+	}
+	return &x, nil
 }
