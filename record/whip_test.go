@@ -291,7 +291,10 @@ func TestRecordSafariLikeWHIPPublisher(t *testing.T) {
 	if offset >= 0.1 {
 		t.Errorf("audio starts at %.3fs, video at %.3fs", p.firstPacket["audio"], p.firstPacket["video"])
 	}
-	if p.lastPacket[0] < 4 || math.Abs(p.lastPacket[1]-p.lastPacket[0]) > 0.2 {
+	// The file starts at a key frame: this publisher has one a second and
+	// does not answer PLIs, so on a loaded machine up to two seconds of
+	// the five may go by before it starts.
+	if p.lastPacket[0] < 2.5 || math.Abs(p.lastPacket[1]-p.lastPacket[0]) > 0.2 {
 		t.Errorf("last packets: audio %.3fs, video %.3fs of 5 s recorded", p.lastPacket[0], p.lastPacket[1])
 	}
 	if p.decodeErr != "" {
