@@ -280,6 +280,9 @@ func (c *Consumer) updateActiveLocked() {
 	if active {
 		c.resync.Store(true)
 		c.active.Store(true)
+		if c.send.group != nil {
+			c.send.group.routeLocked(c)
+		}
 		c.producer.requestStreamKeyFrame(c.wantedStream())
 		return
 	}

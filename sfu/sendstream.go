@@ -31,6 +31,7 @@ type consumerSendStream struct {
 	absSendTimeID    uint8 // in the consumer's parameters; padding probes carry it
 	srcAbsSendTimeID uint8 // room id of abs-send-time in the producer's packets
 	counters         *serverCounters
+	extIDs           *extRenumber // nil: the receiver reads the room's extension ids (whipapi.go)
 
 	transport atomic.Pointer[Transport]
 	active    atomic.Bool
@@ -68,6 +69,10 @@ func (s *consumerSendStream) write(t *Transport, buf []byte, seq uint16, ts uint
 	rtpwire.PutUint32(buf[8:], s.ssrc)
 	buf[1] = buf[1]&0x80 | s.payloadType
 	d.Rewrite(buf, out.pid, out.tl0)
+	if x := s.extIDs; x != nil {
+		rtpwire.RenumberExtensions(buf, &x.fwd)
+		defer rtpwire.RenumberExtensions(buf, &x.back) // buf goes on to the next consumer
+	}
 	if err := t.link.WriteRTPBatch(buf, b); err != nil {
 		return
 	}
@@ -155,6 +160,9 @@ func (s *consumerSendStream) retransmit(seq uint16) {
 			desc.Parse(pkt[off:end], off).Rewrite(pkt, sent.PictureID, sent.TL0)
 		}
 	}
+	if x := s.extIDs; x != nil {
+		rtpwire.RenumberExtensions(pkt[:n], &x.fwd)
+	}
 	if s.rtxSSRC != 0 {
 		s.rtxSeq++
 		n = rtpwire.BuildRTX(pkt, n, off, s.rtxPayloadType, s.rtxSSRC, s.rtxSeq, seq)
@@ -212,6 +220,7 @@ type sendState struct {
 	lastTs    uint32 // timestamp of the newest packet sent
 	lastAt    time.Time
 	hist      atomic.Pointer[rtpseq.History] // what each sequence number carried; nil: nothing to retransmit
+	group     *SendGroup                     // nil: the consumer's own stream (sendgroup.go)
 
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
@@ -242,6 +251,9 @@ type sentNumbers struct {
 func (s *sendState) resync(st *producerStream, seq uint16, ts uint32, d codec.Info, now time.Time) {
 	if s.seq.Mask() == 0 {
 		s.seq, s.pid, s.tl0 = rtpseq.NewSpace(0xffff), rtpseq.NewSpace(0x7fff), rtpseq.NewSpace(0xff)
+	}
+	if s.group != nil {
+		s.group.seed(s)
 	}
 	if st != nil && st.rtx != nil && s.hist.Load() == nil {
 		s.hist.Store(new(rtpseq.History)) // once: the stream's packets can be resent
@@ -302,6 +314,9 @@ func (s *sendState) number(seq uint16, ts uint32, d codec.Info, now time.Time) (
 		s.lastTs, s.lastAt = out.ts, now
 		s.reportTs.Store(out.ts)
 		s.reportAt.Store(now.UnixNano())
+		if s.group != nil {
+			s.group.note(s, out, now)
+		}
 	}
 	return out, true
 }

@@ -184,6 +184,9 @@ func (t *Transport) removeProducerSSRCs(prod *Producer) {
 
 func (t *Transport) addConsumer(c *Consumer) {
 	m := copyMap(*t.consumersBySSRC.Load())
+	if g := c.send.group; g != nil && m[c.ssrc] != c && g.keepsRoute(m[c.ssrc]) && !c.active.Load() {
+		return // another member of its send group is playing
+	}
 	m[c.ssrc] = c
 	t.consumersBySSRC.Store(&m)
 }

@@ -21,8 +21,8 @@ type answerSection struct {
 	exts      []offerExt
 	rids      []string // WHIP layers: a=rid:<id> recv and a=simulcast:recv
 	msid      string   // WHEP: "<stream id> <track id>"
-	// WHEP with RTX: the stream's SSRC and its RTX's, named in the answer
-	// (a=ssrc-group:FID); 0 when the answer names none.
+	// WHEP: the stream's SSRC and its RTX's (a=ssrc-group:FID), named in
+	// the answer; 0 when the answer names none (rtxSSRC 0: no RTX).
 	ssrc, rtxSSRC uint32
 }
 
@@ -159,9 +159,13 @@ func writeAnswer(secs []answerSection, t localTransport, streams bool) ([]byte, 
 		if s.msid != "" {
 			a("msid", s.msid)
 		}
-		if s.ssrc != 0 && s.rtxSSRC != 0 {
-			a("ssrc-group", fmt.Sprintf("FID %d %d", s.ssrc, s.rtxSSRC))
-			for _, ssrc := range []uint32{s.ssrc, s.rtxSSRC} {
+		if s.ssrc != 0 {
+			ssrcs := []uint32{s.ssrc}
+			if s.rtxSSRC != 0 {
+				a("ssrc-group", fmt.Sprintf("FID %d %d", s.ssrc, s.rtxSSRC))
+				ssrcs = append(ssrcs, s.rtxSSRC)
+			}
+			for _, ssrc := range ssrcs {
 				a("ssrc", fmt.Sprintf("%d cname:gosoup", ssrc))
 				if s.msid != "" {
 					a("ssrc", fmt.Sprintf("%d msid:%s", ssrc, s.msid))

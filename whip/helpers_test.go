@@ -19,6 +19,7 @@ import (
 
 	"github.com/gosoup/gosoup/auth"
 	"github.com/gosoup/gosoup/client"
+	"github.com/gosoup/gosoup/rtpparams"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
@@ -50,14 +51,25 @@ func startServer(t *testing.T, keys *auth.KeySet) *testServer {
 // the rooms itself (Options.Rooms nil) and there is no WebSocket.
 func startServerWith(t *testing.T, keys *auth.KeySet, withSignaling bool) *testServer {
 	t.Helper()
+	return startServerConfig(t, keys, withSignaling, nil)
+}
+
+// startServerConfig is startServerWith with edit applied to the SFU's
+// configuration.
+func startServerConfig(t *testing.T, keys *auth.KeySet, withSignaling bool, edit func(*sfu.Config)) *testServer {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := sfu.NewServer(sfu.Config{
+	cfg := sfu.Config{
 		RTC:    transport.Config{ListenIP: "127.0.0.1", Port: 0, AnnouncedIPs: []string{"127.0.0.1"}},
 		Logger: log,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := sfu.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +123,9 @@ func do(t *testing.T, method, url, contentType string, body []byte, headers ...s
 }
 
 // newPionAPI is a pion API on loopback with pion's default codecs,
-// simulcast header extensions, audio level and RTCP reports. A player
+// simulcast header extensions, audio level, abs-send-time and RTCP
+// reports (its extension ids differ from the room's: mid 1, rtp-stream-id
+// 2, repaired-rtp-stream-id 3, audio level 4, abs-send-time 5). A player
 // (player true) takes streams its answer names no SSRC for, as browsers
 // do; pion as an offerer refuses them unless told.
 func newPionAPI(t *testing.T, player bool) *webrtc.API {
@@ -125,6 +139,11 @@ func newPionAPI(t *testing.T, player bool) *webrtc.API {
 	}
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
+	}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: rtpparams.URIAbsSendTime}, k); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {

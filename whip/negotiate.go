@@ -115,10 +115,7 @@ func publishCodec(m *mediaOffer, caps rtpparams.Capabilities) (negotiatedCodec, 
 
 // playCodecs lists what a WHEP player can receive in section m: every room
 // codec of its kind the offer has, in the room's order, each with the
-// offer's payload type. RTX is left out: gosoup sends a player its streams
-// without SSRC lines (they change with the active speaker), and a browser
-// drops RTX of a stream it has not been told about, while it takes a
-// retransmission on the media SSRC.
+// offer's payload type. RTX is added by playPlan.withRTX.
 func playCodecs(m *mediaOffer, caps rtpparams.Capabilities) []negotiatedCodec {
 	var out []negotiatedCodec
 	for _, rc := range caps.Codecs {
@@ -143,10 +140,8 @@ func playCodecs(m *mediaOffer, caps rtpparams.Capabilities) []negotiatedCodec {
 }
 
 // answerExts lists the offer's header extensions of section m the answer
-// keeps: those the room has for the kind and, with sameID, only when the
-// offer gives them the room's id (a player receives the room's ids, which
-// cannot be renumbered per consumer). extra URIs are kept too.
-func answerExts(m *mediaOffer, caps rtpparams.Capabilities, sameID bool, extra ...string) []offerExt {
+// keeps: those the room has for the kind, and the extra URIs.
+func answerExts(m *mediaOffer, caps rtpparams.Capabilities, extra ...string) []offerExt {
 	var out []offerExt
 	for _, e := range m.exts {
 		keep := false
@@ -154,7 +149,7 @@ func answerExts(m *mediaOffer, caps rtpparams.Capabilities, sameID bool, extra .
 			keep = keep || e.uri == u
 		}
 		for _, re := range caps.HeaderExtensions {
-			if re.URI == e.uri && (re.Kind == "" || re.Kind == m.kind) && (!sameID || re.PreferredID == e.id) {
+			if re.URI == e.uri && (re.Kind == "" || re.Kind == m.kind) {
 				keep = true
 			}
 		}

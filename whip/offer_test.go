@@ -1,7 +1,9 @@
 package whip
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,40 +95,72 @@ func TestChromiumWHIPOffer(t *testing.T) {
 
 // TestChromiumWHEPOffer: Chromium's recvonly offer is played with the
 // room's codecs in Chromium's payload types (VP8 96, the H264 of the
-// room's profile 108, Opus 111) and only the extensions whose ids it
-// shares with the room; the player joins with those in room numbering.
+// room's profile 108, Opus 111) and the room's extensions it has in its
+// own ids (audio level 1, abs-send-time 2); the player joins with those
+// in room numbering, and its consumers renumber room ids to Chromium's,
+// moving the room's other extensions to ids Chromium does not use.
 func TestChromiumWHEPOffer(t *testing.T) {
-	caps := roomCaps(t)
-	o := readOffer(t, "chromium-whep.sdp")
-	plan, err := planPlay(o, caps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"opus": 111, "VP8": 96, "H264": 108}
-	for _, rc := range caps.Codecs {
-		if w, ok := want[rc.Name]; ok && plan.pt[rc.PreferredPayloadType] != w {
-			t.Errorf("%s: room %d -> %d, want %d", rc.Name, rc.PreferredPayloadType, plan.pt[rc.PreferredPayloadType], w)
+	for _, full := range []bool{false, true} {
+		exts := rtpparams.DefaultHeaderExtensions()
+		if full {
+			exts = rtpparams.FullHeaderExtensions()
 		}
-	}
-	if err := rtpparams.ValidatePeerCapabilities(plan.caps, caps); err != nil {
-		t.Errorf("join capabilities: %v", err)
-	}
-	for _, e := range plan.caps.HeaderExtensions {
-		if e.URI != rtpparams.URIAudioLevel {
-			t.Errorf("extension %s kept: its id differs from the room's", e.URI)
+		caps, err := rtpparams.NewRoomCapabilities(rtpparams.DefaultMediaCodecs(), exts)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	b, err := writeAnswer(plan.secs, testTransport, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"a=sendonly", "a=msid:gosoup gosoup-video", "a=rtpmap:108 H264/90000", "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("answer lacks %q", want)
+		o := readOffer(t, "chromium-whep.sdp")
+		plan, err := planPlay(o, caps)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if strings.Contains(string(b), "a=ssrc") || strings.Contains(string(b), "rtx/90000") {
-		t.Errorf("answer names SSRCs or RTX:\n%s", b)
+		want := map[string]int{"opus": 111, "VP8": 96, "H264": 108}
+		for _, rc := range caps.Codecs {
+			if w, ok := want[rc.Name]; ok && plan.pt[rc.PreferredPayloadType] != w {
+				t.Errorf("%s: room %d -> %d, want %d", rc.Name, rc.PreferredPayloadType, plan.pt[rc.PreferredPayloadType], w)
+			}
+		}
+		if err := rtpparams.ValidatePeerCapabilities(plan.caps, caps); err != nil {
+			t.Errorf("join capabilities: %v", err)
+		}
+		joined := map[string]bool{}
+		for _, e := range plan.caps.HeaderExtensions {
+			joined[string(e.Kind)+" "+e.URI+" "+strconv.Itoa(e.PreferredID)] = true
+		}
+		wantJoined := []string{"audio " + rtpparams.URIAudioLevel + " 1", "audio " + rtpparams.URIAbsSendTime + " 3", "video " + rtpparams.URIAbsSendTime + " 3"}
+		wantIDs := map[string]map[int]int{"audio": {1: 1, 3: 2}, "video": {3: 2}}
+		wantLines := []string{"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level", "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"}
+		if full {
+			wantJoined = append(wantJoined, "video "+rtpparams.URIToffset+" 2", "video "+rtpparams.URIVideoOrientation+" 4")
+			// mid (5) is the publisher's: moved to an id Chromium does not use (9, 12).
+			wantIDs = map[string]map[int]int{"audio": {1: 1, 3: 2, 5: 9}, "video": {2: 14, 3: 2, 4: 13, 5: 9}}
+			wantLines = append(wantLines, "a=extmap:14 urn:ietf:params:rtp-hdrext:toffset", "a=extmap:13 urn:3gpp:video-orientation")
+		}
+		for _, w := range wantJoined {
+			if !joined[w] {
+				t.Errorf("full %v: join capabilities lack %s: %v", full, w, joined)
+			}
+		}
+		if len(joined) != len(wantJoined) {
+			t.Errorf("full %v: join capabilities %v, want %v", full, joined, wantJoined)
+		}
+		if fmt.Sprint(plan.extIDs) != fmt.Sprint(wantIDs) {
+			t.Errorf("full %v: renumbering %v, want %v", full, plan.extIDs, wantIDs)
+		}
+		b, err := writeAnswer(plan.secs, testTransport, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range append(wantLines, "a=sendonly", "a=msid:gosoup gosoup-video", "a=rtpmap:108 H264/90000") {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("full %v: answer lacks %q", full, want)
+			}
+		}
+		for _, not := range []string{"a=ssrc", "rtx/90000", "sdes:mid", "transport-wide-cc", "rtp-stream-id"} {
+			if strings.Contains(string(b), not) {
+				t.Errorf("full %v: answer has %q:\n%s", full, not, b)
+			}
+		}
 	}
 }
 

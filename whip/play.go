@@ -21,14 +21,16 @@ type playPlan struct {
 	caps  rtpparams.Capabilities // the peer's receive capabilities
 	pt    map[int]int            // room payload type → the offer's
 	rtxPT map[int]int            // room media payload type → the offer's RTX for it (withRTX)
-	kinds map[string]bool        // kinds with an accepted section
-	first *mediaOffer
+	// kind → room header-extension id → the offer's (extids.go); nil: the same
+	extIDs map[string]map[int]int
+	kinds  map[string]bool // kinds with an accepted section
+	first  *mediaOffer
 }
 
 // planPlay negotiates each section of a WHEP offer with the room: at most
 // one audio and one video section receive.
 func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
-	p := &playPlan{caps: noCapabilities(), pt: map[int]int{}, rtxPT: map[int]int{}, kinds: map[string]bool{}}
+	p := &playPlan{caps: noCapabilities(), pt: map[int]int{}, rtxPT: map[int]int{}, kinds: map[string]bool{}, extIDs: map[string]map[int]int{}}
 	var refused []string
 	for _, m := range o.media {
 		sec := answerSection{m: m, direction: "sendonly"}
@@ -71,11 +73,13 @@ func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
 			rc.RTCPFeedback = c.feedback
 			p.caps.Codecs = append(p.caps.Codecs, rc)
 		}
-		sec.exts = answerExts(m, caps, true)
-		for _, e := range sec.exts {
+		exts, ids := playExts(o, m, caps)
+		for _, e := range exts {
+			sec.exts = append(sec.exts, e.offerExt)
 			p.caps.HeaderExtensions = append(p.caps.HeaderExtensions,
-				rtpparams.HeaderExtensionCapability{Kind: m.kind, URI: e.uri, PreferredID: e.id})
+				rtpparams.HeaderExtensionCapability{Kind: m.kind, URI: e.uri, PreferredID: e.roomID})
 		}
+		p.extIDs[m.kind] = ids
 		sec.msid = "gosoup gosoup-" + m.kind
 		p.secs = append(p.secs, sec)
 	}
@@ -96,9 +100,10 @@ func planPlay(o *offer, caps rtpparams.Capabilities) (*playPlan, error) {
 // room has RTX for, and the codec has NACK feedback: the answer then lists
 // the offer's RTX codec, the peer's capabilities the room's (so its
 // consumers get an RTX stream), and the player enables them with the
-// offer's RTX payload type. Only for a player of a named peer, whose
-// stream does not change: its SSRCs are then in the answer (a browser
-// drops RTX of a stream it was not told about), see player.pinned.
+// offer's RTX payload type. The answer names the stream and its RTX (a
+// browser drops RTX of a stream it was not told about): the room's
+// player's one stream per kind (sfu.SendGroup), or the played peer's
+// stream (player.pinned).
 func (p *playPlan) withRTX(caps rtpparams.Capabilities) {
 	for i := range p.secs {
 		s := &p.secs[i]
@@ -143,9 +148,7 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 		release()
 		return nil, nil, err
 	}
-	if target != "" {
-		plan.withRTX(room.Capabilities())
-	}
+	plan.withRTX(room.Capabilities())
 	h.replace("whep", roomID, id.name)
 	s := newSession(h, "whep", roomID, room, release, id.name)
 	fail := func(err error) (*session, []byte, error) {
@@ -163,7 +166,16 @@ func (h *Handler) play(roomID string, id identity, o *offer, target string) (*se
 	s.player.begin(jr)
 	for i := range plan.secs {
 		sec := &plan.secs[i]
-		if c := s.player.selected[sec.m.kind]; c != nil && !sec.rejected && hasRTX(sec.codecs) && c.rtxSSRC != 0 {
+		if sec.rejected {
+			continue
+		}
+		if g := s.player.groups[sec.m.kind]; g != nil {
+			// The room's stream of the kind, whoever plays in it.
+			sec.ssrc, sec.rtxSSRC = g.SSRCs()
+			if !hasRTX(sec.codecs) {
+				sec.rtxSSRC = 0
+			}
+		} else if c := s.player.selected[sec.m.kind]; c != nil && hasRTX(sec.codecs) && c.rtxSSRC != 0 {
 			// The stream and its RTX, named so that the player takes the RTX.
 			sec.ssrc, sec.rtxSSRC = c.ssrc, c.rtxSSRC
 			s.player.pinned[sec.m.kind] = true

@@ -12,9 +12,14 @@ import (
 // but paused. With a peer named, it plays that peer; otherwise the room's
 // active speaker (its audio, and its video when it has one), else whom it
 // played before, else the first peer that sends. A switch is a
-// pauseConsumer and a resumeConsumer, so the player's stream changes SSRC:
-// the answer therefore names no SSRC (browsers then take whatever stream
-// arrives in the section, and switch when it changes).
+// pauseConsumer and a resumeConsumer.
+//
+// The room's player sends each kind on one stream (sfu.SendGroup): its
+// consumers take turns on the group's SSRCs and continue its numbering, so
+// the answer names the stream (with its RTX when offered) and a source
+// switch is not a new stream for the browser. In a room with audio slots
+// it plays the slot that carries the followed peer (else the one playing,
+// else the first).
 //
 // Every consumer is enabled with the payload types of the player's offer
 // (sfu.Consumer.SetPayloadTypes): a browser that made the offer receives
@@ -30,11 +35,17 @@ type player struct {
 	target   string      // the peer played, "" for the room
 	pt       map[int]int // room payload type → the offer's
 	rtxPT    map[int]int // room media payload type → the offer's RTX for it
+	extIDs   map[string]map[int]int
 	kinds    map[string]bool
 	pinned   map[string]bool // kinds whose stream the answer names: no switch while it lives
 	list     []*playConsumer
 	focus    string // the peer followed
 	selected map[string]*playConsumer
+	// The room's player: one outgoing stream per kind whose source
+	// changes (sfu.SendGroup), and what each audio slot carries (consumer
+	// id → speaker's peer name).
+	groups map[string]*sfu.SendGroup
+	slots  map[uint32]string
 
 	cancel   func() // the speaker subscription
 	stopOnce sync.Once
@@ -50,8 +61,14 @@ type playConsumer struct {
 }
 
 func newPlayer(s *session, target string, plan *playPlan) *player {
-	return &player{s: s, target: target, pt: plan.pt, rtxPT: plan.rtxPT, kinds: plan.kinds, pinned: map[string]bool{},
-		focus: target, selected: map[string]*playConsumer{}}
+	p := &player{s: s, target: target, pt: plan.pt, rtxPT: plan.rtxPT, extIDs: plan.extIDs, kinds: plan.kinds, pinned: map[string]bool{},
+		focus: target, selected: map[string]*playConsumer{}, groups: map[string]*sfu.SendGroup{}, slots: map[uint32]string{}}
+	if target == "" {
+		for kind := range plan.kinds {
+			p.groups[kind] = sfu.NewSendGroup()
+		}
+	}
+	return p
 }
 
 // begin takes the consumers of the join response and, for the room,
@@ -92,6 +109,8 @@ func (p *player) handle(n any) {
 			return
 		}
 		p.remove(func(c *playConsumer) bool { return c.peer == n.Name })
+	case sfu.AudioSlot:
+		p.slots[n.ConsumerID] = n.PeerName
 	case speakerChange:
 		if n.peerName == "" || n.peerName == p.focus || p.target != "" {
 			return
@@ -115,9 +134,22 @@ func (p *player) add(c protocol.ConsumerData) {
 		return
 	}
 	rtxPT := p.rtxPT[c.RTPParameters.Codecs[0].PayloadType] // 0: none
+	g := p.groups[c.Kind]
+	if g != nil {
+		if err := sc.JoinSendGroup(g); err != nil {
+			p.s.log.Warn("consumer send group", "consumer", c.ID, "err", err)
+			return
+		}
+	}
 	if err := sc.SetPayloadTypes(uint8(pt), uint8(rtxPT)); err != nil {
 		p.s.log.Warn("consumer payload type", "consumer", c.ID, "err", err)
 		return
+	}
+	if ids := p.extIDs[c.Kind]; ids != nil {
+		if err := sc.RenumberHeaderExtensions(ids); err != nil {
+			p.s.log.Warn("consumer header extension ids", "consumer", c.ID, "err", err)
+			return
+		}
 	}
 	_, err := p.s.request("enableConsumer", map[string]any{
 		"id": c.ID, "transportId": p.s.transportID, "paused": true, "preferredProfile": "default",
@@ -129,6 +161,12 @@ func (p *player) add(c protocol.ConsumerData) {
 	pc := &playConsumer{id: c.ID, kind: c.Kind, peer: c.PeerName, ssrc: c.RTPParameters.Encodings[0].SSRC}
 	if rtx := c.RTPParameters.Encodings[0].RTX; rtx != nil && rtxPT != 0 {
 		pc.rtxSSRC = rtx.SSRC
+	}
+	if g != nil {
+		pc.ssrc, pc.rtxSSRC = g.SSRCs()
+		if rtxPT == 0 || c.RTPParameters.Encodings[0].RTX == nil {
+			pc.rtxSSRC = 0
+		}
 	}
 	p.list = append(p.list, pc)
 }
@@ -143,6 +181,11 @@ func (p *player) remove(gone func(*playConsumer) bool) {
 	}
 	clear(p.list[len(kept):])
 	p.list = kept
+	for id := range p.slots {
+		if !p.listed(id) {
+			delete(p.slots, id)
+		}
+	}
 	for k, c := range p.selected {
 		if c != nil && gone(c) {
 			p.selected[k] = nil
@@ -150,10 +193,27 @@ func (p *player) remove(gone func(*playConsumer) bool) {
 	}
 }
 
-// has reports whether a consumer of peer is in the list.
+// has reports whether a consumer of peer is in the list (an audio slot
+// carrying peer counts).
 func (p *player) has(peer string) bool {
 	for _, c := range p.list {
-		if c.peer == peer {
+		if p.carries(c, peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// carries reports whether c plays peer: a consumer of peer, or the audio
+// slot that carries peer now.
+func (p *player) carries(c *playConsumer, peer string) bool {
+	return c.peer == peer || peer != "" && p.slots[c.id] == peer
+}
+
+// listed reports whether consumer id is in the list.
+func (p *player) listed(id uint32) bool {
+	for _, c := range p.list {
+		if c.id == id {
 			return true
 		}
 	}
@@ -206,7 +266,7 @@ func (p *player) choose(kind string) *playConsumer {
 		if first == nil {
 			first = c
 		}
-		if c.peer == p.focus {
+		if p.carries(c, p.focus) {
 			focused = c
 		}
 		if c == p.selected[kind] {

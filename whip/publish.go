@@ -87,7 +87,7 @@ func planPublishSection(o *offer, m *mediaOffer, caps rtpparams.Capabilities) (a
 	if len(m.rids) > 0 {
 		extra = []string{rtpparams.URIRtpStreamID, rtpparams.URIRepairedStreamID}
 	}
-	exts := answerExts(m, caps, false, extra...)
+	exts := answerExts(m, caps, extra...)
 	hasRIDExt := false
 	hdr := make([]rtpparams.HeaderExtensionParameters, 0, len(exts))
 	for _, e := range exts {

@@ -22,6 +22,9 @@ type rawRecorder struct {
 	interceptor.NoOp
 	mu   sync.Mutex
 	seen map[uint32]map[uint8]int // ssrc → payload type → packets
+	// ssrc → the first two payload bytes of each packet (an RTX packet's
+	// original sequence number)
+	heads map[uint32][]uint16
 }
 
 func (r *rawRecorder) BindRemoteStream(_ *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
@@ -35,11 +38,27 @@ func (r *rawRecorder) BindRemoteStream(_ *interceptor.StreamInfo, reader interce
 					r.seen[h.SSRC] = map[uint8]int{}
 				}
 				r.seen[h.SSRC][h.PayloadType]++
+				if off := h.MarshalSize(); n >= off+2 && r.heads != nil {
+					r.heads[h.SSRC] = append(r.heads[h.SSRC], uint16(b[off])<<8|uint16(b[off+1]))
+				}
 				r.mu.Unlock()
 			}
 		}
 		return n, a, err
 	})
+}
+
+// resent reports whether an RTX packet on ssrc carried sequence number
+// osn.
+func (r *rawRecorder) resent(ssrc uint32, osn uint16) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, h := range r.heads[ssrc] {
+		if h == osn {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *rawRecorder) count(ssrc uint32, pt uint8) int {
@@ -82,54 +101,20 @@ func TestWHEPRetransmitsWithRTX(t *testing.T) {
 	ts := startServer(t, nil)
 	startV2Sender(ctx, t, ts, "rtx", "alice", 'a', 30)
 
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	rec := &rawRecorder{seen: map[uint32]map[uint8]int{}}
-	ir := &interceptor.Registry{}
-	ir.Add(rawRecorderFactory{rec})
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)).
-		NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
+	pl := startRTXPlayer(t, ts, "/whep/rtx?peer=alice")
+	rec, pc := pl.rec, pl.pc
+	nextSeq := func() uint16 {
+		t.Helper()
+		select {
+		case v := <-pl.video:
+			return v.seq
+		case <-time.After(10 * time.Second):
+			t.Fatal("no video")
 		}
+		return 0
 	}
-	seqs := make(chan uint16, 1024)
-	var videoPT atomic.Uint32
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			if tr.Kind() == webrtc.RTPCodecTypeVideo {
-				videoPT.Store(uint32(pkt.PayloadType))
-				select {
-				case seqs <- pkt.SequenceNumber:
-				default:
-				}
-			}
-		}
-	})
-	res := negotiate(t, pc, ts.http+"/whep/rtx?peer=alice")
-	waitConnected(t, pc)
-	var seq uint16
-	select {
-	case seq = <-seqs:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no video")
-	}
-	media, rtxSSRC, rtxPT := answerSSRCs(t, res.body, uint8(videoPT.Load()))
+	seq := nextSeq()
+	media, rtxSSRC, rtxPT := answerSSRCs(t, pl.answer, uint8(pl.videoPT.Load()))
 
 	// Ask for recent packets again until one comes back as RTX.
 	deadline := time.Now().Add(10 * time.Second)
@@ -147,15 +132,135 @@ func TestWHEPRetransmitsWithRTX(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
-		select {
-		case seq = <-seqs:
-		case <-time.After(5 * time.Second):
-			t.Fatal("no video")
-		}
+		seq = nextSeq()
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.seen[rtxSSRC]) != 1 {
 		t.Errorf("payload types on the RTX SSRC: %v, want only %d", rec.seen[rtxSSRC], rtxPT)
+	}
+}
+
+// rtxPlayer is a pion WHEP player offering RTX, recording what arrives
+// before pion unwraps RTX; its video packets go to video.
+type rtxPlayer struct {
+	pc      *webrtc.PeerConnection
+	rec     *rawRecorder
+	answer  string
+	video   chan rtxVideo
+	videoPT atomic.Uint32
+}
+
+type rtxVideo struct {
+	ssrc uint32
+	seq  uint16
+	tag  byte
+}
+
+func startRTXPlayer(t *testing.T, ts *testServer, path string) *rtxPlayer {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	pl := &rtxPlayer{rec: &rawRecorder{seen: map[uint32]map[uint8]int{}, heads: map[uint32][]uint16{}}, video: make(chan rtxVideo, 4096)}
+	ir := &interceptor.Registry{}
+	ir.Add(rawRecorderFactory{pl.rec})
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)).
+		NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl.pc = pc
+	t.Cleanup(func() { _ = pc.Close() })
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			if tr.Kind() == webrtc.RTPCodecTypeVideo && len(pkt.Payload) > 0 {
+				pl.videoPT.Store(uint32(pkt.PayloadType))
+				select {
+				case pl.video <- rtxVideo{ssrc: pkt.SSRC, seq: pkt.SequenceNumber, tag: pkt.Payload[len(pkt.Payload)-1]}:
+				default:
+				}
+			}
+		}
+	})
+	pl.answer = negotiate(t, pc, ts.http+path).body
+	waitConnected(t, pc)
+	return pl
+}
+
+// TestWHEPRoomRetransmitsWithRTX: a pion player of the room (active
+// speaker) that offers RTX gets it: the answer names one video stream and
+// its RTX stream; the stream keeps its SSRC and its sequence numbers run
+// on when the speaker changes; and a NACK for a packet of the new
+// speaker is answered with that packet as RTX on the named RTX SSRC.
+func TestWHEPRoomRetransmitsWithRTX(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ts := startServer(t, nil)
+	alice := startV2Sender(ctx, t, ts, "rtx2", "alice", 'a', 20)
+	carol := startV2Sender(ctx, t, ts, "rtx2", "carol", 'c', 127)
+	time.Sleep(time.Second) // alice becomes the active speaker
+	pl := startRTXPlayer(t, ts, "/whep/rtx2")
+	// follow reads video until n packets in a row come from tag; it
+	// returns the last one, and the last one before them.
+	follow := func(tag byte, n int) (before, last rtxVideo) {
+		t.Helper()
+		run := 0
+		for deadline := time.Now().Add(20 * time.Second); run < n; {
+			select {
+			case v := <-pl.video:
+				if v.tag == tag {
+					run++
+				} else {
+					run, before = 0, v
+				}
+				last = v
+			case <-time.After(time.Until(deadline)):
+				t.Fatalf("video never came from %q", tag)
+			}
+		}
+		return before, last
+	}
+	_, fromAlice := follow('a', 30)
+	media, rtxSSRC, rtxPT := answerSSRCs(t, pl.answer, uint8(pl.videoPT.Load()))
+	if fromAlice.ssrc != media {
+		t.Fatalf("video on SSRC %d, the answer names %d", fromAlice.ssrc, media)
+	}
+	alice.level.Store(127)
+	carol.level.Store(10)
+	lastAlice, fromCarol := follow('c', 30)
+	if fromCarol.ssrc != media {
+		t.Fatalf("after the switch: video on SSRC %d, the answer names %d", fromCarol.ssrc, media)
+	}
+	if d := fromCarol.seq - lastAlice.seq; d > 200 {
+		t.Errorf("sequence numbers jumped by %d at the switch (%d -> %d after 30 packets)", d, lastAlice.seq, fromCarol.seq)
+	}
+	seq := fromCarol.seq
+	for deadline := time.Now().Add(10 * time.Second); !pl.rec.resent(rtxSSRC, seq); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no RTX of %d on SSRC %d (payload type %d) after NACKs; seen %v", seq, rtxSSRC, rtxPT, pl.rec.seen)
+		}
+		nack := &rtcp.TransportLayerNack{MediaSSRC: media, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}
+		if err := pl.pc.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := pl.rec.count(rtxSSRC, rtxPT); n == 0 {
+		t.Errorf("RTX of %d came with another payload type than %d: %v", seq, rtxPT, pl.rec.seen[rtxSSRC])
 	}
 }

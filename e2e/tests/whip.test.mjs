@@ -1,11 +1,12 @@
 // WHIP ingest and WHEP playback with Chromium: a plain RTCPeerConnection
 // page publishes with WHIP and a mediasoup-client 2.4.12 peer decodes it;
 // a mediasoup-client producer is played by a plain WHEP page, for one peer
-// and for the room (where the player switches streams when the peer it
-// plays stops its camera). Prints WHIP POST -> first frame decoded.
+// and for the room (where the player's one stream switches source when the
+// peer it plays stops its camera, and under loss its RTX repairs it).
+// Prints WHIP POST -> first frame decoded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, roomId } from '../lib.mjs';
+import { startServer, launchBrowser, openHarness, waitFor, roomId, sleep, freeUdpPort, startLossRelay } from '../lib.mjs';
 import { publish, play, received, remove } from '../whip.mjs';
 
 let server;
@@ -121,22 +122,72 @@ test('WHEP of the room: the player switches to another peer when the one it play
   const player = await openHarness(browser, server, 'player');
   const res = await player.evaluate(play, { path: room });
   assert.equal(res.status, 201, res.body);
-  assert.doesNotMatch(res.answer, /a=ssrc:/);
+  // one stream per kind whoever plays in it, named with its RTX
+  const [, ssrc] = res.answer.match(/a=ssrc-group:FID (\d+) \d+/) || [];
+  assert.ok(ssrc, res.answer);
+  assert.match(res.answer, /a=extmap:\d+ http:\/\/www.webrtc.org\/experiments\/rtp-hdrext\/abs-send-time/);
   await playerFrames(player, 30);
-  const before = (await player.evaluate(received)).map((s) => s.ssrc);
   // whichever peer it plays (alice joined first) stops its camera; carol
-  // starts hers again: the player ends on a stream it never had
+  // starts hers again: the player ends on a producer that did not exist
+  // when it started, in the same stream
   await alice.evaluate(() => window.harness.closeProducer('video'));
   await carol.evaluate(() => window.harness.closeProducer('video'));
+  await sleep(500);
+  const before = (await player.evaluate(received)).find((s) => String(s.ssrc) === ssrc);
+  assert.ok(before, `no inbound video on SSRC ${ssrc}`);
   await carol.evaluate(() => window.harness.produce('video'));
-  await waitFor(player, async (old) => (await window.whip.pc.getStats().then((r) => {
+  await waitFor(player, async ([want, min]) => (await window.whip.pc.getStats().then((r) => {
     let ok = false;
-    r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && !old.includes(s.ssrc) && s.framesDecoded > 30) ok = true; });
+    r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && String(s.ssrc) === want && s.framesDecoded > min) ok = true; });
     return ok;
-  })), before, 30000);
+  })), [ssrc, before.framesDecoded + 30], 30000);
+  assert.equal((await player.evaluate(received)).length, 1);
   await player.context().close();
   await alice.context().close();
   await carol.context().close();
+});
+
+test('WHEP of the room under 5 % loss: Chromium takes retransmissions after a switch and sends REMB', async () => {
+  const rtcPort = await freeUdpPort();
+  const relay = await startLossRelay(rtcPort, 0.05, 11);
+  const lossy = await startServer({ rtcPort, args: ['--announced-port', String(relay.port), '--no-tcp'] });
+  const pages = [];
+  try {
+    const room = roomId('wheprtx');
+    for (const name of ['alice', 'carol']) {
+      const page = await openHarness(browser, lossy, name);
+      pages.push(page);
+      await page.evaluate(([r, n]) => window.harness.join(r, n), [room, name]);
+      await page.evaluate(() => window.harness.produce('video'));
+    }
+    const player = await openHarness(browser, lossy, 'player');
+    pages.push(player);
+    const res = await player.evaluate(play, { path: room });
+    assert.equal(res.status, 201, res.body);
+    await playerFrames(player, 30);
+    const video = () => player.evaluate(async () => {
+      let v = null;
+      (await window.whip.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') v = s; });
+      return v && { ssrc: v.ssrc, frames: v.framesDecoded || 0, rtx: v.retransmittedPacketsReceived || 0, nacks: v.nackCount || 0, lost: v.packetsLost || 0 };
+    });
+    await pages[0].evaluate(() => window.harness.closeProducer('video')); // the player moves to carol
+    await sleep(500);
+    const v0 = await video();
+    await sleep(10000);
+    const v1 = await video();
+    const admin = await (await fetch(`${lossy.http}/admin/rooms/${encodeURIComponent(room)}`)).json();
+    const whep = admin.peers.find((p) => p.name.startsWith('whep-'));
+    const remb = whep && whep.transports[0] && whep.transports[0].stats.remoteAvailableSendBw;
+    console.log(`WHEP room player, 5% loss, 10 s after the switch: ${JSON.stringify({ frames: v1.frames - v0.frames, nacks: v1.nacks - v0.nacks, retransmitted: v1.rtx - v0.rtx, dropped: relay.stats.dropped, remb: remb && remb.bitrate })}`);
+    assert.equal(v1.ssrc, v0.ssrc);
+    assert.ok(v1.frames - v0.frames > 150, `frames decoded ${v1.frames - v0.frames}`);
+    assert.ok(v1.nacks > v0.nacks && v1.rtx > v0.rtx, `NACKs ${v1.nacks - v0.nacks}, retransmitted packets received ${v1.rtx - v0.rtx}`);
+    assert.ok(remb && remb.bitrate > 0, `the player's REMB as the SFU sees it: ${JSON.stringify(whep && whep.transports)}`);
+  } finally {
+    for (const p of pages) await p.context().close();
+    await lossy.stop();
+    relay.close();
+  }
 });
 
 test('WHIP/WHEP refusals from the server binary', async () => {

@@ -329,3 +329,21 @@ func TestSpaceSourceRestart(t *testing.T) {
 		t.Fatalf("a value before the restart mapped to %d", out)
 	}
 }
+
+func TestContinueAfter(t *testing.T) {
+	s := NewSpace(0xffff)
+	s.Resync(500)
+	s.ContinueAfter(0xfffe)
+	s.Resync(7)
+	for _, c := range [][2]uint32{{7, 0xffff}, {8, 0}, {9, 1}} {
+		if out, ok := s.Map(c[0]); !ok || out != c[1] {
+			t.Errorf("Map(%d) = %d %v, want %d", c[0], out, ok, c[1])
+		}
+	}
+	fresh := NewSpace(0x7fff)
+	fresh.ContinueAfter(100)
+	fresh.Resync(9000)
+	if out, ok := fresh.Map(9000); !ok || out != 101 {
+		t.Errorf("unstarted space: Map = %d %v, want 101", out, ok)
+	}
+}
