@@ -281,7 +281,12 @@ func (t *WebRTCTransport) maybeStartDTLS() {
 		t.mu.Unlock()
 		return
 	}
-	slot, ok := t.net.lim.acquireDTLS(t.selected.Load().Remote.Addr())
+	sel := t.selected.Load()
+	source := sel.Remote.Addr()
+	if sel.link != nil {
+		source = netip.Addr{} // exempt: the relay limits its own clients
+	}
+	slot, ok := t.net.lim.acquireDTLS(source)
 	if !ok {
 		// The source has its limit of handshakes in progress: the next
 		// ICE check or DTLS record of the client tries again.
