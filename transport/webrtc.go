@@ -262,7 +262,9 @@ func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) bool {
 // the selected one (mediasoup's tolerance of aggressive nomination).
 func (t *WebRTCTransport) useTuple(tp Tuple) {
 	if cur := t.selected.Load(); cur == nil || *cur != tp {
-		t.selected.Store(&tp)
+		p := new(Tuple) // not &tp: that would move tp to the heap on every call
+		*p = tp
+		t.selected.Store(p)
 	}
 }
 
