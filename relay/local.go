@@ -170,12 +170,12 @@ func (c *relayConn) readQueue(b []byte) (int, net.Addr, error) {
 // closeLocal ends in-process mode: the queue's reader, the socket reader
 // (its socket is closed) and the paths.
 func (c *relayConn) closeLocal() {
-	c.closeOnce.Do(func() { close(c.done) })
-	c.reader.Wait()
 	c.mu.Lock()
 	links := c.links
-	c.links = nil
+	c.links = nil // no path opens and no socket reader starts from now on
 	c.mu.Unlock()
+	c.closeOnce.Do(func() { close(c.done) })
+	c.reader.Wait()
 	for _, l := range links {
 		if l != nil {
 			l.path.Close()
