@@ -105,9 +105,11 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	}
 	if c.queue != nil {
 		if l := c.link(ap, to); l != nil {
-			l.path.Receive(p)
+			// Counted first: the peer may answer, and the client read
+			// the answer, before Receive returns.
 			c.s.counters.InProcessToPeer.Add(1)
 			c.count(&c.s.counters.BytesToPeer, len(p))
+			l.path.Receive(p)
 			return len(p), nil
 		}
 		c.startSocketReader()
