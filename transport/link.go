@@ -36,9 +36,6 @@ type Link struct {
 
 	mu  sync.Mutex // Receive: buf and the demultiplexing of one packet
 	buf [linkMaxPacket]byte
-
-	received atomic.Uint64
-	sent     atomic.Uint64
 }
 
 // OpenLink opens a link whose packets come from remote (the relay's
@@ -95,7 +92,6 @@ func (l *Link) Receive(pkt []byte) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.received.Add(1)
 	p := l.buf[:copy(l.buf[:], pkt)]
 	b := l.n.linkBatches.Get().(*Batch)
 	l.n.demux(p, l.tuple, nil, b)
@@ -108,7 +104,6 @@ func (l *Link) write(b []byte) error {
 	if l.closed.Load() {
 		return errLinkClosed
 	}
-	l.sent.Add(1)
 	l.send(b)
 	return nil
 }
@@ -120,12 +115,3 @@ func (l *Link) Close() error {
 	l.closed.Store(true)
 	return nil
 }
-
-// Remote returns the address the link's packets come from.
-func (l *Link) Remote() netip.AddrPort { return l.tuple.Remote }
-
-// Received counts the packets handed to Receive and handled.
-func (l *Link) Received() uint64 { return l.received.Load() }
-
-// Sent counts the packets the network sent through the link.
-func (l *Link) Sent() uint64 { return l.sent.Load() }
