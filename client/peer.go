@@ -30,6 +30,12 @@ type Peer struct {
 	// NetworkTypes are the ICE network types to use (set before Join);
 	// default UDP over IPv4.
 	NetworkTypes []webrtc.NetworkType
+	// ICEServers are the STUN and TURN servers of the transports created
+	// after they are set, and ICETransportPolicy which candidates they
+	// gather (webrtc.ICETransportPolicyRelay: relayed ones only, as a
+	// browser told iceTransportPolicy "relay").
+	ICEServers         []webrtc.ICEServer
+	ICETransportPolicy webrtc.ICETransportPolicy
 
 	mu         sync.Mutex
 	transports []*Transport

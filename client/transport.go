@@ -69,7 +69,7 @@ func (p *Peer) CreateTransport(ctx context.Context, direction string) (*Transpor
 	if p.api == nil {
 		return nil, errors.New("join first")
 	}
-	g, err := p.api.NewICEGatherer(webrtc.ICEGatherOptions{})
+	g, err := p.api.NewICEGatherer(webrtc.ICEGatherOptions{ICEServers: p.ICEServers, ICEGatherPolicy: p.ICETransportPolicy})
 	if err != nil {
 		return nil, fmt.Errorf("ice gatherer: %w", err)
 	}

@@ -37,6 +37,13 @@ func (g *relayGen) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pac
 		addr.IP = net.IP(ip.AsSlice())
 	}
 	rc := &relayConn{PacketConn: pc, s: g.s}
+	if g.s.cfg.Local != nil {
+		ap := addr.AddrPort()
+		rc.relayed = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		rc.links = map[netip.AddrPort]*localLink{}
+		rc.queue = make(chan *packet, queueLen)
+		rc.done = make(chan struct{})
+	}
 	g.s.mu.Lock()
 	if len(g.s.relays) < 4096 { // allocations being created
 		g.s.relays[addr.String()] = rc
@@ -55,13 +62,27 @@ func (g *relayGen) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) { ret
 // Config.Route (dropped where it refuses, sent to the address it maps
 // to); reads from a mapped address are reported as from the address the
 // client named, so that pion's permissions and channels match.
+//
+// With Config.Local it is in in-process mode: a write to one of the local
+// peer's addresses is handed to it (localLink), and reads come from a
+// queue its replies go to; the socket is read (readSocket, into the same
+// queue) only once something was sent through it.
 type relayConn struct {
 	net.PacketConn
 	s   *Server
 	tcp atomic.Bool // the client reached the server over TCP or TLS
 
-	mu    sync.Mutex
-	named map[netip.AddrPort]netip.AddrPort // address sent to → address the client named
+	mu     sync.Mutex
+	named  map[netip.AddrPort]netip.AddrPort // address sent to → address the client named
+	links  map[netip.AddrPort]*localLink     // by address the client named; nil: not local
+	socket bool                              // readSocket started
+
+	// In-process mode only.
+	relayed   netip.AddrPort // the allocation's relayed address
+	queue     chan *packet
+	done      chan struct{}
+	closeOnce sync.Once
+	reader    sync.WaitGroup // readSocket
 }
 
 func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
@@ -82,6 +103,17 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		c.s.counters.DroppedToPeer.Add(1)
 		return len(p), nil
 	}
+	if c.queue != nil {
+		if l := c.link(ap, to); l != nil {
+			// Counted first: the peer may answer, and the client read
+			// the answer, before Receive returns.
+			c.s.counters.InProcessToPeer.Add(1)
+			c.count(&c.s.counters.BytesToPeer, len(p))
+			l.path.Receive(p)
+			return len(p), nil
+		}
+		c.startSocketReader()
+	}
 	if to != ap {
 		c.mu.Lock()
 		if c.named == nil {
@@ -94,7 +126,33 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	}
 	n, err := c.PacketConn.WriteTo(p, net.UDPAddrFromAddrPort(to))
 	c.count(&c.s.counters.BytesToPeer, n)
+	if err == nil {
+		c.s.counters.SocketToPeer.Add(1)
+	}
 	return n, err
+}
+
+// startSocketReader starts readSocket once (in-process mode), unless the
+// allocation is closed.
+func (c *relayConn) startSocketReader() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.socket || c.links == nil {
+		return
+	}
+	c.socket = true
+	c.reader.Add(1)
+	go c.readSocket()
+}
+
+// Close closes the relay socket and, in in-process mode, ends its paths
+// and goroutine.
+func (c *relayConn) Close() error {
+	err := c.PacketConn.Close()
+	if c.queue != nil {
+		c.closeLocal()
+	}
+	return err
 }
 
 func (c *relayConn) count(dir *atomic.Uint64, n int) {
@@ -105,18 +163,28 @@ func (c *relayConn) count(dir *atomic.Uint64, n int) {
 }
 
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.queue != nil {
+		return c.readQueue(p)
+	}
 	n, addr, err := c.PacketConn.ReadFrom(p)
 	if err != nil {
 		return n, addr, err
 	}
 	c.count(&c.s.counters.BytesToClient, n)
+	c.s.counters.SocketToClient.Add(1)
+	return n, c.namedAddr(addr), nil
+}
+
+// namedAddr returns the address the client named for a packet the socket
+// received from addr.
+func (c *relayConn) namedAddr(addr net.Addr) net.Addr {
 	if ap, ok := addrPortOf(addr); ok {
 		c.mu.Lock()
 		named, found := c.named[ap]
 		c.mu.Unlock()
 		if found {
-			return n, net.UDPAddrFromAddrPort(named), nil
+			return net.UDPAddrFromAddrPort(named)
 		}
 	}
-	return n, addr, nil
+	return addr
 }

@@ -42,6 +42,11 @@ type Config struct {
 	// required: the server relays only where they allow.
 	PeerIP func(netip.Addr) bool
 	Route  func(netip.AddrPort) (to netip.AddrPort, ok bool)
+	// Local, when set, is the peer in this process (MediaNetwork of the
+	// SFU): packets Route maps to one of its addresses reach it without
+	// a socket, and its answers come back the same way. Other peers are
+	// reached through the allocation's socket.
+	Local Local
 	// AllocationsPerSource bounds the allocations of one source address
 	// (an IPv4 address, an IPv6 /64); one more is answered 486
 	// (Allocation Quota Reached). 0 takes DefaultAllocationsPerSource;
@@ -69,6 +74,15 @@ type Counters struct {
 	AuthFailures       atomic.Uint64 // requests with unknown, expired or wrongly signed credentials
 	RefusedAllocations atomic.Uint64 // over AllocationsPerSource
 	DroppedToPeer      atomic.Uint64 // packets to a peer address Route refused
+	// Packets relayed, by path: handed to and from Config.Local in the
+	// process, or through the allocations' sockets.
+	InProcessToPeer   atomic.Uint64
+	InProcessToClient atomic.Uint64
+	SocketToPeer      atomic.Uint64
+	SocketToClient    atomic.Uint64
+	// InProcessDropped counts packets of the local peer to a client
+	// dropped because the allocation's queue was full (or too large).
+	InProcessDropped atomic.Uint64
 }
 
 // Server is a TURN server relaying only to the peers its Config allows.

@@ -18,18 +18,25 @@ const testSecret = "test-turn-secret"
 // addresses.
 func startRelay(t testing.TB, peer netip.AddrPort, perSource int) (*Server, string, string) {
 	t.Helper()
+	return startRelayConfig(t, Config{
+		PeerIP:               func(a netip.Addr) bool { return a == peer.Addr() },
+		Route:                func(a netip.AddrPort) (netip.AddrPort, bool) { return a, a == peer },
+		AllocationsPerSource: perSource,
+	})
+}
+
+// startRelayConfig starts a Server of cfg (its peer policy, limits and
+// Local) on UDP and TCP of 127.0.0.1, relayed addresses on 127.0.0.1.
+func startRelayConfig(t testing.TB, cfg Config) (*Server, string, string) {
+	t.Helper()
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := newMux(t, nil, time.Second)
-	s, err := NewServer(Config{
-		Secret: testSecret, UDP: udp, Listener: m.TURN(), RelayIP: netip.MustParseAddr("127.0.0.1"),
-		PeerIP:               func(a netip.Addr) bool { return a == peer.Addr() },
-		Route:                func(a netip.AddrPort) (netip.AddrPort, bool) { return a, a == peer },
-		AllocationsPerSource: perSource, LimitLoopback: true,
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	cfg.Secret, cfg.UDP, cfg.Listener, cfg.RelayIP = testSecret, udp, m.TURN(), netip.MustParseAddr("127.0.0.1")
+	cfg.LimitLoopback, cfg.Logger = true, slog.New(slog.DiscardHandler)
+	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,6 +134,11 @@ func (s *Server) AnnouncedIPs() []string { return s.net.AnnouncedIPs() }
 // RTCPort returns the UDP port media flows on.
 func (s *Server) RTCPort() int { return s.net.Port() }
 
+// MediaNetwork returns the network of the media port, for a relay in the
+// same process that hands it packets without a socket
+// (transport.Network.OpenLink).
+func (s *Server) MediaNetwork() *transport.Network { return s.net }
+
 // Room returns the open room with this id, creating it with the server's
 // codecs if there is none.
 func (s *Server) Room(id string) (*Room, error) {

@@ -53,13 +53,14 @@ func (b *Batch) sendEach() {
 }
 
 // WriteRTPBatch encrypts a plain RTP packet for this transport into the
-// batch (UDP tuples) or sends it at once (TCP tuples, or b == nil).
+// batch (UDP tuples) or sends it at once (TCP tuples, in-process links,
+// or b == nil).
 func (t *WebRTCTransport) WriteRTPBatch(pkt []byte, b *Batch) error {
 	if b == nil {
 		return t.WriteRTP(pkt)
 	}
 	tp, ok := t.selectedTuple()
-	if !ok || tp.tcp != nil || t.isClosed() {
+	if !ok || tp.tcp != nil || tp.link != nil || t.isClosed() {
 		return t.WriteRTP(pkt)
 	}
 	t.sendMu.Lock()

@@ -292,8 +292,8 @@ func (l *sourceLimiter) releaseTCP(k netip.Addr) { l.release(l.tcp, k) }
 // has a token. A refusal is counted.
 func (n *Network) stunAllowed(t *WebRTCTransport, tp Tuple) bool {
 	l := n.lim
-	if l.rate == 0 || l.exempt(tp.Remote.Addr()) {
-		return true
+	if l.rate == 0 || tp.link != nil || l.exempt(tp.Remote.Addr()) {
+		return true // an in-process link's relay limits its own clients
 	}
 	if tp.tcp != nil {
 		if tp.tcp.t.Load() == t {

@@ -74,6 +74,7 @@ type Network struct {
 	tcpBindTimeout time.Duration
 	wg             sync.WaitGroup
 	lim            *sourceLimiter // per-source limits
+	linkBatches    sync.Pool      // *Batch of in-process links, one per packet handled
 
 	mu      sync.RWMutex
 	byUfrag map[string]*WebRTCTransport
@@ -148,6 +149,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 		lim:            newSourceLimiter(cfg.Limits),
 	}
 	n.oobPool.New = func() any { return new([oobSize]byte) }
+	n.linkBatches.New = func() any { return n.newBatchOn(n.conn) }
 	n.dualStack = listen.Is6()
 	if listen.IsUnspecified() {
 		// Replies must leave from the address the client sent to, not the
@@ -341,11 +343,14 @@ func (n *Network) transportByUfrag(ufrag string) *WebRTCTransport {
 	return t
 }
 
-// write sends one packet on a tuple: a UDP datagram, or an RFC 4571
-// frame on a TCP connection.
+// write sends one packet on a tuple: a UDP datagram, an RFC 4571
+// frame on a TCP connection, or a packet handed to an in-process link.
 func (n *Network) write(tp Tuple, b []byte) error {
 	if tp.tcp != nil {
 		return tp.tcp.write(b)
+	}
+	if tp.link != nil {
+		return tp.link.write(b)
 	}
 	if n.pktinfo && tp.Local.IsValid() {
 		oob := n.oobPool.Get().(*[oobSize]byte)

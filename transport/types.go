@@ -70,12 +70,18 @@ type Tuple struct {
 	Remote netip.AddrPort
 	// Local is the server address the client sent to, from which replies
 	// leave (invalid when the socket is bound to a single address, or on
-	// TCP).
+	// TCP; always set on an in-process link).
 	Local netip.Addr
 	tcp   *tcpConn
+	link  *Link // an in-process path from a relay (OpenLink)
 }
 
-// Protocol returns "udp" or "tcp".
+// InProcess reports whether the tuple is an in-process link from a relay
+// in the same process (Network.OpenLink) rather than the socket.
+func (tp Tuple) InProcess() bool { return tp.link != nil }
+
+// Protocol returns "udp" or "tcp" (an in-process link is UDP: its client
+// relays UDP datagrams).
 func (tp Tuple) Protocol() string {
 	if tp.tcp != nil {
 		return "tcp"

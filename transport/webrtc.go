@@ -262,7 +262,9 @@ func (t *WebRTCTransport) onValidTuple(tp Tuple, nominated bool) bool {
 // the selected one (mediasoup's tolerance of aggressive nomination).
 func (t *WebRTCTransport) useTuple(tp Tuple) {
 	if cur := t.selected.Load(); cur == nil || *cur != tp {
-		t.selected.Store(&tp)
+		p := new(Tuple) // not &tp: that would move tp to the heap on every call
+		*p = tp
+		t.selected.Store(p)
 	}
 }
 
@@ -281,7 +283,12 @@ func (t *WebRTCTransport) maybeStartDTLS() {
 		t.mu.Unlock()
 		return
 	}
-	slot, ok := t.net.lim.acquireDTLS(t.selected.Load().Remote.Addr())
+	sel := t.selected.Load()
+	source := sel.Remote.Addr()
+	if sel.link != nil {
+		source = netip.Addr{} // exempt: the relay limits its own clients
+	}
+	slot, ok := t.net.lim.acquireDTLS(source)
 	if !ok {
 		// The source has its limit of handshakes in progress: the next
 		// ICE check or DTLS record of the client tries again.

@@ -107,6 +107,18 @@ func registerTURNMetrics() {
 		func(c *relay.Counters) uint64 { return c.BytesToClient.Load() })
 	counter("gosoup_turn_relayed_tcp_bytes_total", "The part of gosoup_turn_relayed_bytes_total whose client reached the TURN server over TCP or TLS.", nil,
 		func(c *relay.Counters) uint64 { return c.BytesOverTCP.Load() })
+	inHelp := "Packets the TURN server relayed inside the process, handed to the SFU's media port (to_peer) and back (to_client), no socket crossed."
+	counter("gosoup_turn_inprocess_packets_total", inHelp, prometheus.Labels{"direction": "to_peer"},
+		func(c *relay.Counters) uint64 { return c.InProcessToPeer.Load() })
+	counter("gosoup_turn_inprocess_packets_total", inHelp, prometheus.Labels{"direction": "to_client"},
+		func(c *relay.Counters) uint64 { return c.InProcessToClient.Load() })
+	sockHelp := "Packets the TURN server relayed through its allocations' sockets (to_peer: sent, to_client: received)."
+	counter("gosoup_turn_socket_packets_total", sockHelp, prometheus.Labels{"direction": "to_peer"},
+		func(c *relay.Counters) uint64 { return c.SocketToPeer.Load() })
+	counter("gosoup_turn_socket_packets_total", sockHelp, prometheus.Labels{"direction": "to_client"},
+		func(c *relay.Counters) uint64 { return c.SocketToClient.Load() })
+	counter("gosoup_turn_inprocess_dropped_packets_total", "Packets of the SFU to a TURN client dropped because the allocation's queue was full.", nil,
+		func(c *relay.Counters) uint64 { return c.InProcessDropped.Load() })
 	counter("gosoup_turn_auth_failures_total", "TURN requests with unknown, expired or wrongly signed credentials.", nil,
 		func(c *relay.Counters) uint64 { return c.AuthFailures.Load() })
 	counter("gosoup_turn_dropped_packets_total", "Packets a TURN client sent to an address other than the SFU's media port (dropped).", nil,
@@ -139,7 +151,7 @@ func (c *config) startTURN(ln net.Listener, tlsConfig *tls.Config, srv *sfu.Serv
 	policy := newPeerPolicy(c, srv)
 	cfg := relay.Config{
 		Secret: c.turn.secret, UDP: udp, Listener: mux.TURN(),
-		PeerIP: policy.peerIP, Route: policy.route, Logger: log,
+		PeerIP: policy.peerIP, Route: policy.route, Local: relay.MediaNetwork(srv.MediaNetwork()), Logger: log,
 		AllocationsPerSource: unlimited(c.limits.turnAllocationsPerSource), Trusted: c.limits.trusted(),
 	}
 	if ips := srv.AnnouncedIPs(); len(ips) > 0 {
@@ -154,7 +166,7 @@ func (c *config) startTURN(ln net.Listener, tlsConfig *tls.Config, srv *sfu.Serv
 	metricsTURN.Store(ts)
 	metricsTURNOnce.Do(registerTURNMetrics)
 	log.Info("TURN server", "udp", udp.LocalAddr().String(), "tcp", ln.Addr().String(), "tls", tlsConfig != nil,
-		"relaysTo", fmt.Sprintf("media port %d", srv.RTCPort()))
+		"relaysTo", fmt.Sprintf("media port %d, in process", srv.RTCPort()))
 	return mux.HTTP(), func() {
 		ts.Close()
 		mux.Close()

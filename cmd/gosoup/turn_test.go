@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,6 +85,12 @@ func TestTURNOnTheListenPort(t *testing.T) {
 		t.Fatalf("/ice-servers: %s", body)
 	}
 
+	m := regexp.MustCompile(`relaysTo="media port (\d+), in process"`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no TURN server log line:\n%s", logs.String())
+	}
+	mediaPort, _ := strconv.Atoi(m[1])
+
 	// TURN over TLS on the listen port, then over UDP on the TURN port.
 	tc, err := tls.Dial("tcp", base, insecure)
 	if err != nil {
@@ -113,15 +120,28 @@ func TestTURNOnTheListenPort(t *testing.T) {
 		if err := cl.CreatePermission(&net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40000}); err == nil {
 			t.Errorf("over %s: permission for 192.0.2.1 granted", via.name)
 		}
+		// To the media port: handed to the SFU in process (an RTP packet
+		// of no transport, which it drops).
+		if _, err := relayed.WriteTo([]byte{0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: mediaPort}); err != nil {
+			t.Errorf("over %s: send to the media port: %v", via.name, err)
+		}
 		relayed.Close()
 		cl.Close()
 		via.conn.Close()
 	}
-	_, metrics := get("/metrics", "")
-	for _, want := range []string{"gosoup_turn_allocations_total 2", `gosoup_limit_refused_total{limit="turn_allocations"} 0`,
-		"gosoup_turn_auth_failures_total"} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %q", want)
+	wantMetrics := []string{"gosoup_turn_allocations_total 2", `gosoup_limit_refused_total{limit="turn_allocations"} 0`,
+		"gosoup_turn_auth_failures_total", `gosoup_turn_inprocess_packets_total{direction="to_peer"} 2`,
+		`gosoup_turn_socket_packets_total{direction="to_peer"} 0`, `gosoup_turn_socket_packets_total{direction="to_client"} 0`}
+	var metrics string
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		// The relayed packets reach the server after WriteTo returns.
+		if _, metrics = get("/metrics", ""); strings.Contains(metrics, wantMetrics[3]) {
+			break
+		}
+	}
+	for _, w := range wantMetrics {
+		if !strings.Contains(metrics, w) {
+			t.Errorf("metrics lack %q", w)
 		}
 	}
 }

@@ -36,8 +36,22 @@ async function turnMetrics(server) {
     toPeer,
     toClient,
     tcp: get(/^gosoup_turn_relayed_tcp_bytes_total (\S+)$/m),
-    allocations: get(/^gosoup_turn_allocations_total (\S+)$/m)
+    allocations: get(/^gosoup_turn_allocations_total (\S+)$/m),
+    // Packets handed between the TURN server and the SFU in process, and
+    // through the allocations' sockets (none: the SFU is the only peer).
+    inProcess: get(/^gosoup_turn_inprocess_packets_total\{direction="to_peer"\} (\S+)$/m) +
+      get(/^gosoup_turn_inprocess_packets_total\{direction="to_client"\} (\S+)$/m),
+    socket: get(/^gosoup_turn_socket_packets_total\{direction="to_peer"\} (\S+)$/m) +
+      get(/^gosoup_turn_socket_packets_total\{direction="to_client"\} (\S+)$/m)
   };
+}
+
+// assertInProcess checks that the relayed media of 5 s went between the
+// TURN server and the SFU in process, none of it through a socket.
+function assertInProcess(before, after) {
+  const packets = after.inProcess - before.inProcess;
+  assert.ok(packets > 500, `only ${packets} packets relayed in process in 5 s`);
+  assert.equal(after.socket, 0, 'packets relayed through the allocations\' sockets');
 }
 
 // callThrough runs Alice (host) and Bob (namespace, restricted by allow)
@@ -69,7 +83,8 @@ async function callThrough(allow, query = '') {
     const rate = Math.round(8 * (after.relayed - before.relayed) / 5 / 1000);
     const tcpRate = Math.round(8 * (after.tcp - before.tcp) / 5 / 1000);
     console.log(`call up in ${Date.now() - t0} ms; relayed ${rate} kb/s (${tcpRate} kb/s of it over TCP), ` +
-      `${after.allocations} allocations`);
+      `${after.allocations} allocations, ${Math.round((after.inProcess - before.inProcess) / 5)} packets/s in process`);
+    assertInProcess(before, after);
     return { before, after };
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
@@ -117,6 +132,7 @@ test('?relay=1: with the network open, the media still goes through the relay', 
     console.log(`relay only: ${Math.round(8 * relayed / 5 / 1000)} kb/s relayed, ${after.allocations} allocations`);
     // Two cameras and microphones, each in and out of the SFU.
     assert.ok(relayed > 200_000, `only ${relayed} bytes relayed in 5 s`);
+    assertInProcess(before, after);
   } finally {
     await browser.close().catch(() => {});
     await server.stop();
