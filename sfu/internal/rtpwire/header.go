@@ -52,7 +52,11 @@ func FindExtension(pkt []byte, id uint8) []byte {
 // 24 bits) into v[0:3], so receivers estimate the bandwidth of the path
 // from us to them.
 func PutAbsSendTime(v []byte, now time.Time) {
-	t := uint32((uint64(now.UnixNano()) << 18 / 1e9) & 0xffffff)
+	// 6.18 fixed-point seconds, modulo 64 s. Seconds and the fraction are
+	// shifted apart: the nanoseconds since 1970 shifted by 18 overflow
+	// 64 bits (which made the value jump every 2^46 ns, about 19.5 h).
+	ns := uint64(now.UnixNano())
+	t := uint32((ns/1e9<<18 | (ns%1e9)<<18/1e9) & 0xffffff)
 	v[0], v[1], v[2] = byte(t>>16), byte(t>>8), byte(t)
 }
 
