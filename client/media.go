@@ -21,7 +21,7 @@ const (
 // abs-send-time extension.
 func absSendTime(t time.Time) []byte {
 	ns := uint64(t.UnixNano())
-	v := (ns << 18) / 1e9 & 0xFFFFFF
+	v := (ns/1e9<<18 | (ns%1e9)<<18/1e9) & 0xFFFFFF // shifted whole, ns overflows 64 bits
 	return []byte{byte(v >> 16), byte(v >> 8), byte(v)}
 }
 

@@ -184,7 +184,7 @@ func (t *rawTrack) write(seq uint16, ts uint32, marker bool, now time.Time, payl
 		Extensions: h.Extensions[:0]}
 	if t.absID != 0 {
 		ns := uint64(now.UnixNano())
-		v := (ns << 18) / 1e9 & 0xFFFFFF
+		v := (ns/1e9<<18 | (ns%1e9)<<18/1e9) & 0xFFFFFF // shifted whole, ns overflows 64 bits
 		_ = h.SetExtension(t.absID, []byte{byte(v >> 16), byte(v >> 8), byte(v)})
 	}
 	if t.levelID != 0 {
