@@ -6,6 +6,9 @@
 //
 // Like rtpwire, everything here works on its arguments only: no state, no
 // locks, no allocation (Info is a value, parsed onto the caller's stack).
+// The one exception is DDReader, the AV1 dependency descriptor reader,
+// which keeps its stream's last template structure (still allocating
+// nothing).
 package codec
 
 import "strings"

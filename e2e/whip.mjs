@@ -5,15 +5,26 @@
 // publish sends the fake camera and microphone to POST /whip/{room} and
 // resolves {status, location, answer}; with simulcast, the camera goes as
 // three layers named by RID (q, h, f: a quarter, half and full size).
-export async function publish({ room, token, simulcast }) {
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } });
+// codec ("video/VP9", ...) puts that codec alone in the video section
+// (setCodecPreferences, with its RTX); encodings replaces the video
+// sendEncodings (e.g. [{scalabilityMode: 'L3T3_KEY'}]); videoOnly leaves
+// the microphone out.
+export async function publish({ room, token, simulcast, codec, encodings, videoOnly }) {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: !videoOnly, video: { width: 1280, height: 720 } });
   const pc = new RTCPeerConnection();
   for (const track of stream.getTracks()) {
     const init = { direction: 'sendonly', streams: [stream] };
     if (simulcast && track.kind === 'video') {
       init.sendEncodings = [{ rid: 'q', scaleResolutionDownBy: 4 }, { rid: 'h', scaleResolutionDownBy: 2 }, { rid: 'f' }];
     }
-    pc.addTransceiver(track, init);
+    if (encodings && track.kind === 'video') init.sendEncodings = encodings;
+    const tr = pc.addTransceiver(track, init);
+    if (codec && track.kind === 'video') {
+      const all = RTCRtpSender.getCapabilities('video').codecs;
+      const want = all.filter((c) => c.mimeType.toLowerCase() === codec.toLowerCase());
+      if (want.length === 0) return { status: 0, body: `this browser cannot send ${codec}` };
+      tr.setCodecPreferences([...want, ...all.filter((c) => /rtx/i.test(c.mimeType))]);
+    }
   }
   await pc.setLocalDescription(await pc.createOffer());
   const headers = { 'Content-Type': 'application/sdp' };
@@ -25,6 +36,25 @@ export async function publish({ room, token, simulcast }) {
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
   window.whip.location = res.headers.get('Location');
   return { status: res.status, location: window.whip.location, answer };
+}
+
+// sent lists the video streams (outbound-rtp) the page's peer connection
+// sends (codec, scalabilityMode, rid, frameWidth, framesEncoded) and
+// Chromium's send estimate (availableOutgoingBitrate, bits per second).
+export async function sent() {
+  const streams = [];
+  let bw = 0;
+  const report = await window.whip.pc.getStats();
+  report.forEach((s) => {
+    if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bw = s.availableOutgoingBitrate;
+    if (s.type !== 'outbound-rtp' || s.kind !== 'video') return;
+    const c = s.codecId && report.get(s.codecId);
+    streams.push({
+      ssrc: s.ssrc, rid: s.rid, codec: c ? c.mimeType : '', scalabilityMode: s.scalabilityMode,
+      frameWidth: s.frameWidth || 0, framesEncoded: s.framesEncoded || 0, encoder: s.encoderImplementation
+    });
+  });
+  return { streams, bw };
 }
 
 // play asks POST /whep/{path} for audio and video and shows them in a
