@@ -79,6 +79,7 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 		if st.keyFrames.onPacket(d.KeyFrame, now.UnixNano()) && p.canRequestKeyFrame(st) {
 			p.sendPLI(st) // the last request went unanswered
 		}
+		st.layers.onPacket(d, n)
 	}
 	if p.absSendTimeID != 0 {
 		if v := rtpwire.FindExtension(buf, p.absSendTimeID); len(v) == 3 {
@@ -99,7 +100,9 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 
 // forward sends one rewritten packet of stream st, whose payload
 // descriptor says d, to the consumer's transport if st is the stream the
-// consumer forwards, switching streams on a key frame of the target one.
+// consumer forwards, switching streams on a key frame of the target one,
+// and if the packet's layers are the consumer's (layerSelect.admit);
+// packets of other layers are skipped without a gap.
 func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, d codec.Info, now time.Time, b *transport.Batch) {
 	t := c.transport.Load()
 	if t == nil || !t.link.Connected() {
@@ -113,7 +116,9 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		}
 		c.current.Store(tgt)
 		c.resync.Store(true)
-		c.setEffective(st.profile)
+		if !d.HasSID {
+			c.setEffective(st.profile)
+		}
 	} else if int(cur) != st.index {
 		return
 	}
@@ -124,6 +129,31 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		}
 		c.resync.Store(false)
 		c.send.resync(st, seq, ts, d, now)
+		c.restartLayers()
+		if d.HasSID {
+			c.setEffective(svcProfile(c.sid))
+		}
+	}
+	if d.HasTID || d.HasSID {
+		v := c.admit(d)
+		if v&layerWantKey != 0 {
+			c.producer.requestStreamKeyFrame(st)
+		}
+		if v&layerSpatialChanged != 0 {
+			c.setEffective(svcProfile(c.sid))
+		}
+		if v&layerSkip != 0 {
+			c.skip(t, seq, ts, d, v&layerWholePicture != 0)
+			return
+		}
+		if v&layerEndOfPicture != 0 && buf[1]&0x80 == 0 {
+			// The upper spatial layers are not sent: this packet ends the
+			// picture for the receiver (RTP marker), for this consumer only.
+			buf[1] |= 0x80
+			c.write(t, buf, seq, ts, d, now, b)
+			buf[1] &^= 0x80
+			return
+		}
 	}
 	c.write(t, buf, seq, ts, d, now, b)
 }

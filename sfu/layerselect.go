@@ -1,0 +1,417 @@
+package sfu
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/gosoup/gosoup/codec"
+)
+
+// Layer selection, for simulcast and SVC alike: which (spatial, temporal)
+// layer a consumer forwards. The spatial choice is a simulcast stream, or
+// for a single-stream SVC producer (VP9 with SID) the highest spatial
+// layer; the temporal choice is the highest temporal layer (TID). This file
+// is their one home:
+//
+//   - levels: the steps of a consumer's ladder, what a preference and a
+//     bandwidth limit select on its producer now, the next step down or up,
+//     and what each costs (measured per layer from the payload descriptors);
+//     the allocator (allocator.go) moves limits along the ladder, the
+//     receive transport (layers.go) turns what receivers report into a
+//     budget and applies each consumer's selection here (applyTarget);
+//   - layerSelect: the media plane's side, per packet: the stream forwarded
+//     and switching streams on a key frame (Consumer.forward), and inside the
+//     stream the layers dropped, without gaps in the consumer's numbering
+//     (consumerSendStream.skip). A lower temporal or spatial layer takes
+//     effect at the next picture; a higher temporal layer at a frame that
+//     starts it (a key frame, or a layer-sync frame of that layer: VP8 Y,
+//     VP9 U); a higher spatial layer at a key frame (requested through the
+//     stream's key-frame requests): with L3T3_KEY only key pictures predict
+//     across spatial layers.
+
+// A level is one step of a consumer's layer ladder: a spatial part (a
+// simulcast stream's profile rank; for an SVC producer the rank its
+// spatial layer shows as: SID 0 low, 1 medium, the top one high) and a
+// temporal part (the highest TID forwarded; temporalAll: every one).
+// Levels order as (spatial, temporal): under a bandwidth cap a consumer
+// first loses frame rate at its resolution, then resolution; each step
+// down costs less (temporal layers add to their stream's rate, and a
+// stream's base layer costs more than the stream below it whole, as
+// senders size simulcast layers). 0 is no level.
+const (
+	levelTemporalBits = 3
+	temporalAll       = 1<<levelTemporalBits - 1 // every temporal layer
+	spatialAll        = 7                        // every spatial layer (layerSelect)
+	maxMeasuredLayers = 4                        // SIDs and TIDs measured apart (higher ones count as 3)
+)
+
+func makeLevel(rank, tid int) int { return rank<<levelTemporalBits | tid }
+func levelRank(level int) int     { return level >> levelTemporalBits }
+func levelTemporal(level int) int { return level & temporalAll }
+
+// topLevel is the highest level of a rank: every temporal layer.
+func topLevel(rank int) int { return makeLevel(rank, temporalAll) }
+
+// layerRates measures a producer stream's bitrate per (spatial, temporal)
+// layer from its packets' payload descriptors, and how many layers of each
+// kind the sender uses. The media plane counts (atomics), the report loop
+// reads.
+type layerRates struct {
+	temporal atomic.Uint32 // temporal layers seen (highest TID + 1); 0: no TID
+	spatial  atomic.Uint32 // spatial layers seen (highest SID + 1); 0: no SID
+	bytes    [maxMeasuredLayers][maxMeasuredLayers]atomic.Uint64
+	meters   [maxMeasuredLayers][maxMeasuredLayers]bitrateMeter
+}
+
+func (r *layerRates) init() {
+	for i := range r.meters {
+		for j := range r.meters[i] {
+			r.meters[i][j].window = time.Second
+		}
+	}
+}
+
+// onPacket counts one packet of n bytes whose descriptor says d. Media
+// plane; no allocation.
+func (r *layerRates) onPacket(d codec.Info, n int) {
+	if !d.HasTID && !d.HasSID {
+		return
+	}
+	s, t := min(d.SID, maxMeasuredLayers-1), min(d.TID, maxMeasuredLayers-1)
+	r.bytes[s][t].Add(uint64(n))
+	if d.HasTID && uint32(d.TID) >= r.temporal.Load() {
+		r.temporal.Store(uint32(d.TID) + 1)
+	}
+	if d.HasSID && uint32(d.SID) >= r.spatial.Load() {
+		r.spatial.Store(uint32(d.SID) + 1)
+	}
+}
+
+// rate is the bitrate of spatial layers up to sid and temporal layers up
+// to tid together (the layers a receiver of (sid, tid) gets).
+func (r *layerRates) rate(sid, tid int, now time.Time) uint64 {
+	var sum uint64
+	for s := 0; s <= min(sid, maxMeasuredLayers-1); s++ {
+		for t := 0; t <= min(tid, maxMeasuredLayers-1); t++ {
+			sum += r.meters[s][t].read(r.bytes[s][t].Load(), now)
+		}
+	}
+	return sum
+}
+
+// temporalLayers is how many temporal layers the stream carries (0 or 1:
+// none to choose from).
+func (st *producerStream) temporalLayers() int { return int(st.layers.temporal.Load()) }
+
+// svcLayers is how many spatial layers a single-stream producer carries
+// (0 or 1: not SVC).
+func (p *Producer) svcLayers() int {
+	if len(p.streams) != 1 {
+		return 0
+	}
+	if n := int(p.streams[0].layers.spatial.Load()); n > 1 {
+		return n
+	}
+	return 0
+}
+
+// layered reports whether a consumer of the producer has layers to choose
+// from: simulcast streams, or temporal or spatial layers in one stream.
+func (p *Producer) layered() bool {
+	return len(p.streams) > 1 || p.svcLayers() > 0 || p.streams[0].temporalLayers() > 1
+}
+
+// selection is what a level selects on a producer.
+type selection struct {
+	stream int // -1: none live
+	sid    int // highest spatial layer (SVC); spatialAll otherwise
+	tid    int // highest temporal layer; temporalAll: every one
+	level  int // the level it amounts to; 0 with no stream
+}
+
+// preferenceRank is the highest rank a preferred profile allows ("default":
+// as high as possible).
+func preferenceRank(preferred string) int {
+	if r := profileRank(preferred); r >= rankLow {
+		return r
+	}
+	return rankHigh
+}
+
+// initialStream is the stream a new consumer with this preferred profile
+// starts on: the highest at or below the preference.
+func (p *Producer) initialStream(preferred string) int {
+	return p.chooseStream(preferenceRank(preferred), rankHigh, time.Time{})
+}
+
+// chooseStream returns the highest active stream whose rank is at most
+// min(pref, limit) (ranks); if none is that low, the lowest active one; -1
+// when no stream is active. With a zero now, activity is not considered.
+func (p *Producer) chooseStream(pref, limit int, now time.Time) int {
+	if len(p.streams) == 1 {
+		return 0
+	}
+	ceiling := min(pref, limit)
+	best, lowest := -1, -1
+	for i, s := range p.streams {
+		if !now.IsZero() && !s.active(now) {
+			continue
+		}
+		if lowest < 0 || s.rank < p.streams[lowest].rank {
+			lowest = i
+		}
+		if s.rank <= ceiling && (best < 0 || s.rank > p.streams[best].rank) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return lowest
+	}
+	return best
+}
+
+// selectLevel is what a consumer preferring level pref gets at level limit
+// now: the highest live step at or below both; when none is that low, the
+// lowest stream (whole, as a v2 consumer preferring a profile below every
+// live stream gets).
+func (p *Producer) selectLevel(pref, limit int, now time.Time) selection {
+	ceiling := min(pref, limit)
+	if n := p.svcLayers(); n > 0 {
+		st := p.streams[0]
+		if !now.IsZero() && !st.active(now) {
+			return selection{stream: -1}
+		}
+		top := rankLow + min(n, 3) - 1
+		rank := min(max(levelRank(ceiling), rankLow), top)
+		sid := rank - rankLow
+		if rank == top {
+			sid = n - 1
+		}
+		tid := temporalAll
+		if rank == levelRank(ceiling) {
+			tid = st.normalTemporal(levelTemporal(ceiling))
+		}
+		return selection{stream: 0, sid: sid, tid: tid, level: makeLevel(rank, tid)}
+	}
+	i := p.chooseStream(levelRank(pref), levelRank(limit), now)
+	if i < 0 {
+		return selection{stream: -1}
+	}
+	st := p.streams[i]
+	tid := temporalAll
+	if st.rank == levelRank(ceiling) {
+		tid = st.normalTemporal(levelTemporal(ceiling))
+	}
+	return selection{stream: i, sid: spatialAll, tid: tid, level: makeLevel(st.rank, tid)}
+}
+
+// normalTemporal is tid as a step of the stream: temporalAll from its top
+// temporal layer on (or when it has none).
+func (st *producerStream) normalTemporal(tid int) int {
+	if n := st.temporalLayers(); n <= 1 || tid >= n-1 {
+		return temporalAll
+	}
+	return tid
+}
+
+// eachLevel calls fn with every level the producer's live layers offer now
+// (in no particular order).
+func (p *Producer) eachLevel(now time.Time, fn func(level int)) {
+	temporal := func(st *producerStream, rank int) {
+		for t := 0; t < st.temporalLayers()-1; t++ {
+			fn(makeLevel(rank, t))
+		}
+		fn(topLevel(rank))
+	}
+	if n := p.svcLayers(); n > 0 {
+		if st := p.streams[0]; st.active(now) {
+			for r := rankLow; r < rankLow+min(n, 3); r++ {
+				temporal(st, r)
+			}
+		}
+		return
+	}
+	for _, st := range p.streams {
+		if st.active(now) {
+			temporal(st, st.rank)
+		}
+	}
+}
+
+// stepDown returns the next live level below level, or 0.
+func (p *Producer) stepDown(level int, now time.Time) int {
+	next := 0
+	p.eachLevel(now, func(l int) {
+		if l < level && l > next {
+			next = l
+		}
+	})
+	return next
+}
+
+// stepUp returns the next live level above level, or 0.
+func (p *Producer) stepUp(level int, now time.Time) int {
+	next := 0
+	p.eachLevel(now, func(l int) {
+		if l > level && (next == 0 || l < next) {
+			next = l
+		}
+	})
+	return next
+}
+
+// rate is the bitrate a receiver of selection s gets now.
+func (p *Producer) rate(s selection, now time.Time) uint64 {
+	if s.stream < 0 {
+		return 0
+	}
+	st := p.streams[s.stream]
+	if s.sid == spatialAll && st.temporalLayers() <= 1 {
+		return st.currentBitrate(now) // nothing measured apart
+	}
+	return st.layers.rate(s.sid, s.tid, now)
+}
+
+// The layerConsumer view of a Consumer (report loop of its transport).
+
+func (c *Consumer) layerID() uint32             { return c.id }
+func (c *Consumer) layerState() *consumerLayers { return &c.layers }
+func (c *Consumer) preferredLevel() int         { return topLevel(preferenceRank(c.prefProfile())) }
+func (c *Consumer) selectAt(limit int, now time.Time) selection {
+	return c.producer.selectLevel(c.preferredLevel(), limit, now)
+}
+func (c *Consumer) levelAt(limit int, now time.Time) int { return c.selectAt(limit, now).level }
+func (c *Consumer) rateAt(limit int, now time.Time) uint64 {
+	return c.producer.rate(c.selectAt(limit, now), now)
+}
+func (c *Consumer) stepDown(level int, now time.Time) int { return c.producer.stepDown(level, now) }
+func (c *Consumer) stepUp(level int, now time.Time) int   { return c.producer.stepUp(level, now) }
+func (c *Consumer) probeFailed()                          { c.probesFailed.Add(1) }
+
+// applyTarget points the consumer at what its preference and limit select
+// now; "none" is reported when no stream is active.
+func (c *Consumer) applyTarget(now time.Time) {
+	s := c.selectAt(c.layers.limit, now)
+	if c.producer.paused.Load() {
+		return // streams are silent because the sender paused
+	}
+	old := c.target.Swap(int32(s.stream))
+	if s.stream < 0 {
+		if c.current.Swap(-1) >= 0 {
+			c.setEffective(profileNone)
+		}
+		return
+	}
+	st := c.producer.streams[s.stream]
+	oldSID := c.setLayerTargets(s.sid, s.tid)
+	if int32(s.stream) != old || s.sid > oldSID {
+		c.producer.requestStreamKeyFrame(st) // a switch up waits for one
+	}
+}
+
+// layerSelect is the media plane's side of layer selection for one
+// consumer: the stream forwarded and the one to switch to, and inside the
+// stream the highest spatial and temporal layers forwarded and targeted.
+type layerSelect struct {
+	current atomic.Int32 // producer stream forwarded now; -1: none (media plane writes)
+	target  atomic.Int32 // producer stream to switch to; -1: none
+	// Targets inside the stream, layer + 1 (0: every layer), set by the
+	// report loop.
+	sidTarget atomic.Uint32
+	tidTarget atomic.Uint32
+	sid, tid  uint8 // forwarded now; media plane only
+}
+
+// setLayerTargets sets the highest spatial and temporal layers to forward
+// (spatialAll, temporalAll: every one) and returns the spatial target
+// before.
+func (s *layerSelect) setLayerTargets(sid, tid int) (oldSID int) {
+	enc := func(v, all int) uint32 {
+		if v >= all {
+			return 0
+		}
+		return uint32(v) + 1
+	}
+	old := s.sidTarget.Swap(enc(sid, spatialAll))
+	s.tidTarget.Store(enc(tid, temporalAll))
+	if old == 0 {
+		return spatialAll
+	}
+	return int(old) - 1
+}
+
+func decodeTarget(v uint32, all uint8) uint8 {
+	if v == 0 {
+		return all
+	}
+	return uint8(v - 1)
+}
+
+// layerVerdict is what becomes of one packet inside the forwarded stream.
+type layerVerdict uint8
+
+const (
+	layerSkip           layerVerdict = 1 << iota // not sent: a layer the receiver does not get
+	layerWholePicture                            // with layerSkip: no packet of the picture is sent (its picture id goes too)
+	layerSpatialChanged                          // the spatial layer forwarded changed (SVC)
+	layerWantKey                                 // a higher spatial layer waits for a key frame
+	layerEndOfPicture                            // the packet ends the picture as forwarded (SVC: set the marker)
+)
+
+// restartLayers takes the targets at once: the stream (re)starts on a key frame.
+func (s *layerSelect) restartLayers() {
+	s.sid, s.tid = decodeTarget(s.sidTarget.Load(), spatialAll), decodeTarget(s.tidTarget.Load(), temporalAll)
+}
+
+// admit decides about one packet of the forwarded stream whose descriptor
+// says d, moving to the targets where the receiver can follow. Media
+// plane; no allocation.
+func (s *layerSelect) admit(d codec.Info) (v layerVerdict) {
+	if !d.HasTID && !d.HasSID {
+		return 0
+	}
+	if d.StartOfFrame && d.SID == 0 { // a new picture
+		tgtT := decodeTarget(s.tidTarget.Load(), temporalAll)
+		switch {
+		case d.KeyFrame || tgtT < s.tid:
+			s.tid = tgtT
+		case tgtT > s.tid && d.LayerSync && d.TID > s.tid && d.TID <= tgtT:
+			s.tid = d.TID // this frame starts its layer
+		}
+		if d.HasSID {
+			tgtS, old := decodeTarget(s.sidTarget.Load(), spatialAll), s.sid
+			switch {
+			case d.KeyFrame || tgtS < s.sid:
+				s.sid = tgtS
+			case tgtS > s.sid:
+				v |= layerWantKey
+			}
+			if s.sid != old {
+				v |= layerSpatialChanged
+			}
+		}
+	}
+	if d.HasTID && d.TID > s.tid {
+		return v | layerSkip | layerWholePicture
+	}
+	if d.HasSID && d.SID > s.sid {
+		return v | layerSkip
+	}
+	if d.HasSID && d.EndOfFrame && d.SID == s.sid {
+		v |= layerEndOfPicture
+	}
+	return v
+}
+
+// svcProfile is the profile an SVC consumer forwarding up to spatial layer
+// sid shows (the ranks selectLevel maps spatial layers to): SID 0 low, 1
+// medium, 2 and above (every layer) high.
+func svcProfile(sid uint8) string {
+	switch sid {
+	case 0:
+		return profileLow
+	case 1:
+		return profileMedium
+	}
+	return profileHigh
+}
