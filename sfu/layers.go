@@ -8,13 +8,15 @@ import (
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
-// Simulcast layer choice per receive transport. Every consumer forwards
-// the highest active producer stream allowed by its preferred profile and
-// by a bandwidth limit. The limit drops at once when the receiver reports
-// congestion (its REMB falls, or RTCP receiver reports show loss) until
-// the consumers' streams fit, and rises one layer at a time only after the
-// path has been quiet for a while; a consumer whose upgrade failed waits
-// twice as long before the next try (5 s up to 60 s): no flapping.
+// Layer choice under bandwidth, per receive transport. Every consumer with
+// layers to choose from forwards the highest level (layerselect.go: a
+// simulcast stream or SVC spatial layer, and a temporal layer) allowed by
+// its preferred profile and by a bandwidth limit. The limit drops at once
+// when the receiver reports congestion (its REMB falls, or RTCP receiver
+// reports show loss) until the consumers' layers fit, and rises one level
+// at a time only after the path has been quiet for a while; a consumer
+// whose upgrade failed waits twice as long before the next try (5 s up to
+// 60 s): no flapping.
 //
 // Loss counts as congestion only from about 20 %: a path that loses 10 %
 // at random (a radio link) loses as much on a lower layer, retransmission
