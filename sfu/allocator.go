@@ -16,13 +16,13 @@ import (
 type layerConsumer interface {
 	layerID() uint32
 	layerState() *consumerLayers
-	// preferredLevel is the highest level the consumer's preference allows.
-	preferredLevel() int
 	// levelAt is the level a limit selects now (0: none live).
 	levelAt(limit int, now time.Time) int
 	// rateAt is the bitrate of what a limit selects now.
 	rateAt(limit int, now time.Time) uint64
-	// stepDown and stepUp give the next live level below or above (0: none).
+	// stepDown and stepUp give the next step below or above on the
+	// consumer's ladder (layerselect.go: live levels its preference allows,
+	// in the order of their bitrates; 0: none).
 	stepDown(rank int, now time.Time) int
 	stepUp(rank int, now time.Time) int
 	// canProbe reports whether the consumer can carry padding probes.
@@ -126,7 +126,7 @@ func (a *layerAllocator) upgradeOne(sim []layerConsumer, now time.Time) {
 		}
 		cur := c.levelAt(l.limit, now)
 		up := c.stepUp(cur, now)
-		if cur == 0 || up == 0 || up > c.preferredLevel() || up <= l.limit {
+		if cur == 0 || up == 0 {
 			continue
 		}
 		if pick == nil || cur < pickLevel {
@@ -155,7 +155,7 @@ func (a *layerAllocator) finishProbe(now time.Time) {
 	c := a.probing
 	a.probing = nil
 	l := c.layerState()
-	if l.probeTo > l.limit {
+	if l.probeTo != 0 {
 		l.limit = l.probeTo
 		l.upgradedAt, l.changedAt = now, now
 	}

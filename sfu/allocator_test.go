@@ -10,13 +10,12 @@ import (
 // fixed bitrates: the allocator tested alone, without a Peer, a Transport
 // or packets.
 type fakeLayers struct {
-	id      uint32
-	state   consumerLayers
-	ladder  []int          // live levels, ascending
-	rates   map[int]uint64 // by level
-	prefers int            // level
-	probes  bool
-	failed  int
+	id     uint32
+	state  consumerLayers
+	ladder []int          // live levels, by bitrate
+	rates  map[int]uint64 // by level
+	probes bool
+	failed int
 }
 
 // newFakeLayers is a consumer of three simulcast streams without temporal
@@ -26,43 +25,34 @@ func newFakeLayers(id uint32, low, medium, high uint64) *fakeLayers {
 }
 
 func newFakeLadder(id uint32, rates map[int]uint64) *fakeLayers {
-	f := &fakeLayers{id: id, rates: rates, prefers: topLevel(rankHigh), state: consumerLayers{limit: topLevel(rankHigh)}}
+	f := &fakeLayers{id: id, rates: rates, state: consumerLayers{limit: topLevel(rankHigh)}}
 	for l := range rates {
 		f.ladder = append(f.ladder, l)
 	}
-	slices.Sort(f.ladder)
+	slices.SortFunc(f.ladder, func(a, b int) int { return int(rates[a]) - int(rates[b]) })
 	return f
 }
 
 func (f *fakeLayers) layerID() uint32             { return f.id }
 func (f *fakeLayers) layerState() *consumerLayers { return &f.state }
-func (f *fakeLayers) preferredLevel() int         { return f.prefers }
 func (f *fakeLayers) canProbe() bool              { return f.probes }
 func (f *fakeLayers) probeFailed()                { f.failed++ }
 func (f *fakeLayers) levelAt(limit int, _ time.Time) int {
-	ceiling, got := min(limit, f.prefers), f.ladder[0]
-	for _, l := range f.ladder {
-		if l <= ceiling {
-			got = l
-		}
+	if _, ok := f.rates[limit]; ok {
+		return limit
 	}
-	return got
+	return f.ladder[len(f.ladder)-1]
 }
 func (f *fakeLayers) rateAt(limit int, now time.Time) uint64 { return f.rates[f.levelAt(limit, now)] }
 func (f *fakeLayers) stepDown(level int, _ time.Time) int {
-	next := 0
-	for _, l := range f.ladder {
-		if l < level {
-			next = l
-		}
+	if i := slices.Index(f.ladder, level); i > 0 {
+		return f.ladder[i-1]
 	}
-	return next
+	return 0
 }
 func (f *fakeLayers) stepUp(level int, _ time.Time) int {
-	for _, l := range f.ladder {
-		if l > level {
-			return l
-		}
+	if i := slices.Index(f.ladder, level); i >= 0 && i+1 < len(f.ladder) {
+		return f.ladder[i+1]
 	}
 	return 0
 }

@@ -109,12 +109,14 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		return
 	}
 	waitKey := st.desc != nil && !d.KeyFrame
-	if cur, tgt := c.current.Load(), c.target.Load(); int(tgt) == st.index && cur != tgt {
+	cur, tgt := c.current.Load(), c.target.Load()
+	if int(tgt) == st.index && cur != tgt {
 		if waitKey {
 			c.producer.requestStreamKeyFrame(st)
 			return // switch on a key frame of the target stream only
 		}
 		c.current.Store(tgt)
+		cur = tgt
 		c.resync.Store(true)
 		if !d.HasSID {
 			c.setEffective(st.profile)
@@ -135,7 +137,7 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		}
 	}
 	if d.HasTID || d.HasSID {
-		v := c.admit(d)
+		v := c.admit(d, cur != tgt)
 		if v&layerWantKey != 0 {
 			c.producer.requestStreamKeyFrame(st)
 		}

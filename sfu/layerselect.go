@@ -121,14 +121,6 @@ func (p *Producer) layered() bool {
 	return len(p.streams) > 1 || p.svcLayers() > 0 || p.streams[0].temporalLayers() > 1
 }
 
-// selection is what a level selects on a producer.
-type selection struct {
-	stream int // -1: none live
-	sid    int // highest spatial layer (SVC); spatialAll otherwise
-	tid    int // highest temporal layer; temporalAll: every one
-	level  int // the level it amounts to; 0 with no stream
-}
-
 // preferenceRank is the highest rank a preferred profile allows ("default":
 // as high as possible).
 func preferenceRank(preferred string) int {
@@ -170,94 +162,177 @@ func (p *Producer) chooseStream(pref, limit int, now time.Time) int {
 	return best
 }
 
-// selectLevel is what a consumer preferring level pref gets at level limit
-// now: the highest live step at or below both; when none is that low, the
-// lowest stream (whole, as a v2 consumer preferring a profile below every
-// live stream gets).
-func (p *Producer) selectLevel(pref, limit int, now time.Time) selection {
-	ceiling := min(pref, limit)
-	if n := p.svcLayers(); n > 0 {
-		st := p.streams[0]
-		if !now.IsZero() && !st.active(now) {
-			return selection{stream: -1}
-		}
-		top := rankLow + min(n, 3) - 1
-		rank := min(max(levelRank(ceiling), rankLow), top)
-		sid := rank - rankLow
-		if rank == top {
-			sid = n - 1
-		}
-		tid := temporalAll
-		if rank == levelRank(ceiling) {
-			tid = st.normalTemporal(levelTemporal(ceiling))
-		}
-		return selection{stream: 0, sid: sid, tid: tid, level: makeLevel(rank, tid)}
-	}
-	i := p.chooseStream(levelRank(pref), levelRank(limit), now)
-	if i < 0 {
-		return selection{stream: -1}
-	}
-	st := p.streams[i]
-	tid := temporalAll
-	if st.rank == levelRank(ceiling) {
-		tid = st.normalTemporal(levelTemporal(ceiling))
-	}
-	return selection{stream: i, sid: spatialAll, tid: tid, level: makeLevel(st.rank, tid)}
+// selection is what a level selects on a producer.
+type selection struct {
+	stream int // -1: none live
+	sid    int // highest spatial layer (SVC); spatialAll otherwise
+	tid    int // highest temporal layer; temporalAll: every one
+	level  int // the level it amounts to; 0 with no stream
 }
 
-// normalTemporal is tid as a step of the stream: temporalAll from its top
-// temporal layer on (or when it has none).
-func (st *producerStream) normalTemporal(tid int) int {
-	if n := st.temporalLayers(); n <= 1 || tid >= n-1 {
-		return temporalAll
-	}
-	return tid
+// maxSteps bounds a ladder: simulcast streams or spatial layers (up to 3
+// ranks) times temporal steps (up to maxMeasuredLayers).
+const maxSteps = 3 * maxMeasuredLayers
+
+// step is one level of a ladder and what it costs now.
+type step struct {
+	level int
+	rate  uint64
 }
 
-// eachLevel calls fn with every level the producer's live layers offer now
-// (in no particular order).
-func (p *Producer) eachLevel(now time.Time, fn func(level int)) {
-	temporal := func(st *producerStream, rank int) {
-		for t := 0; t < st.temporalLayers()-1; t++ {
-			fn(makeLevel(rank, t))
+// ladder is the levels a consumer preferring rank pref can get now, in the
+// order of their bitrates (ties: lower level first). Every live stream or
+// spatial layer at or below pref offers its temporal steps (each temporal
+// layer, cumulated, and the whole); when every live one is above pref, the
+// lowest does (a v2 consumer preferring a profile below every live stream
+// gets the lowest). A bandwidth limit is a step of it: under a cap a
+// consumer gets the costliest step that fits, which is first a lower frame
+// rate at its resolution (the base temporal layers of a stream cost less
+// than the stream whole, but more than the stream below it), then a
+// lower resolution. Report loop; no allocation.
+type ladder struct {
+	steps [maxSteps]step
+	n     int
+}
+
+// ladder builds the producer's ladder for a consumer preferring rank pref.
+func (p *Producer) ladder(pref int, now time.Time) ladder {
+	var l ladder
+	add := func(st *producerStream, rank, sid int) {
+		for t := 0; t < min(st.temporalLayers(), maxMeasuredLayers)-1; t++ {
+			l.insert(makeLevel(rank, t), p.rate(selection{stream: st.index, sid: sid, tid: t}, now))
 		}
-		fn(topLevel(rank))
+		l.insert(topLevel(rank), p.rate(selection{stream: st.index, sid: sid, tid: temporalAll}, now))
 	}
 	if n := p.svcLayers(); n > 0 {
 		if st := p.streams[0]; st.active(now) {
-			for r := rankLow; r < rankLow+min(n, 3); r++ {
-				temporal(st, r)
+			for r := rankLow; r <= min(max(pref, rankLow), rankLow+min(n, 3)-1); r++ {
+				add(st, r, svcLayerOf(r, n))
 			}
 		}
+		return l
+	}
+	lowest := -1
+	for i, st := range p.streams {
+		if !st.active(now) && len(p.streams) > 1 {
+			continue
+		}
+		if lowest < 0 || st.rank < p.streams[lowest].rank {
+			lowest = i
+		}
+		if st.rank <= pref || len(p.streams) == 1 {
+			add(st, st.rank, spatialAll)
+		}
+	}
+	if l.n == 0 && lowest >= 0 {
+		add(p.streams[lowest], p.streams[lowest].rank, spatialAll)
+	}
+	return l
+}
+
+// svcLayerOf is the spatial layer an SVC rank selects among n: SID 0 for
+// low, 1 for medium, the top one for high.
+func svcLayerOf(rank, n int) int {
+	if rank >= rankLow+min(n, 3)-1 {
+		return n - 1
+	}
+	return rank - rankLow
+}
+
+// insert adds a step in order.
+func (l *ladder) insert(level int, rate uint64) {
+	if l.n == maxSteps {
 		return
 	}
-	for _, st := range p.streams {
-		if st.active(now) {
-			temporal(st, st.rank)
+	i := l.n
+	for i > 0 && (l.steps[i-1].rate > rate || l.steps[i-1].rate == rate && l.steps[i-1].level > level) {
+		l.steps[i] = l.steps[i-1]
+		i--
+	}
+	l.steps[i] = step{level: level, rate: rate}
+	l.n++
+}
+
+// index is the position of level in the ladder; -1 when it is not there.
+func (l *ladder) index(level int) int {
+	for i := range l.n {
+		if l.steps[i].level == level {
+			return i
 		}
 	}
+	return -1
 }
 
-// stepDown returns the next live level below level, or 0.
-func (p *Producer) stepDown(level int, now time.Time) int {
-	next := 0
-	p.eachLevel(now, func(l int) {
-		if l < level && l > next {
-			next = l
+// at is the step a bandwidth limit selects: the limit itself when it is on
+// the ladder; the top when the limit is at or above every rank on it (no
+// limit, or a preference lowered since); else (the limit's layer went
+// silent) the costliest step at or below it; the lowest step when none is.
+// -1 for an empty ladder.
+func (l *ladder) at(limit int) int {
+	if l.n == 0 {
+		return -1
+	}
+	if i := l.index(limit); i >= 0 {
+		return i
+	}
+	top := 0
+	for i := range l.n {
+		top = max(top, levelRank(l.steps[i].level))
+	}
+	if levelRank(limit) > top || limit >= topLevel(rankHigh) {
+		return l.n - 1
+	}
+	for i := l.n - 1; i >= 0; i-- {
+		if l.steps[i].level <= limit {
+			return i
 		}
-	})
-	return next
+	}
+	return 0
 }
 
-// stepUp returns the next live level above level, or 0.
-func (p *Producer) stepUp(level int, now time.Time) int {
-	next := 0
-	p.eachLevel(now, func(l int) {
-		if l > level && (next == 0 || l < next) {
-			next = l
+// selectLevel is what a consumer preferring rank pref gets at level limit
+// now.
+func (p *Producer) selectLevel(pref, limit int, now time.Time) selection {
+	l := p.ladder(pref, now)
+	i := l.at(limit)
+	if i < 0 {
+		return selection{stream: -1}
+	}
+	return p.selectionOf(l.steps[i].level, now)
+}
+
+// selectionOf is the stream and layers of a level on the ladder.
+func (p *Producer) selectionOf(level int, now time.Time) selection {
+	rank, tid := levelRank(level), levelTemporal(level)
+	if n := p.svcLayers(); n > 0 {
+		return selection{stream: 0, sid: svcLayerOf(rank, n), tid: tid, level: level}
+	}
+	for i, st := range p.streams {
+		if st.rank == rank && (len(p.streams) == 1 || st.active(now)) {
+			return selection{stream: i, sid: spatialAll, tid: tid, level: level}
 		}
-	})
-	return next
+	}
+	return selection{stream: -1}
+}
+
+// stepDown returns the level below level on the ladder of a consumer
+// preferring rank pref, or 0.
+func (p *Producer) stepDown(pref, level int, now time.Time) int {
+	l := p.ladder(pref, now)
+	if i := l.index(level); i > 0 {
+		return l.steps[i-1].level
+	}
+	return 0
+}
+
+// stepUp returns the level above level on the ladder of a consumer
+// preferring rank pref, or 0.
+func (p *Producer) stepUp(pref, level int, now time.Time) int {
+	l := p.ladder(pref, now)
+	if i := l.index(level); i >= 0 && i+1 < l.n {
+		return l.steps[i+1].level
+	}
+	return 0
 }
 
 // rate is the bitrate a receiver of selection s gets now.
@@ -276,17 +351,21 @@ func (p *Producer) rate(s selection, now time.Time) uint64 {
 
 func (c *Consumer) layerID() uint32             { return c.id }
 func (c *Consumer) layerState() *consumerLayers { return &c.layers }
-func (c *Consumer) preferredLevel() int         { return topLevel(preferenceRank(c.prefProfile())) }
+func (c *Consumer) preferredRank() int          { return preferenceRank(c.prefProfile()) }
 func (c *Consumer) selectAt(limit int, now time.Time) selection {
-	return c.producer.selectLevel(c.preferredLevel(), limit, now)
+	return c.producer.selectLevel(c.preferredRank(), limit, now)
 }
 func (c *Consumer) levelAt(limit int, now time.Time) int { return c.selectAt(limit, now).level }
 func (c *Consumer) rateAt(limit int, now time.Time) uint64 {
 	return c.producer.rate(c.selectAt(limit, now), now)
 }
-func (c *Consumer) stepDown(level int, now time.Time) int { return c.producer.stepDown(level, now) }
-func (c *Consumer) stepUp(level int, now time.Time) int   { return c.producer.stepUp(level, now) }
-func (c *Consumer) probeFailed()                          { c.probesFailed.Add(1) }
+func (c *Consumer) stepDown(level int, now time.Time) int {
+	return c.producer.stepDown(c.preferredRank(), level, now)
+}
+func (c *Consumer) stepUp(level int, now time.Time) int {
+	return c.producer.stepUp(c.preferredRank(), level, now)
+}
+func (c *Consumer) probeFailed() { c.probesFailed.Add(1) }
 
 // applyTarget points the consumer at what its preference and limit select
 // now; "none" is reported when no stream is active.
@@ -364,13 +443,14 @@ func (s *layerSelect) restartLayers() {
 }
 
 // admit decides about one packet of the forwarded stream whose descriptor
-// says d, moving to the targets where the receiver can follow. Media
-// plane; no allocation.
-func (s *layerSelect) admit(d codec.Info) (v layerVerdict) {
+// says d, moving to the targets where the receiver can follow; hold keeps
+// the layers as they are (the targets are another stream's, which the
+// consumer waits to switch to). Media plane; no allocation.
+func (s *layerSelect) admit(d codec.Info, hold bool) (v layerVerdict) {
 	if !d.HasTID && !d.HasSID {
 		return 0
 	}
-	if d.StartOfFrame && d.SID == 0 { // a new picture
+	if d.StartOfFrame && d.SID == 0 && !hold { // a new picture
 		tgtT := decodeTarget(s.tidTarget.Load(), temporalAll)
 		switch {
 		case d.KeyFrame || tgtT < s.tid:

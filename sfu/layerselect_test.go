@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -184,30 +185,74 @@ func TestSVCSpatialLayers(t *testing.T) {
 	}
 }
 
+// setLayerRates makes stream st measure bps[t] on temporal layer t of
+// spatial layer sid, at now.
+func setLayerRates(st *producerStream, sid int, now time.Time, bps ...uint64) {
+	st.lastPacketAt.Store(now.UnixNano())
+	st.layers.temporal.Store(uint32(len(bps)))
+	for t, r := range bps {
+		m := &st.layers.meters[sid][t]
+		m.mu.Lock()
+		m.at, m.bps = now, r
+		m.mu.Unlock()
+	}
+}
+
 // TestSVCPreferenceSelectsSpatialLayer: preferred low, medium and high
 // select spatial layers 0, 1 and 2 of an L3T3 producer, every temporal
-// layer on a clear path.
+// layer on a clear path; its ladder has the nine (spatial, temporal)
+// steps.
 func TestSVCPreferenceSelectsSpatialLayer(t *testing.T) {
 	p := &Producer{kind: "video"}
 	p.streams = newStreams([]rtpparams.EncodingParameters{{SSRC: 1}}, false)
 	st := p.streams[0]
-	st.layers.spatial.Store(3)
-	st.layers.temporal.Store(3)
 	now := zeroTime.Add(time.Minute)
-	st.lastPacketAt.Store(now.UnixNano())
+	st.layers.spatial.Store(3)
+	setLayerRates(st, 0, now, 50_000, 25_000, 25_000)
+	setLayerRates(st, 1, now, 150_000, 75_000, 75_000)
+	setLayerRates(st, 2, now, 450_000, 225_000, 225_000)
 	for pref, want := range map[string]int{"low": 0, "medium": 1, "high": 2, "default": 2} {
-		s := p.selectLevel(topLevel(preferenceRank(pref)), topLevel(rankHigh), now)
+		s := p.selectLevel(preferenceRank(pref), topLevel(rankHigh), now)
 		if s.stream != 0 || s.sid != want || s.tid != temporalAll {
 			t.Errorf("preferred %s: %+v, want spatial layer %d", pref, s, want)
 		}
 	}
-	// Nine steps, from (low, TL0) to (high, every layer).
-	var steps []int
-	for l := p.stepUp(0, now); l != 0; l = p.stepUp(l, now) {
-		steps = append(steps, l)
+	l := p.ladder(rankHigh, now)
+	if l.n != 9 || l.steps[0] != (step{makeLevel(rankLow, 0), 50_000}) || l.steps[8] != (step{topLevel(rankHigh), 1_300_000}) {
+		t.Fatalf("ladder %+v", l.steps[:l.n])
 	}
-	if len(steps) != 9 || steps[0] != makeLevel(rankLow, 0) || steps[8] != topLevel(rankHigh) {
-		t.Fatalf("ladder %v", steps)
+	if s := p.selectLevel(rankHigh, makeLevel(rankMedium, 1), now); s.sid != 1 || s.tid != 1 || p.rate(s, now) != 300_000 {
+		t.Fatalf("medium at TL1: %+v", s)
+	}
+	if l := p.ladder(rankLow, now); l.n != 3 {
+		t.Fatalf("preferring low: %d steps", l.n)
+	}
+}
+
+// TestLadderOrderedByBitrate: the steps of a simulcast producer whose
+// streams carry temporal layers follow their measured bitrates (as
+// Chromium's at 720p: the high stream's base layer costs less than the
+// medium stream whole), so each step down costs less.
+func TestLadderOrderedByBitrate(t *testing.T) {
+	p := &Producer{kind: "video"}
+	p.streams = newStreams(simulcastEncodings(), false)
+	now := zeroTime.Add(time.Minute)
+	setLayerRates(p.streams[0], 0, now, 60_000, 30_000, 50_000)
+	setLayerRates(p.streams[1], 0, now, 100_000, 90_000, 150_000)
+	setLayerRates(p.streams[2], 0, now, 210_000, 180_000, 330_000)
+	var got []int
+	for l := p.stepDown(rankHigh, topLevel(rankHigh), now); l != 0; l = p.stepDown(rankHigh, l, now) {
+		got = append(got, l)
+	}
+	want := []int{makeLevel(rankHigh, 1), topLevel(rankMedium), makeLevel(rankHigh, 0), makeLevel(rankMedium, 1), topLevel(rankLow), makeLevel(rankMedium, 0), makeLevel(rankLow, 1), makeLevel(rankLow, 0)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("steps down from high: %v, want %v", got, want)
+	}
+	// The high stream gone silent: a limit on it selects the costliest
+	// step below it.
+	p.streams[2].lastPacketAt.Store(0)
+	if s := p.selectLevel(rankHigh, makeLevel(rankHigh, 1), now); s.stream != 1 || s.tid != temporalAll {
+		t.Fatalf("high silent, limit high TL1: %+v", s)
 	}
 }
 
@@ -221,13 +266,8 @@ func TestLayersTemporalUnderCap(t *testing.T) {
 	share := [3]float64{0.40, 0.25, 0.35}
 	measure := func() {
 		for i, st := range f.p.streams {
-			st.layers.temporal.Store(3)
-			for tid := range 3 {
-				m := &st.layers.meters[0][tid]
-				m.mu.Lock()
-				m.at, m.bps = f.now, uint64(float64(f.rates[i])*share[tid])
-				m.mu.Unlock()
-			}
+			r := float64(f.rates[i])
+			setLayerRates(st, 0, f.now, uint64(r*share[0]), uint64(r*share[1]), uint64(r*share[2]))
 		}
 	}
 	measure()
