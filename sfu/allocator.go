@@ -146,8 +146,17 @@ func (a *layerAllocator) upgradeOne(sim []layerConsumer, now time.Time) {
 		a.debug("probing before an upgrade", "consumer", pick.layerID(), "to", up, "bps", l.probeBps)
 		return
 	}
-	l.limit = up
+	l.limit = raised(pick, up, now)
 	l.upgradedAt, l.changedAt = now, now
+}
+
+// raised is the limit of consumer c moved up to level up: no limit once up
+// is the top of its ladder, so that a layer coming live later is taken.
+func raised(c layerConsumer, up int, now time.Time) int {
+	if c.stepUp(up, now) == 0 {
+		return levelUnlimited
+	}
+	return up
 }
 
 // finishProbe moves the probed consumer up: the path carried the padding.
@@ -156,7 +165,7 @@ func (a *layerAllocator) finishProbe(now time.Time) {
 	a.probing = nil
 	l := c.layerState()
 	if l.probeTo != 0 {
-		l.limit = l.probeTo
+		l.limit = raised(c, l.probeTo, now)
 		l.upgradedAt, l.changedAt = now, now
 	}
 	l.probeTo = 0

@@ -25,7 +25,7 @@ func newFakeLayers(id uint32, low, medium, high uint64) *fakeLayers {
 }
 
 func newFakeLadder(id uint32, rates map[int]uint64) *fakeLayers {
-	f := &fakeLayers{id: id, rates: rates, state: consumerLayers{limit: topLevel(rankHigh)}}
+	f := &fakeLayers{id: id, rates: rates, state: consumerLayers{limit: levelUnlimited}}
 	for l := range rates {
 		f.ladder = append(f.ladder, l)
 	}
@@ -65,7 +65,7 @@ func TestAllocatorFitsTheHighestFirst(t *testing.T) {
 	// 1.6 Mb/s reported: room 1.6/0.85 = 1.88 Mb/s for 2.3 Mb/s of streams:
 	// the big one drops to medium (0.5 + 0.8 = 1.3 fits), the small stays.
 	a.allocate([]layerConsumer{big, small}, 0, 1_600_000, now)
-	if big.state.limit != topLevel(rankMedium) || small.state.limit != topLevel(rankHigh) {
+	if big.state.limit != topLevel(rankMedium) || small.state.limit != levelUnlimited {
 		t.Fatalf("limits big %d small %d, want medium and high", big.state.limit, small.state.limit)
 	}
 	if big.state.backoff != layerHoldMin || !big.state.holdUntil.Equal(now.Add(layerHoldMin)) {
@@ -73,7 +73,7 @@ func TestAllocatorFitsTheHighestFirst(t *testing.T) {
 	}
 	// A second report right after is the queue draining: no further drop.
 	a.allocate([]layerConsumer{big, small}, 0, 400_000, now.Add(time.Second))
-	if big.state.limit != topLevel(rankMedium) || small.state.limit != topLevel(rankHigh) {
+	if big.state.limit != topLevel(rankMedium) || small.state.limit != levelUnlimited {
 		t.Fatalf("dropped again while settling: big %d small %d", big.state.limit, small.state.limit)
 	}
 }

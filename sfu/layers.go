@@ -41,7 +41,7 @@ const (
 // consumerLayers is a consumer's bandwidth state; only its transport's
 // report loop touches it.
 type consumerLayers struct {
-	limit       int // highest level the bandwidth allows (layerselect.go)
+	limit       int // highest level the bandwidth allows (layerselect.go); levelUnlimited: any
 	holdUntil   time.Time
 	backoff     time.Duration
 	upgradedAt  time.Time
@@ -142,7 +142,7 @@ func (t *Transport) updateLayers(now time.Time) {
 			continue
 		}
 		if c.layers.limit == 0 {
-			c.layers.limit, c.layers.changedAt = topLevel(rankHigh), now
+			c.layers.limit, c.layers.changedAt = levelUnlimited, now
 		}
 		sim = append(sim, c)
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,10 @@ const (
 	spatialAll        = 7                        // every spatial layer (layerSelect)
 	maxMeasuredLayers = 4                        // SIDs and TIDs measured apart (higher ones count as 3)
 )
+
+// levelUnlimited is the limit of a consumer the bandwidth does not limit:
+// it selects the top of its ladder, whatever comes live.
+const levelUnlimited = 1 << 16
 
 func makeLevel(rank, tid int) int { return rank<<levelTemporalBits | tid }
 func levelRank(level int) int     { return level >> levelTemporalBits }
@@ -210,6 +215,7 @@ func (p *Producer) ladder(pref int, now time.Time) ladder {
 				add(st, r, svcLayerOf(r, n))
 			}
 		}
+		l.sort()
 		return l
 	}
 	lowest := -1
@@ -227,6 +233,7 @@ func (p *Producer) ladder(pref int, now time.Time) ladder {
 	if l.n == 0 && lowest >= 0 {
 		add(p.streams[lowest], p.streams[lowest].rank, spatialAll)
 	}
+	l.sort()
 	return l
 }
 
@@ -239,18 +246,38 @@ func svcLayerOf(rank, n int) int {
 	return rank - rankLow
 }
 
-// insert adds a step in order.
+// insert adds a step (before sort).
 func (l *ladder) insert(level int, rate uint64) {
-	if l.n == maxSteps {
-		return
+	if l.n < maxSteps {
+		l.steps[l.n] = step{level: level, rate: rate}
+		l.n++
 	}
-	i := l.n
-	for i > 0 && (l.steps[i-1].rate > rate || l.steps[i-1].rate == rate && l.steps[i-1].level > level) {
-		l.steps[i] = l.steps[i-1]
-		i--
+}
+
+// sort orders the steps by bitrate, ties by level. A step not measured yet
+// (a layer that just came live: its meter's first read is 0) sorts by its
+// level, right above the costliest step below that level, not at the
+// bottom.
+func (l *ladder) sort() {
+	s := l.steps[:l.n]
+	slices.SortFunc(s, func(a, b step) int { return a.level - b.level })
+	var keys [maxSteps]uint64
+	var top uint64
+	for i, st := range s {
+		keys[i] = st.rate
+		if st.rate == 0 {
+			keys[i] = top
+		}
+		top = max(top, keys[i])
 	}
-	l.steps[i] = step{level: level, rate: rate}
-	l.n++
+	// Insertion sort by (key, level): s is in level order, so equal keys
+	// keep it.
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && keys[j-1] > keys[j]; j-- {
+			s[j-1], s[j] = s[j], s[j-1]
+			keys[j-1], keys[j] = keys[j], keys[j-1]
+		}
+	}
 }
 
 // index is the position of level in the ladder; -1 when it is not there.
@@ -264,8 +291,8 @@ func (l *ladder) index(level int) int {
 }
 
 // at is the step a bandwidth limit selects: the limit itself when it is on
-// the ladder; the top when the limit is at or above every rank on it (no
-// limit, or a preference lowered since); else (the limit's layer went
+// the ladder; the top when there is no limit or it is above every rank on
+// the ladder (a preference lowered since); else (the limit's layer went
 // silent) the costliest step at or below it; the lowest step when none is.
 // -1 for an empty ladder.
 func (l *ladder) at(limit int) int {
@@ -279,7 +306,7 @@ func (l *ladder) at(limit int) int {
 	for i := range l.n {
 		top = max(top, levelRank(l.steps[i].level))
 	}
-	if levelRank(limit) > top || limit >= topLevel(rankHigh) {
+	if limit == levelUnlimited || levelRank(limit) > top {
 		return l.n - 1
 	}
 	for i := l.n - 1; i >= 0; i-- {

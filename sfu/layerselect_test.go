@@ -212,7 +212,7 @@ func TestSVCPreferenceSelectsSpatialLayer(t *testing.T) {
 	setLayerRates(st, 1, now, 150_000, 75_000, 75_000)
 	setLayerRates(st, 2, now, 450_000, 225_000, 225_000)
 	for pref, want := range map[string]int{"low": 0, "medium": 1, "high": 2, "default": 2} {
-		s := p.selectLevel(preferenceRank(pref), topLevel(rankHigh), now)
+		s := p.selectLevel(preferenceRank(pref), levelUnlimited, now)
 		if s.stream != 0 || s.sid != want || s.tid != temporalAll {
 			t.Errorf("preferred %s: %+v, want spatial layer %d", pref, s, want)
 		}
@@ -286,5 +286,23 @@ func TestLayersTemporalUnderCap(t *testing.T) {
 	}
 	if e := f.c.rateAt(f.c.layers.limit, f.now); e != 975_000 {
 		t.Fatalf("rate at the limit %d, want 975000", e)
+	}
+}
+
+// TestLadderNewLayerNotAtTheBottom: a stream that just came live (its
+// rates not measured yet) ranks by its level, so an unlimited consumer
+// gets it at once instead of a lower stream.
+func TestLadderNewLayerNotAtTheBottom(t *testing.T) {
+	p := &Producer{kind: "video"}
+	p.streams = newStreams(simulcastEncodings(), false)
+	now := zeroTime.Add(time.Minute)
+	setLayerRates(p.streams[0], 0, now, 60_000, 30_000, 50_000)
+	setLayerRates(p.streams[1], 0, now, 100_000, 90_000, 150_000)
+	setLayerRates(p.streams[2], 0, now, 0, 0, 0)
+	if s := p.selectLevel(rankHigh, levelUnlimited, now); s.stream != 2 || s.tid != temporalAll {
+		t.Fatalf("unlimited with high not measured yet: %+v", s)
+	}
+	if down := p.stepDown(rankHigh, topLevel(rankHigh), now); down != makeLevel(rankHigh, 1) {
+		t.Fatalf("below high whole: %#x", down)
 	}
 }
