@@ -32,7 +32,7 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	if p.paused.Load() {
 		return
 	}
-	p.fanOut(pkt, st, now, b)
+	p.fanOut(pkt, st, isRTX, now, b)
 }
 
 // observeTransportWide feeds what concerns the whole send transport:
@@ -57,8 +57,9 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 // scratch buffer (room payload type and extension ids, fresh
 // abs-send-time), keeps it for retransmissions, parses its payload
 // descriptor with the stream's codec (key frames answer the stream's
-// key-frame requests) and hands it to every active consumer.
-func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
+// key-frame requests; its layer counted unless it came as RTX) and hands it
+// to every active consumer.
+func (p *Producer) fanOut(pkt []byte, st *producerStream, isRTX bool, now time.Time, b *transport.Batch) {
 	cs := *p.consumers.Load()
 	slot := p.slot.Load()
 	if ps := p.pipes.Load(); len(cs) == 0 && slot == nil && (ps == nil || len(*ps) == 0) {
@@ -79,7 +80,11 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 		if st.keyFrames.onPacket(d.KeyFrame, now.UnixNano()) && p.canRequestKeyFrame(st) {
 			p.sendPLI(st) // the last request went unanswered
 		}
-		st.layers.onPacket(d, n)
+		if !isRTX {
+			// Not retransmissions: Chromium probes the path with RTX copies
+			// of old packets, which would inflate a layer's rate.
+			st.layers.onPacket(d, n)
+		}
 	}
 	if p.absSendTimeID != 0 {
 		if v := rtpwire.FindExtension(buf, p.absSendTimeID); len(v) == 3 {

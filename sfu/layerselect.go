@@ -1,7 +1,9 @@
 package sfu
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -409,10 +411,23 @@ func (c *Consumer) applyTarget(now time.Time) {
 		return
 	}
 	st := c.producer.streams[s.stream]
-	oldSID := c.setLayerTargets(s.sid, s.tid)
+	oldSID, oldTID := c.setLayerTargets(s.sid, s.tid)
 	if int32(s.stream) != old || s.sid > oldSID {
 		c.producer.requestStreamKeyFrame(st) // a switch up waits for one
 	}
+	if t := c.transport.Load(); t != nil && (int32(s.stream) != old || s.sid != oldSID || s.tid != oldTID) {
+		l := c.producer.ladder(c.preferredRank(), now)
+		t.debug("layer target", "consumer", c.id, "stream", s.stream, "sid", s.sid, "tid", s.tid, "limit", c.layers.limit, "ladder", l.String())
+	}
+}
+
+// String lists the steps as level:rate, cheapest first (debug logs).
+func (l *ladder) String() string {
+	var b strings.Builder
+	for i := range l.n {
+		fmt.Fprintf(&b, " %d:%d", l.steps[i].level, l.steps[i].rate)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // layerSelect is the media plane's side of layer selection for one
@@ -429,21 +444,17 @@ type layerSelect struct {
 }
 
 // setLayerTargets sets the highest spatial and temporal layers to forward
-// (spatialAll, temporalAll: every one) and returns the spatial target
-// before.
-func (s *layerSelect) setLayerTargets(sid, tid int) (oldSID int) {
+// (spatialAll, temporalAll: every one) and returns the targets before.
+func (s *layerSelect) setLayerTargets(sid, tid int) (oldSID, oldTID int) {
 	enc := func(v, all int) uint32 {
 		if v >= all {
 			return 0
 		}
 		return uint32(v) + 1
 	}
-	old := s.sidTarget.Swap(enc(sid, spatialAll))
-	s.tidTarget.Store(enc(tid, temporalAll))
-	if old == 0 {
-		return spatialAll
-	}
-	return int(old) - 1
+	oldS := s.sidTarget.Swap(enc(sid, spatialAll))
+	oldT := s.tidTarget.Swap(enc(tid, temporalAll))
+	return int(decodeTarget(oldS, spatialAll)), int(decodeTarget(oldT, temporalAll))
 }
 
 func decodeTarget(v uint32, all uint8) uint8 {
