@@ -142,7 +142,10 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		}
 	}
 	if d.HasTID || d.HasSID {
-		v := c.admit(d, cur != tgt)
+		// Layers change only on packets newer than every one seen: a late
+		// one or a sender's RTX copy of an old packet (Chromium probes with
+		// them) starts no picture.
+		v := c.admit(d, cur != tgt || !c.send.seq.Newer(uint32(seq)))
 		if v&layerWantKey != 0 {
 			c.producer.requestStreamKeyFrame(st)
 		}
