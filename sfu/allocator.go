@@ -121,8 +121,8 @@ func (a *layerAllocator) upgradeOne(sim []layerConsumer, now time.Time) {
 	pickLevel := 0
 	for _, c := range sim {
 		l := c.layerState()
-		if now.Before(l.holdUntil) {
-			continue
+		if now.Before(l.holdUntil) || l.limit == levelUnlimited {
+			continue // waiting, or nothing limits it
 		}
 		cur := c.levelAt(l.limit, now)
 		up := c.stepUp(cur, now)

@@ -293,8 +293,10 @@ func (l *ladder) index(level int) int {
 }
 
 // at is the step a bandwidth limit selects: the limit itself when it is on
-// the ladder; the top when there is no limit or it is above every rank on
-// the ladder (a preference lowered since); else (the limit's layer went
+// the ladder; the highest level (the highest stream or spatial layer
+// whole, even while a layer that just came live still measures less than
+// one below it) when there is no limit or it is above every rank on the
+// ladder (a preference lowered since); else (the limit's layer went
 // silent) the costliest step at or below it; the lowest step when none is.
 // -1 for an empty ladder.
 func (l *ladder) at(limit int) int {
@@ -304,12 +306,14 @@ func (l *ladder) at(limit int) int {
 	if i := l.index(limit); i >= 0 {
 		return i
 	}
-	top := 0
+	best := 0 // the highest level: what a consumer gets without a limit
 	for i := range l.n {
-		top = max(top, levelRank(l.steps[i].level))
+		if l.steps[i].level > l.steps[best].level {
+			best = i
+		}
 	}
-	if limit == levelUnlimited || levelRank(limit) > top {
-		return l.n - 1
+	if limit == levelUnlimited || levelRank(limit) > levelRank(l.steps[best].level) {
+		return best
 	}
 	for i := l.n - 1; i >= 0; i-- {
 		if l.steps[i].level <= limit {

@@ -306,3 +306,23 @@ func TestLadderNewLayerNotAtTheBottom(t *testing.T) {
 		t.Fatalf("below high whole: %#x", down)
 	}
 }
+
+// TestUnlimitedGetsTheHighestLayer: without a bandwidth limit a consumer
+// gets the highest stream whole even while it measures less than the one
+// below (it is ramping up), and the allocator does not "upgrade" it.
+func TestUnlimitedGetsTheHighestLayer(t *testing.T) {
+	f := newSimulcastFixture()
+	now := zeroTime.Add(time.Minute)
+	setLayerRates(f.p.streams[0], 0, now, 60_000, 30_000, 50_000)
+	setLayerRates(f.p.streams[1], 0, now, 100_000, 90_000, 150_000)
+	setLayerRates(f.p.streams[2], 0, now, 20_000, 10_000, 10_000)
+	if s := f.p.selectLevel(rankHigh, levelUnlimited, now); s.stream != 2 || s.tid != temporalAll {
+		t.Fatalf("unlimited while high ramps up: %+v", s)
+	}
+	a := &layerAllocator{debug: func(string, ...any) {}}
+	f.c.layers.limit = levelUnlimited
+	a.allocate([]layerConsumer{f.c}, 0, 0, now)
+	if f.c.layers.limit != levelUnlimited || a.probing != nil {
+		t.Fatalf("unlimited consumer moved: limit %#x, probing %v", f.c.layers.limit, a.probing != nil)
+	}
+}
