@@ -32,15 +32,13 @@ import (
 //     stream's key-frame requests): with L3T3_KEY only key pictures predict
 //     across spatial layers.
 
-// A level is one step of a consumer's layer ladder: a spatial part (a
+// A level names one step of a consumer's layer ladder: a spatial part (a
 // simulcast stream's profile rank; for an SVC producer the rank its
 // spatial layer shows as: SID 0 low, 1 medium, the top one high) and a
 // temporal part (the highest TID forwarded; temporalAll: every one).
-// Levels order as (spatial, temporal): under a bandwidth cap a consumer
-// first loses frame rate at its resolution, then resolution; each step
-// down costs less (temporal layers add to their stream's rate, and a
-// stream's base layer costs more than the stream below it whole, as
-// senders size simulcast layers). 0 is no level.
+// Levels compare as (spatial, temporal), the quality a consumer gets
+// without a limit; the ladder orders them by measured bitrate (ladder).
+// 0 is no level.
 const (
 	levelTemporalBits = 3
 	temporalAll       = 1<<levelTemporalBits - 1 // every temporal layer
@@ -49,7 +47,7 @@ const (
 )
 
 // levelUnlimited is the limit of a consumer the bandwidth does not limit:
-// it selects the top of its ladder, whatever comes live.
+// it selects the highest level on its ladder, whatever comes live.
 const levelUnlimited = 1 << 16
 
 func makeLevel(rank, tid int) int { return rank<<levelTemporalBits | tid }
@@ -193,10 +191,11 @@ type step struct {
 // layer, cumulated, and the whole); when every live one is above pref, the
 // lowest does (a v2 consumer preferring a profile below every live stream
 // gets the lowest). A bandwidth limit is a step of it: under a cap a
-// consumer gets the costliest step that fits, which is first a lower frame
-// rate at its resolution (the base temporal layers of a stream cost less
-// than the stream whole, but more than the stream below it), then a
-// lower resolution. Report loop; no allocation.
+// consumer gets the costliest step that fits. Just below a stream whole
+// come its lower temporal layers (a lower frame rate at its resolution);
+// further down the streams interleave as their rates do (Chromium at
+// 720p: high TL0 costs less than medium whole, more than medium
+// TL0+TL1). Report loop; no allocation.
 type ladder struct {
 	steps [maxSteps]step
 	n     int
