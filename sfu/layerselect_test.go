@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -324,5 +325,89 @@ func TestUnlimitedGetsTheHighestLayer(t *testing.T) {
 	a.allocate([]layerConsumer{f.c}, 0, 0, now)
 	if f.c.layers.limit != levelUnlimited || a.probing != nil {
 		t.Fatalf("unlimited consumer moved: limit %#x, probing %v", f.c.layers.limit, a.probing != nil)
+	}
+}
+
+// TestTemporalDroppingProperties: VP8 frames of one to three packets in
+// the three-layer pattern, some layer-sync, the temporal target changed at
+// random between frames. Whatever the changes, the receiver gets whole
+// frames only, none above the target in force when it started, with
+// sequence numbers +1 per packet, picture ids +1 per frame and TL0PICIDX
+// +1 per TL0 frame; a temporal layer the receiver missed frames of comes
+// back on a layer-sync frame only.
+func TestTemporalDroppingProperties(t *testing.T) {
+	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
+	t.Cleanup(done)
+	c := (*p.consumers.Load())[0]
+	read := consumerSinkWithin(t, p, c)
+	p.streams[0].nacks = nil
+	rng := rand.New(rand.NewPCG(7, 23))
+	seq, pid, tl0 := uint16(65000), uint16(0x7ff0), uint8(250)
+	target := temporalAll
+	var last *sentVP8
+	received := 0
+	var missed [3]bool // a frame of the layer was not forwarded since the last one that was
+	for f := 0; f < 250; f++ {
+		if rng.IntN(8) == 0 {
+			target = []int{0, 1, temporalAll}[rng.IntN(3)]
+			c.setLayerTargets(spatialAll, target)
+		}
+		tid := []uint8{0, 2, 1, 2}[f%4]
+		if tid == 0 {
+			tl0++
+		}
+		sync := tid > 0 && rng.IntN(2) == 0
+		n := 1 + rng.IntN(3)
+		for i := 0; i < n; i++ {
+			vp8Temporal(pkt, seq, pid, tl0, tid, sync, f == 0)
+			if i > 0 {
+				pkt[20] &^= 0x10 // not the start of the frame
+			}
+			p.receiveRTP(pkt, 1111, batch)
+			batch.Flush()
+			seq++
+		}
+		pid = (pid + 1) & 0x7fff
+		// What arrived of this frame: all of its packets or none (the sends
+		// are done: a short wait finds what came).
+		got := 0
+		for {
+			q, ok := read(10 * time.Millisecond)
+			if !ok {
+				break
+			}
+			s := readVP8(q)
+			if last != nil {
+				if s.seq != last.seq+1 {
+					t.Fatalf("frame %d: seq %d after %d", f, s.seq, last.seq)
+				}
+				if got == 0 && s.pid != (last.pid+1)&0x7fff {
+					t.Fatalf("frame %d: picture id %d after %d", f, s.pid, last.pid)
+				}
+				if got == 0 && s.tid == 0 && s.tl0 != last.tl0+1 || s.tid > 0 && s.tl0 != last.tl0 {
+					t.Fatalf("frame %d: TL0PICIDX %d after %d (TID %d)", f, s.tl0, last.tl0, s.tid)
+				}
+			}
+			if int(s.tid) > target {
+				t.Fatalf("frame %d: TL%d forwarded with target %d", f, s.tid, target)
+			}
+			last = &s
+			got++
+			received++
+		}
+		if got != 0 && got != n {
+			t.Fatalf("frame %d: %d of its %d packets forwarded", f, got, n)
+		}
+		switch {
+		case got == 0:
+			missed[tid] = true
+		case missed[tid] && !sync && tid > 0:
+			t.Fatalf("frame %d: TL%d back without a layer-sync frame", f, tid)
+		default:
+			missed[tid] = false
+		}
+	}
+	if received == 0 || received == int(seq-65000) {
+		t.Fatalf("%d packets received of %d: nothing dropped or nothing sent", received, seq-65000)
 	}
 }
