@@ -190,12 +190,11 @@ type step struct {
 // spatial layer at or below pref offers its temporal steps (each temporal
 // layer, cumulated, and the whole); when every live one is above pref, the
 // lowest does (a v2 consumer preferring a profile below every live stream
-// gets the lowest). A bandwidth limit is a step of it: under a cap a
-// consumer gets the costliest step that fits. Just below a stream whole
-// come its lower temporal layers (a lower frame rate at its resolution);
-// further down the streams interleave as their rates do (Chromium at
-// 720p: high TL0 costs less than medium whole, more than medium
-// TL0+TL1). Report loop; no allocation.
+// gets the lowest). Steps are ordered by bitrate and by level at once
+// (see sort): below a stream whole come its lower temporal layers (a
+// lower frame rate at its resolution), then the stream below. A bandwidth
+// limit is a step of it: under a cap a consumer gets the costliest step
+// that fits. Report loop; no allocation.
 type ladder struct {
 	steps [maxSteps]step
 	n     int
@@ -255,7 +254,8 @@ func (l *ladder) insert(level int, rate uint64) {
 	}
 }
 
-// sort orders the steps by bitrate, ties by level. A step not measured yet
+// sort orders the steps by bitrate, ties by level, and leaves out those
+// that cost more than a higher level. A step not measured yet
 // (a layer that just came live: its meter's first read is 0) sorts by its
 // level, right above the costliest step below that level, not at the
 // bottom.
@@ -279,6 +279,20 @@ func (l *ladder) sort() {
 			keys[j-1], keys[j] = keys[j], keys[j-1]
 		}
 	}
+	// Keep a step only if it is a higher level than every cheaper one: a
+	// stream whole that costs more than the base layers of the stream above
+	// (medium whole against high TL0) is left out, so that each step down
+	// lowers the frame rate or, at a stream's base layer, the resolution,
+	// and moving along the ladder switches streams (a key frame each) only
+	// between a stream's base layer and the top of the one below.
+	n, highest := 0, -1
+	for _, st := range s {
+		if st.level > highest {
+			s[n], highest = st, st.level
+			n++
+		}
+	}
+	l.n = n
 }
 
 // index is the position of level in the ladder; -1 when it is not there.

@@ -231,9 +231,10 @@ func TestSVCPreferenceSelectsSpatialLayer(t *testing.T) {
 }
 
 // TestLadderOrderedByBitrate: the steps of a simulcast producer whose
-// streams carry temporal layers follow their measured bitrates (as
-// Chromium's at 720p: the high stream's base layer costs less than the
-// medium stream whole), so each step down costs less.
+// streams carry temporal layers follow their measured bitrates, each step
+// down costing less; a stream whole that costs more than the base layer of
+// the stream above (as Chromium's medium against high TL0 at 720p) is left
+// out, so going down drops frame rate, then resolution.
 func TestLadderOrderedByBitrate(t *testing.T) {
 	p := &Producer{kind: "video"}
 	p.streams = newStreams(simulcastEncodings(), false)
@@ -245,7 +246,7 @@ func TestLadderOrderedByBitrate(t *testing.T) {
 	for l := p.stepDown(rankHigh, topLevel(rankHigh), now); l != 0; l = p.stepDown(rankHigh, l, now) {
 		got = append(got, l)
 	}
-	want := []int{makeLevel(rankHigh, 1), topLevel(rankMedium), makeLevel(rankHigh, 0), makeLevel(rankMedium, 1), topLevel(rankLow), makeLevel(rankMedium, 0), makeLevel(rankLow, 1), makeLevel(rankLow, 0)}
+	want := []int{makeLevel(rankHigh, 1), makeLevel(rankHigh, 0), makeLevel(rankMedium, 1), makeLevel(rankMedium, 0), makeLevel(rankLow, 1), makeLevel(rankLow, 0)}
 	if !slices.Equal(got, want) {
 		t.Fatalf("steps down from high: %v, want %v", got, want)
 	}
