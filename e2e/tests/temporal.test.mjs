@@ -57,7 +57,9 @@ test('under a cap between its temporal layers, a receiver keeps the high stream 
     const avg = (xs) => Math.round(xs.reduce((a, x) => a + x.fps, 0) / Math.max(1, xs.length));
     console.log(`after 10 s: ${wide.length}/${late.length} s at >= 1000 px (mean ${avg(wide)} fps), ` +
       `${late.length - wide.length} s narrower (mean ${avg(late.filter((x) => x.width < 1000))} fps)`);
-    assert.ok(late.every((x) => x.fps > 0), 'video stalled on the thin link');
+    // At TL0 of a 20 fps camera (5 fps) one late frame empties a second:
+    // a stall is two seconds in a row without a frame.
+    assert.ok(late.every((x, i) => x.fps > 0 || (i > 0 && late[i - 1].fps > 0)), 'video stalled on the thin link');
     // main (whole streams only) kept none of these seconds at 1280 px; the
     // ladder 10 to 19 of 30 on a loaded machine (docs/benchmarks.md).
     assert.ok(wide.length >= late.length / 5, `kept 1280 px only ${wide.length}/${late.length} s`);
