@@ -142,7 +142,7 @@ func receiveCapabilities(room rtpparams.Capabilities) rtpparams.Capabilities {
 	out := rtpparams.Capabilities{Codecs: []rtpparams.CodecCapability{}, HeaderExtensions: []rtpparams.HeaderExtensionCapability{}, FecMechanisms: []string{}}
 	for _, c := range room.Codecs {
 		switch strings.ToLower(c.Name) {
-		case "opus", "vp8", "h264", "rtx":
+		case "opus", "vp8", "vp9", "h264", "rtx":
 			cc := c
 			if cc.RTCPFeedback == nil && strings.ToLower(c.Name) != "rtx" {
 				cc.RTCPFeedback = []rtpparams.RTCPFeedback{}
@@ -164,7 +164,7 @@ func newAPI(room rtpparams.Capabilities, networks []webrtc.NetworkType, loopback
 	me := &webrtc.MediaEngine{}
 	for _, c := range room.Codecs {
 		name := strings.ToLower(c.Name)
-		if name != "opus" && name != "vp8" && name != "h264" {
+		if name != "opus" && name != "vp8" && name != "vp9" && name != "h264" {
 			continue
 		}
 		kind := webrtc.RTPCodecTypeAudio

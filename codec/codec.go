@@ -27,6 +27,8 @@ type Descriptor interface {
 type Info struct {
 	KeyFrame     bool  // the packet starts or carries a key frame (decodable alone)
 	StartOfFrame bool  // first packet of a frame (of a layer frame, with SVC)
+	EndOfFrame   bool  // last packet of a layer frame (VP9's E bit; only VP9 says it)
+	LayerSync    bool  // the frame depends on no earlier frame of its own or a higher temporal layer, only on lower ones (VP8 Y, VP9 U): a receiver can start its layer here
 	HasTID       bool  // TID is present
 	HasSID       bool  // SID is present
 	TID          uint8 // temporal layer id (0: base)

@@ -45,9 +45,13 @@ func TestVP8Layers(t *testing.T) {
 	// X=1 S=1; I=1 L=1 T=1; 15-bit picture id 0x1234; TL0PICIDX 200; TID 2, Y.
 	pkt := []byte{0xDE, 0xAD, 0x90, 0xE0, 0x80 | 0x12, 0x34, 200, 0xA0, 0x01}
 	d := VP8{}.Parse(pkt[2:], 2)
-	want := Info{StartOfFrame: true, HasTID: true, TID: 2, PictureIDAt: 4, PictureIDLong: true, PictureID: 0x1234, TL0At: 6, TL0: 200}
+	want := Info{StartOfFrame: true, HasTID: true, TID: 2, LayerSync: true, PictureIDAt: 4, PictureIDLong: true, PictureID: 0x1234, TL0At: 6, TL0: 200}
 	if d != want {
 		t.Fatalf("parsed %+v\nwant   %+v", d, want)
+	}
+	// The same without Y: TID 1, not a layer sync.
+	if d := (VP8{}).Parse([]byte{0x90, 0x20, 0x40, 0x01}, 0); !d.HasTID || d.TID != 1 || d.LayerSync {
+		t.Fatalf("TID 1 without Y: %+v", d)
 	}
 	d.Rewrite(pkt, 0x8000, 4) // a 15-bit id wraps to 0
 	if pkt[4] != 0x80 || pkt[5] != 0 || pkt[6] != 4 {
@@ -72,7 +76,7 @@ func TestVP9Layers(t *testing.T) {
 	// Non-flexible: I=1 P=1 L=1 B=1; 15-bit picture id 0x0102; TID 2 U SID 1 D; TL0PICIDX 9.
 	p := []byte{0xE8, 0x81, 0x02, 2<<5 | 0x10 | 1<<1 | 1, 9, 0xff}
 	d := VP9{}.Parse(p, 12)
-	want := Info{StartOfFrame: true, HasTID: true, TID: 2, HasSID: true, SID: 1,
+	want := Info{StartOfFrame: true, HasTID: true, TID: 2, HasSID: true, SID: 1, LayerSync: true,
 		PictureIDAt: 13, PictureIDLong: true, PictureID: 0x0102, TL0At: 16, TL0: 9}
 	if d != want {
 		t.Fatalf("non-flexible: %+v\nwant %+v", d, want)
@@ -83,6 +87,10 @@ func TestVP9Layers(t *testing.T) {
 	want = Info{StartOfFrame: true, HasTID: true, TID: 1, HasSID: true, SID: 2, PictureIDAt: 1, PictureID: 5}
 	if d != want {
 		t.Fatalf("flexible: %+v\nwant %+v", d, want)
+	}
+	// The last packet of a layer frame (E=1) without U: not a switching point.
+	if d := (VP9{}).Parse([]byte{0xA4, 0x05, 1<<5 | 2<<1, 0x03}, 0); !d.EndOfFrame || d.StartOfFrame || d.LayerSync || d.TID != 1 || d.SID != 2 {
+		t.Fatalf("end of layer frame: %+v", d)
 	}
 	// Key picture of an L3T3_KEY stream: SID 0 without inter-picture prediction.
 	if d := (VP9{}).Parse([]byte{0xAA, 0x07, 0x00, 0x00}, 0); !d.KeyFrame || d.SID != 0 || d.TL0At != 3 {

@@ -34,7 +34,7 @@ func (VP8) Parse(p []byte, off int) Info {
 				return Info{}
 			}
 			if x&0x20 != 0 {
-				d.HasTID, d.TID = true, p[i]>>6
+				d.HasTID, d.TID, d.LayerSync = true, p[i]>>6, p[i]&0x20 != 0
 			}
 			i++
 		}

@@ -57,6 +57,13 @@ type InboundRTPStat struct {
 	RTPStreamStat
 	Jitter      uint32 `json:"jitter"`
 	TransportID uint32 `json:"transportId,omitempty"`
+	// gosoup's own, present for a video stream whose payload descriptors
+	// carry layers: how many temporal (TID) and spatial (SID) layers it
+	// has, and the bitrate of its temporal layers cumulated (TL0, TL0+TL1,
+	// ...).
+	TemporalLayers int      `json:"temporalLayers,omitempty"`
+	SpatialLayers  int      `json:"spatialLayers,omitempty"`
+	LayerBitrates  []uint64 `json:"layerBitrates,omitempty"`
 }
 
 // OutboundRTPStat is an "outbound-rtp" stats object.

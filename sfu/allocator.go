@@ -7,20 +7,22 @@ import (
 )
 
 // layerConsumer is the narrow view the layer allocator has of one
-// simulcast consumer: the ranks its producer's live streams offer, what
-// each costs, what the consumer prefers, and its bandwidth state.
+// consumer with layers to choose from (simulcast streams, temporal or SVC
+// spatial layers): the levels (layerselect.go) its producer's live layers
+// offer, what each costs, what the consumer prefers, and its bandwidth
+// state.
 // *Consumer implements it; tests can implement it without a Peer or a
 // Transport.
 type layerConsumer interface {
 	layerID() uint32
 	layerState() *consumerLayers
-	// preferredRank is the highest rank the consumer's preference allows.
-	preferredRank() int
-	// rankAt is the rank of the stream a limit selects now (0: none live).
-	rankAt(limit int, now time.Time) int
-	// rateAt is the bitrate of the stream a limit selects now.
+	// levelAt is the level a limit selects now (0: none live).
+	levelAt(limit int, now time.Time) int
+	// rateAt is the bitrate of what a limit selects now.
 	rateAt(limit int, now time.Time) uint64
-	// stepDown and stepUp give the next live rank below or above (0: none).
+	// stepDown and stepUp give the next step below or above on the
+	// consumer's ladder (layerselect.go: live levels its preference allows,
+	// in the order of their bitrates; 0: none).
 	stepDown(rank int, now time.Time) int
 	stepUp(rank int, now time.Time) int
 	// canProbe reports whether the consumer can carry padding probes.
@@ -30,7 +32,7 @@ type layerConsumer interface {
 }
 
 // layerAllocator shares a receive transport's bandwidth out among its
-// simulcast consumers (see layers.go for the rules). Only the transport's
+// consumers with layers (see layers.go for the rules). Only the transport's
 // report loop uses it.
 type layerAllocator struct {
 	lastCongestion time.Time
@@ -40,8 +42,8 @@ type layerAllocator struct {
 	debug          func(msg string, args ...any)
 }
 
-// allocate runs one round over the simulcast consumers sim (sorted by id).
-// fixed is the bitrate of the transport's consumers without simulcast;
+// allocate runs one round over the consumers with layers sim (sorted by
+// id). fixed is the bitrate of the transport's consumers without layers;
 // budget is what the receiver's path carried when it reported congestion
 // this round (0: no congestion).
 func (a *layerAllocator) allocate(sim []layerConsumer, fixed, budget uint64, now time.Time) {
@@ -72,7 +74,7 @@ func (a *layerAllocator) allocate(sim []layerConsumer, fixed, budget uint64, now
 	}
 }
 
-// fit lowers limits, highest streams first, until the consumers' streams
+// fit lowers limits, highest rates first, one level at a time, until the consumers' streams
 // fit what the receiver's path carried: Chrome reports 85 % of it on
 // congestion, so budget/0.85 is the room. It reports whether a limit
 // dropped.
@@ -86,7 +88,7 @@ func (a *layerAllocator) fit(sim []layerConsumer, fixed, budget uint64, now time
 		var pick layerConsumer
 		var pickRate uint64
 		for _, c := range sim {
-			if c.stepDown(c.rankAt(c.layerState().limit, now), now) == 0 {
+			if c.stepDown(c.levelAt(c.layerState().limit, now), now) == 0 {
 				continue
 			}
 			if r := c.rateAt(c.layerState().limit, now); pick == nil || r > pickRate {
@@ -94,10 +96,10 @@ func (a *layerAllocator) fit(sim []layerConsumer, fixed, budget uint64, now time
 			}
 		}
 		if pick == nil {
-			return lowered // everyone on the lowest layer
+			return lowered // everyone on the lowest level
 		}
 		l := pick.layerState()
-		next := pick.stepDown(pick.rankAt(l.limit, now), now)
+		next := pick.stepDown(pick.levelAt(l.limit, now), now)
 		total -= float64(pickRate) - float64(pick.rateAt(next, now))
 		if now.Sub(l.upgradedAt) < layerFailedWithin {
 			l.backoff = min(max(2*l.backoff, layerHoldMin), layerHoldMax)
@@ -111,31 +113,31 @@ func (a *layerAllocator) fit(sim []layerConsumer, fixed, budget uint64, now time
 	return lowered
 }
 
-// upgradeOne raises by one layer the limit of the consumer that is lowest
+// upgradeOne raises by one level the limit of the consumer that is lowest
 // below what it prefers and whose hold time has passed; a consumer that
 // can carry padding probes the path first.
 func (a *layerAllocator) upgradeOne(sim []layerConsumer, now time.Time) {
 	var pick layerConsumer
-	pickRank := 0
+	pickLevel := 0
 	for _, c := range sim {
 		l := c.layerState()
-		if now.Before(l.holdUntil) {
-			continue
+		if now.Before(l.holdUntil) || l.limit == levelUnlimited {
+			continue // waiting, or nothing limits it
 		}
-		cur := c.rankAt(l.limit, now)
+		cur := c.levelAt(l.limit, now)
 		up := c.stepUp(cur, now)
-		if cur == 0 || up == 0 || up > c.preferredRank() || up <= l.limit {
+		if cur == 0 || up == 0 {
 			continue
 		}
-		if pick == nil || cur < pickRank {
-			pick, pickRank = c, cur
+		if pick == nil || cur < pickLevel {
+			pick, pickLevel = c, cur
 		}
 	}
 	if pick == nil {
 		return
 	}
 	l := pick.layerState()
-	up := pick.stepUp(pickRank, now)
+	up := pick.stepUp(pickLevel, now)
 	a.lastUpgrade = now
 	if pick.canProbe() {
 		extra := pick.rateAt(up, now) - min(pick.rateAt(up, now), pick.rateAt(l.limit, now))
@@ -144,8 +146,17 @@ func (a *layerAllocator) upgradeOne(sim []layerConsumer, now time.Time) {
 		a.debug("probing before an upgrade", "consumer", pick.layerID(), "to", up, "bps", l.probeBps)
 		return
 	}
-	l.limit = up
+	l.limit = raised(pick, up, now)
 	l.upgradedAt, l.changedAt = now, now
+}
+
+// raised is the limit of consumer c moved up to level up: no limit once up
+// is the top of its ladder, so that a layer coming live later is taken.
+func raised(c layerConsumer, up int, now time.Time) int {
+	if c.stepUp(up, now) == 0 {
+		return levelUnlimited
+	}
+	return up
 }
 
 // finishProbe moves the probed consumer up: the path carried the padding.
@@ -153,8 +164,8 @@ func (a *layerAllocator) finishProbe(now time.Time) {
 	c := a.probing
 	a.probing = nil
 	l := c.layerState()
-	if l.probeTo > l.limit {
-		l.limit = l.probeTo
+	if l.probeTo != 0 {
+		l.limit = raised(c, l.probeTo, now)
 		l.upgradedAt, l.changedAt = now, now
 	}
 	l.probeTo = 0

@@ -32,7 +32,7 @@ func (p *Producer) receiveRTP(pkt []byte, ssrc uint32, b *transport.Batch) {
 	if p.paused.Load() {
 		return
 	}
-	p.fanOut(pkt, st, now, b)
+	p.fanOut(pkt, st, isRTX, now, b)
 }
 
 // observeTransportWide feeds what concerns the whole send transport:
@@ -57,8 +57,9 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 // scratch buffer (room payload type and extension ids, fresh
 // abs-send-time), keeps it for retransmissions, parses its payload
 // descriptor with the stream's codec (key frames answer the stream's
-// key-frame requests) and hands it to every active consumer.
-func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
+// key-frame requests; its layer counted unless it came as RTX) and hands it
+// to every active consumer.
+func (p *Producer) fanOut(pkt []byte, st *producerStream, isRTX bool, now time.Time, b *transport.Batch) {
 	cs := *p.consumers.Load()
 	slot := p.slot.Load()
 	if ps := p.pipes.Load(); len(cs) == 0 && slot == nil && (ps == nil || len(*ps) == 0) {
@@ -78,6 +79,11 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 		d = st.desc.Parse(buf[payOff:payOff+payLen], payOff)
 		if st.keyFrames.onPacket(d.KeyFrame, now.UnixNano()) && p.canRequestKeyFrame(st) {
 			p.sendPLI(st) // the last request went unanswered
+		}
+		if !isRTX {
+			// Not retransmissions: Chromium probes the path with RTX copies
+			// of old packets, which would inflate a layer's rate.
+			st.layers.onPacket(d, n)
 		}
 	}
 	if p.absSendTimeID != 0 {
@@ -99,21 +105,27 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *tran
 
 // forward sends one rewritten packet of stream st, whose payload
 // descriptor says d, to the consumer's transport if st is the stream the
-// consumer forwards, switching streams on a key frame of the target one.
+// consumer forwards, switching streams on a key frame of the target one,
+// and if the packet's layers are the consumer's (layerSelect.admit);
+// packets of other layers are skipped without a gap.
 func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32, d codec.Info, now time.Time, b *transport.Batch) {
 	t := c.transport.Load()
 	if t == nil || !t.link.Connected() {
 		return
 	}
 	waitKey := st.desc != nil && !d.KeyFrame
-	if cur, tgt := c.current.Load(), c.target.Load(); int(tgt) == st.index && cur != tgt {
+	cur, tgt := c.current.Load(), c.target.Load()
+	if int(tgt) == st.index && cur != tgt {
 		if waitKey {
 			c.producer.requestStreamKeyFrame(st)
 			return // switch on a key frame of the target stream only
 		}
 		c.current.Store(tgt)
+		cur = tgt
 		c.resync.Store(true)
-		c.setEffective(st.profile)
+		if !d.HasSID {
+			c.setEffective(st.profile)
+		}
 	} else if int(cur) != st.index {
 		return
 	}
@@ -124,6 +136,34 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		}
 		c.resync.Store(false)
 		c.send.resync(st, seq, ts, d, now)
+		c.restartLayers()
+		if d.HasSID {
+			c.setEffective(svcProfile(c.sid))
+		}
+	}
+	if d.HasTID || d.HasSID {
+		// Layers change only on packets newer than every one seen: a late
+		// one or a sender's RTX copy of an old packet (Chromium probes with
+		// them) starts no picture.
+		v := c.admit(d, cur != tgt || !c.send.seq.Newer(uint32(seq)))
+		if v&layerWantKey != 0 {
+			c.producer.requestStreamKeyFrame(st)
+		}
+		if v&layerSpatialChanged != 0 {
+			c.setEffective(svcProfile(c.sid))
+		}
+		if v&layerSkip != 0 {
+			c.skip(t, seq, ts, d, v&layerWholePicture != 0)
+			return
+		}
+		if v&layerEndOfPicture != 0 && buf[1]&0x80 == 0 {
+			// The upper spatial layers are not sent: this packet ends the
+			// picture for the receiver (RTP marker), for this consumer only.
+			buf[1] |= 0x80
+			c.write(t, buf, seq, ts, d, now, b)
+			buf[1] &^= 0x80
+			return
+		}
 	}
 	c.write(t, buf, seq, ts, d, now, b)
 }

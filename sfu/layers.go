@@ -8,13 +8,15 @@ import (
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
-// Simulcast layer choice per receive transport. Every consumer forwards
-// the highest active producer stream allowed by its preferred profile and
-// by a bandwidth limit. The limit drops at once when the receiver reports
-// congestion (its REMB falls, or RTCP receiver reports show loss) until
-// the consumers' streams fit, and rises one layer at a time only after the
-// path has been quiet for a while; a consumer whose upgrade failed waits
-// twice as long before the next try (5 s up to 60 s): no flapping.
+// Layer choice under bandwidth, per receive transport. Every consumer with
+// layers to choose from forwards the highest level (layerselect.go: a
+// simulcast stream or SVC spatial layer, and a temporal layer) allowed by
+// its preferred profile and by a bandwidth limit. The limit drops at once
+// when the receiver reports congestion (its REMB falls, or RTCP receiver
+// reports show loss) until the consumers' layers fit, and rises one level
+// at a time only after the path has been quiet for a while; a consumer
+// whose upgrade failed waits twice as long before the next try (5 s up to
+// 60 s): no flapping.
 //
 // Loss counts as congestion only from about 20 %: a path that loses 10 %
 // at random (a radio link) loses as much on a lower layer, retransmission
@@ -39,14 +41,14 @@ const (
 // consumerLayers is a consumer's bandwidth state; only its transport's
 // report loop touches it.
 type consumerLayers struct {
-	limit       int // highest profile rank the bandwidth allows
+	limit       int // highest level the bandwidth allows (layerselect.go); levelUnlimited: any
 	holdUntil   time.Time
 	backoff     time.Duration
 	upgradedAt  time.Time
 	changedAt   time.Time
 	reportsSeen uint64
 	lossy       int // consecutive receiver reports with loss over the threshold
-	probeTo     int // rank being probed; 0: none
+	probeTo     int // level being probed; 0: none
 	probeUntil  time.Time
 	probeBps    uint64
 }
@@ -90,77 +92,10 @@ func (r *remoteBandwidth) takeDecrease() (to, from uint64) {
 	return to, from
 }
 
-// initialStream is the stream a new consumer with this preferred profile
-// starts on: the highest at or below the preference.
-func (p *Producer) initialStream(preferred string) int {
-	return p.chooseStream(preferenceRank(preferred), rankHigh, time.Time{})
-}
-
-// preferenceRank is the highest rank a preferred profile allows ("default":
-// as high as possible).
-func preferenceRank(preferred string) int {
-	if r := profileRank(preferred); r >= rankLow {
-		return r
-	}
-	return rankHigh
-}
-
-// chooseStream returns the highest active stream whose rank is at most
-// min(pref, limit); if none is that low, the lowest active one; -1 when no
-// stream is active. With a zero now, activity is not considered.
-func (p *Producer) chooseStream(pref, limit int, now time.Time) int {
-	if len(p.streams) == 1 {
-		return 0
-	}
-	ceiling := min(pref, limit)
-	best, lowest := -1, -1
-	for i, s := range p.streams {
-		if !now.IsZero() && !s.active(now) {
-			continue
-		}
-		if lowest < 0 || s.rank < p.streams[lowest].rank {
-			lowest = i
-		}
-		if s.rank <= ceiling && (best < 0 || s.rank > p.streams[best].rank) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return lowest
-	}
-	return best
-}
-
-// stepDown returns the rank of the next active stream below rank, or 0.
-func (p *Producer) stepDown(rank int, now time.Time) int {
-	next := 0
-	for _, s := range p.streams {
-		if s.rank < rank && s.rank > next && s.active(now) {
-			next = s.rank
-		}
-	}
-	return next
-}
-
-// stepUp returns the rank of the next active stream above rank, or 0.
-func (p *Producer) stepUp(rank int, now time.Time) int {
-	next := 0
-	for _, s := range p.streams {
-		if s.rank > rank && (next == 0 || s.rank < next) && s.active(now) {
-			next = s.rank
-		}
-	}
-	return next
-}
-
-// streamRate is the bitrate of the stream a consumer would forward at this
+// streamRate is the bitrate of what a consumer would forward at this
 // limit.
 func (c *Consumer) streamRate(limit int, now time.Time) uint64 {
-	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), limit, now)
-	if i < 0 {
-		return 0
-	}
-	return c.producer.streams[i].currentBitrate(now)
+	return c.rateAt(limit, now)
 }
 
 // prefProfile is the profile the consumer prefers, read without the room
@@ -182,7 +117,7 @@ func (c *Consumer) prefProfile() string {
 // stream its limit allows.
 func (t *Transport) updateLayers(now time.Time) {
 	var sim []*Consumer
-	var fixed uint64 // consumers without simulcast
+	var fixed uint64 // consumers without layers to choose from
 	worstLoss := uint32(0)
 	for _, c := range *t.consumersBySSRC.Load() {
 		if !c.active.Load() || c.transport.Load() != t {
@@ -200,14 +135,14 @@ func (t *Transport) updateLayers(now time.Time) {
 				c.layers.lossy = 0
 			}
 		}
-		if !c.producer.simulcast() {
+		if !c.producer.layered() {
 			if c.producer.streams[0].active(now) {
 				fixed += c.producer.streams[0].currentBitrate(now)
 			}
 			continue
 		}
 		if c.layers.limit == 0 {
-			c.layers.limit, c.layers.changedAt = rankHigh, now
+			c.layers.limit, c.layers.changedAt = levelUnlimited, now
 		}
 		sim = append(sim, c)
 	}
@@ -243,48 +178,10 @@ func (t *Transport) updateLayers(now time.Time) {
 	}
 }
 
-// The layerConsumer view of a Consumer (report loop of its transport).
-
-func (c *Consumer) layerID() uint32             { return c.id }
-func (c *Consumer) layerState() *consumerLayers { return &c.layers }
-func (c *Consumer) preferredRank() int          { return preferenceRank(c.prefProfile()) }
-func (c *Consumer) rateAt(limit int, now time.Time) uint64 {
-	return c.streamRate(limit, now)
-}
-func (c *Consumer) stepDown(rank int, now time.Time) int { return c.producer.stepDown(rank, now) }
-func (c *Consumer) stepUp(rank int, now time.Time) int   { return c.producer.stepUp(rank, now) }
-func (c *Consumer) probeFailed()                         { c.probesFailed.Add(1) }
-
-// rankAt is the rank of the stream the consumer's preference and a limit
-// select now; 0 when no stream is active.
-func (c *Consumer) rankAt(limit int, now time.Time) int {
-	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), limit, now)
-	if i < 0 {
-		return 0
-	}
-	return c.producer.streams[i].rank
-}
-
 // debug logs on the owner's logger, if any.
 func (t *Transport) debug(msg string, args ...any) {
 	if t.peer != nil && t.peer.log != nil {
 		t.peer.log.Debug(msg, append([]any{"transport", t.id}, args...)...)
-	}
-}
-
-// applyTarget points the consumer at the stream its preference and limit
-// allow; "none" is reported when no stream is active.
-func (c *Consumer) applyTarget(now time.Time) {
-	i := c.producer.chooseStream(preferenceRank(c.prefProfile()), c.layers.limit, now)
-	if c.producer.paused.Load() {
-		return // streams are silent because the sender paused
-	}
-	old := c.target.Swap(int32(i))
-	if i < 0 && c.current.Swap(-1) >= 0 {
-		c.setEffective(profileNone)
-	}
-	if i >= 0 && int32(i) != old {
-		c.producer.requestStreamKeyFrame(c.producer.streams[i])
 	}
 }
 

@@ -33,13 +33,12 @@ type consumerSendStream struct {
 	counters         *serverCounters
 	extIDs           *extRenumber // nil: the receiver reads the room's extension ids (whipapi.go)
 
-	transport atomic.Pointer[Transport]
-	active    atomic.Bool
-	resync    atomic.Bool
-	effective atomic.Pointer[string]
-	preferred atomic.Pointer[string] // preferredProfile, for the report loop
-	current   atomic.Int32           // producer stream forwarded now; -1: none (media plane writes)
-	target    atomic.Int32           // producer stream to switch to; -1: none
+	transport   atomic.Pointer[Transport]
+	active      atomic.Bool
+	resync      atomic.Bool
+	effective   atomic.Pointer[string]
+	preferred   atomic.Pointer[string] // preferredProfile, for the report loop
+	layerSelect                        // which stream and layers are forwarded (layerselect.go)
 
 	send sendState
 

@@ -19,6 +19,21 @@ import (
 // c's receiver gets (failing the test after 2 s without one).
 func consumerSink(t *testing.T, p *Producer, c *Consumer) func() rtp.Packet {
 	t.Helper()
+	read := consumerSinkWithin(t, p, c)
+	return func() rtp.Packet {
+		t.Helper()
+		q, ok := read(2 * time.Second)
+		if !ok {
+			t.Fatal("no packet in 2 s")
+		}
+		return q
+	}
+}
+
+// consumerSinkWithin is consumerSink whose reader waits at most d and
+// reports whether a packet came.
+func consumerSinkWithin(t *testing.T, p *Producer, c *Consumer) func(d time.Duration) (rtp.Packet, bool) {
+	t.Helper()
 	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -35,12 +50,15 @@ func consumerSink(t *testing.T, p *Producer, c *Consumer) func() rtp.Packet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func() rtp.Packet {
+	return func(d time.Duration) (rtp.Packet, bool) {
 		t.Helper()
 		b := make([]byte, 2000)
-		_ = sink.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_ = sink.SetReadDeadline(time.Now().Add(d))
 		n, _, err := sink.ReadFromUDP(b)
 		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return rtp.Packet{}, false
+			}
 			t.Fatal(err)
 		}
 		var h rtp.Header
@@ -52,7 +70,7 @@ func consumerSink(t *testing.T, p *Producer, c *Consumer) func() rtp.Packet {
 		if err := got.Unmarshal(out); err != nil {
 			t.Fatal(err)
 		}
-		return got
+		return got, true
 	}
 }
 

@@ -150,6 +150,13 @@ func (p *Producer) inboundStat(st *producerStream, withTransport bool, now time.
 	if withTransport {
 		out.TransportID = p.transport.id
 	}
+	if n := st.temporalLayers(); n > 1 {
+		out.TemporalLayers = n
+		for tid := range min(n, maxMeasuredLayers) {
+			out.LayerBitrates = append(out.LayerBitrates, st.layers.rate(spatialAll, tid, now))
+		}
+	}
+	out.SpatialLayers = int(st.layers.spatial.Load())
 	return out
 }
 

@@ -39,6 +39,7 @@ type producerStream struct {
 	rtxScratch   [1600]byte   // media plane: the last decoded retransmission
 	rate         bitrateMeter // stats reports
 	bitrate      bitrateMeter // layer choice (windows of at least 1 s)
+	layers       layerRates   // layer choice: bitrate per spatial and temporal layer
 }
 
 // active reports whether the stream carried media recently.
@@ -63,6 +64,7 @@ func newStreams(encs []rtpparams.EncodingParameters, withRetransmission bool) []
 			profile = profileDefault
 		}
 		s := &producerStream{index: i, profile: profile, rank: profileRank(profile), statsID: statsID(), bitrate: bitrateMeter{window: time.Second}}
+		s.layers.init()
 		s.ssrc.Store(e.SSRC)
 		s.rtxSSRC.Store(rtxSSRC(e))
 		if e.SSRC == 0 {

@@ -33,6 +33,19 @@ test('a receiver switches simulcast profiles and keeps decoding', async () => {
     console.log(`simulcast layers sending after ${ms} ms: ${JSON.stringify(layers)}`);
     assert.ok(layers.length >= 2, `only ${layers.length} layer(s) active`);
 
+    // Chromium's VP8 simulcast layers carry temporal layers: gosoup reads
+    // each packet's TID from the VP8 payload descriptor and reports per
+    // stream how many temporal layers it saw and their cumulated bitrates.
+    await sleep(2000);
+    const streams = await alice.evaluate(() => window.harness.lastStats()['producer-video']);
+    const temporal = streams.filter((x) => x.bitrate > 20000).map((x) => ({ temporalLayers: x.temporalLayers, layerBitrates: x.layerBitrates }));
+    console.log(`temporal layers per active stream: ${JSON.stringify(temporal)}`);
+    for (const x of temporal) {
+      assert.ok(x.temporalLayers >= 2, `a simulcast stream without temporal layers: ${JSON.stringify(x)}`);
+      const r = x.layerBitrates;
+      assert.ok(r.length === Math.min(x.temporalLayers, 4) && r[0] > 0 && r[r.length - 1] > r[0], `layer bitrates ${JSON.stringify(r)}`);
+    }
+
     // Each layer is Chrome-downscaled 4/2/1 from 1280x720: the decoded
     // width tells which stream bob gets.
     const widths = { low: [200, 400], medium: [500, 700], high: [1000, 1400] };

@@ -87,6 +87,13 @@ func (s *Space) ResyncMask(in, mask uint32) {
 	s.seen, s.dropped = [words]uint64{}, [words]uint64{}
 }
 
+// Newer reports whether in is newer than every value seen (not late, not
+// a repeat): the packets a forwarder may take decisions on.
+func (s *Space) Newer(in uint32) bool {
+	d := (in - s.maxIn) & s.mask
+	return !s.started || d != 0 && d <= s.mask/2
+}
+
 // Map returns the outgoing value of in, a value to forward; false when in
 // is older than the window or than the last Resync, or was dropped.
 func (s *Space) Map(in uint32) (uint32, bool) {

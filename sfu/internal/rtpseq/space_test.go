@@ -347,3 +347,18 @@ func TestContinueAfter(t *testing.T) {
 		t.Errorf("unstarted space: Map = %d %v, want 101", out, ok)
 	}
 }
+
+func TestNewer(t *testing.T) {
+	s := NewSpace(0xffff)
+	if !s.Newer(5) {
+		t.Fatal("nothing seen: not newer")
+	}
+	s.Map(0xfffe)
+	if !s.Newer(0xffff) || !s.Newer(3) || s.Newer(0xfffe) || s.Newer(0xfff0) {
+		t.Fatal("newer across the wrap")
+	}
+	s.Drop(0xffff)
+	if s.Newer(0xffff) || !s.Newer(0) {
+		t.Fatal("a dropped value counts as seen")
+	}
+}
