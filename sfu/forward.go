@@ -77,6 +77,14 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, isRTX bool, now time.T
 	var d codec.Info
 	if st.desc != nil {
 		d = st.desc.Parse(buf[payOff:payOff+payLen], payOff)
+		if isRTX {
+			// A retransmitted key frame is no place to switch or resync at:
+			// Chromium probes the path with RTX copies of old packets, old
+			// key frames among them, and a consumer switched on one would
+			// restart its numbering in the past (a gap of 66-313 packets and
+			// a 2.8 s stall seen on H264 simulcast switched down).
+			d.KeyFrame = false
+		}
 		if st.keyFrames.onPacket(d.KeyFrame, now.UnixNano()) && p.canRequestKeyFrame(st) {
 			p.sendPLI(st) // the last request went unanswered
 		}

@@ -26,3 +26,28 @@ func TestSendStateResyncContinuesSequence(t *testing.T) {
 }
 
 var zeroTime = time.Unix(1700000000, 0)
+
+// TestNoSwitchOnARetransmittedKeyFrame: a consumer waiting for a key frame
+// to start (or switch streams) does not start on an RTX copy of an old key
+// frame (Chromium probes the path with such copies): it would restart its
+// numbering in the past. It starts on the next key frame sent as such.
+func TestNoSwitchOnARetransmittedKeyFrame(t *testing.T) {
+	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
+	t.Cleanup(done)
+	c := (*p.consumers.Load())[0]
+	read := consumerSinkWithin(t, p, c)
+	p.streams[0].nacks = nil
+	vp8Temporal(pkt, 100, 10, 1, 0, false, true) // an old key frame, retransmitted
+	p.fanOut(pkt, p.streams[0], true, time.Now(), batch)
+	batch.Flush()
+	if q, ok := read(300 * time.Millisecond); ok {
+		t.Fatalf("the consumer started on a retransmitted key frame: seq %d", q.SequenceNumber)
+	}
+	vp8Temporal(pkt, 500, 410, 40, 0, false, true)
+	p.fanOut(pkt, p.streams[0], false, time.Now(), batch)
+	batch.Flush()
+	q, ok := read(2 * time.Second)
+	if !ok || q.SequenceNumber != 500 {
+		t.Fatalf("key frame sent as such: got %v %d, want seq 500", ok, q.SequenceNumber)
+	}
+}
