@@ -280,10 +280,12 @@ func (c *Consumer) updateActiveLocked() {
 	if active {
 		c.resync.Store(true)
 		c.active.Store(true)
+		c.producer.refreshForwarding()
 		c.producer.requestStreamKeyFrame(c.wantedStream())
 		return
 	}
 	c.active.Store(false)
+	c.producer.refreshForwarding()
 }
 
 // disableLocked detaches the consumer from its transport (the transport

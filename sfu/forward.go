@@ -59,7 +59,7 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 // descriptor with the stream's codec (key frames answer the stream's
 // key-frame requests) and hands it to every active consumer.
 func (p *Producer) fanOut(pkt []byte, st *producerStream, now time.Time, b *transport.Batch) {
-	cs := *p.consumers.Load()
+	cs := p.activeConsumers() // paused and disabled consumers are not visited
 	slot := p.slot.Load()
 	if ps := p.pipes.Load(); len(cs) == 0 && slot == nil && (ps == nil || len(*ps) == 0) {
 		return

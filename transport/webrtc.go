@@ -55,12 +55,10 @@ type WebRTCTransport struct {
 	recvCtx atomic.Pointer[srtp.Context]
 	rtpHdr  rtp.Header
 	rtcpHdr rtcp.Header
-	rtcpBuf []byte
 
 	// Write path.
 	sendMu   sync.Mutex
 	sendCtx  *srtp.Context
-	sendBuf  []byte
 	sendHdr  rtp.Header
 	sendRTCP rtcp.Header
 
@@ -69,6 +67,14 @@ type WebRTCTransport struct {
 	bytesReceived atomic.Uint64
 	bytesSent     atomic.Uint64
 }
+
+// sendBufs are the buffers WriteRTP and WriteRTCP encrypt into, shared by
+// all transports: each is held only while one packet is encrypted and sent
+// (the send is synchronous), so a transport keeps none of its own.
+var sendBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1600)
+	return &b
+}}
 
 func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTransport {
 	ctx, cancel := context.WithCancel(ctx)
@@ -81,8 +87,6 @@ func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTran
 		localRole: RoleAuto,
 		dtlsState: "new",
 		done:      make(chan struct{}),
-		rtcpBuf:   make([]byte, 1500),
-		sendBuf:   make([]byte, 0, 1600),
 	}
 	t.pconn = newDTLSPacketConn(t)
 	// The owner's context ending closes the transport (no goroutine
@@ -422,7 +426,7 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 	// The tuple follows the client only once the packet authenticated: a
 	// forged packet from another valid tuple must not redirect the media.
 	if isRTCP(pkt) {
-		out, err := ctx.DecryptRTCP(t.rtcpBuf, pkt, &t.rtcpHdr)
+		out, err := ctx.DecryptRTCP(pkt, pkt, &t.rtcpHdr) // in place, as RTP
 		if err != nil {
 			return
 		}
@@ -446,11 +450,13 @@ func (t *WebRTCTransport) WriteRTP(pkt []byte) error {
 	if t.sendCtx == nil {
 		return ErrNotConnected
 	}
-	out, err := t.sendCtx.EncryptRTP(t.sendBuf[:0], pkt, &t.sendHdr)
+	bp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bp)
+	out, err := t.sendCtx.EncryptRTP((*bp)[:0], pkt, &t.sendHdr)
 	if err != nil {
 		return fmt.Errorf("encrypt RTP: %w", err)
 	}
-	t.sendBuf = out[:0]
+	*bp = out[:0]
 	return t.send(out)
 }
 
@@ -462,11 +468,13 @@ func (t *WebRTCTransport) WriteRTCP(pkt []byte) error {
 	if t.sendCtx == nil {
 		return ErrNotConnected
 	}
-	out, err := t.sendCtx.EncryptRTCP(t.sendBuf[:0], pkt, &t.sendRTCP)
+	bp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bp)
+	out, err := t.sendCtx.EncryptRTCP((*bp)[:0], pkt, &t.sendRTCP)
 	if err != nil {
 		return fmt.Errorf("encrypt RTCP: %w", err)
 	}
-	t.sendBuf = out[:0]
+	*bp = out[:0]
 	return t.send(out)
 }
 
