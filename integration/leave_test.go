@@ -291,6 +291,9 @@ func TestNoTransportClosedForTheClientsOwnDTLSClose(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	// Past the server's first watch of the connected DTLS conn (1 s): the
+	// close_notify itself must start the read that sees it.
+	time.Sleep(1500 * time.Millisecond)
 	from := len(alice.Notifications())
 	if err := dc.Close(); err != nil { // close_notify
 		t.Fatal(err)

@@ -44,6 +44,18 @@ type WebRTCTransport struct {
 	dtlsState   string
 	// dtlsDeferred: the handshake waits for a per-source slot.
 	dtlsDeferred atomic.Bool
+	// After the handshake (transport/dtlsrelease.go): dtlsUp, it is done;
+	// watching, watchDTLS reads the conn for a while; dtlsEnded, the conn
+	// was released (dtlsLast: see dtlsQuietPassed); authed counts SRTP/SRTCP packets that authenticated;
+	// alert* describe an alert record received after the release.
+	dtlsUp      atomic.Bool
+	watching    atomic.Bool
+	dtlsEnded   atomic.Bool
+	authed      atomic.Uint64
+	alertAt     atomic.Int64
+	alertAuthed atomic.Uint64
+	alertCheck  atomic.Int64
+	dtlsLast    atomic.Int64 // unix ns: handshake done or the client's last DTLS record since, until released
 
 	selected atomic.Pointer[Tuple]
 	recvMu   sync.Mutex // serializes decryption (UDP and TCP readers)
@@ -273,6 +285,9 @@ func (t *WebRTCTransport) useTuple(tp Tuple) {
 func (t *WebRTCTransport) handleDTLS(pkt []byte, tp Tuple) {
 	t.bytesReceived.Add(uint64(len(pkt)))
 	t.useTuple(tp)
+	if t.dtlsUp.Load() && t.postHandshakeRecord(pkt) {
+		return
+	}
 	t.pconn.push(pkt)
 	if t.dtlsDeferred.Load() {
 		t.maybeStartDTLS()
@@ -360,18 +375,9 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 	t.mu.Lock()
 	t.dtlsState = "connected"
 	t.mu.Unlock()
+	t.dtlsUp.Store(true)
 	t.l.OnConnected(t)
-	// Read application data until the peer closes DTLS (close_notify) or
-	// the transport closes; DataChannels are not supported and ignored.
-	buf := make([]byte, 1500)
-	for {
-		if _, err := conn.Read(buf); err != nil {
-			if !t.isClosed() {
-				t.closeWith(fmt.Errorf("dtls closed by remote: %w", err))
-			}
-			return
-		}
-	}
+	t.afterHandshake(conn, role == RoleClient)
 }
 
 func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
@@ -431,6 +437,7 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 			return
 		}
 		t.useTuple(tp)
+		t.authenticated()
 		t.l.OnRTCP(t, out)
 		return
 	}
@@ -439,6 +446,7 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 		return
 	}
 	t.useTuple(tp)
+	t.authenticated()
 	t.l.OnRTP(t, out, b)
 }
 
