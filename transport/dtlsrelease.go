@@ -156,8 +156,8 @@ func (t *WebRTCTransport) watchDTLS(conn *dtls.Conn) {
 				continue
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return
+			if errors.As(err, &ne) && ne.Timeout() || t.dtlsEnded.Load() {
+				return // the watch is over, or releaseDTLS closed the conn
 			}
 			if !t.isClosed() {
 				t.closeWith(fmt.Errorf("dtls closed by remote: %w", err))
