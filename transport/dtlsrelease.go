@@ -21,8 +21,7 @@ import (
 //   - As the DTLS server, the first SRTP or SRTCP packet that
 //     authenticates proves the client completed the handshake, and so does
 //     dtlsQuiet without a DTLS record from it (a client that missed our
-//     last flight sends its own again within a second or two, and pion
-//     answers): the conn is released then. Until then a record that is not
+//     last flight sends its own again within seconds, and pion answers): the conn is released then. Until then a record that is not
 //     a handshake flight (an alert, application data) starts watchDTLS.
 //
 // Released, the conn is closed without a close_notify (the client's DTLS
@@ -45,8 +44,11 @@ const (
 const dtlsAlertGrace = 2 * time.Second
 
 // dtlsQuiet is how long a DTLS server's conn is kept after the handshake
-// (or the client's last DTLS record) when no SRTP or SRTCP came.
-const dtlsQuiet = 5 * time.Second
+// (or the client's last DTLS record) when no SRTP or SRTCP came: longer
+// than the gaps between a client's first retransmissions of its last
+// flight (1, 2, 4, 8 s), so that losing ours four times in a row is needed
+// to strand a client.
+const dtlsQuiet = 10 * time.Second
 
 // afterHandshake runs on the handshake's goroutine once the transport is
 // connected, which then ends.
