@@ -2,18 +2,12 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/dtls/v3"
-	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
-	"github.com/pion/stun/v4"
 
 	"github.com/gosoup/gosoup/client"
 )
@@ -188,74 +182,17 @@ func TestNoTransportClosedForTheClientsOwnDTLSClose(t *testing.T) {
 	alice := join(ctx, t, g, "dc", "alice")
 	bob := join(ctx, t, g, "dc", "bob")
 
-	cert, err := selfsign.GenerateSelfSigned()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(cert.Certificate[0])
-	hexes := make([]string, len(sum))
-	for i, b := range sum {
-		hexes[i] = fmt.Sprintf("%02X", b)
-	}
+	cert, fingerprint := rawCert(t)
 	const transportID = 4242
 	raw, err := alice.Request(ctx, "createTransport", map[string]any{
 		"id": transportID, "direction": "send", "options": map[string]any{"tcp": false},
-		"dtlsParameters": map[string]any{"role": "server", "fingerprints": []any{
-			map[string]any{"algorithm": "sha-256", "value": strings.Join(hexes, ":")},
-		}},
+		"dtlsParameters": map[string]any{"role": "server", "fingerprints": []any{fingerprint}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ct struct {
-		IceParameters struct {
-			UsernameFragment string `json:"usernameFragment"`
-			Password         string `json:"password"`
-		} `json:"iceParameters"`
-		IceCandidates []struct {
-			IP       string `json:"ip"`
-			Port     int    `json:"port"`
-			Protocol string `json:"protocol"`
-		} `json:"iceCandidates"`
-	}
-	mustJSON(t, raw, &ct)
-	var server *net.UDPAddr
-	for _, c := range ct.IceCandidates {
-		if c.Protocol == "udp" && net.ParseIP(c.IP).To4() != nil {
-			server = &net.UDPAddr{IP: net.ParseIP(c.IP), Port: c.Port}
-			break
-		}
-	}
-	if server == nil {
-		t.Fatalf("no IPv4 UDP candidate in %+v", ct.IceCandidates)
-	}
-
-	// ICE: one nominating Binding request from the socket DTLS then uses.
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, server := rawICE(t, raw)
 	defer conn.Close()
-	req, err := stun.Build(stun.TransactionID, stun.BindingRequest,
-		stun.NewUsername(ct.IceParameters.UsernameFragment+":rawclient"),
-		stun.RawAttribute{Type: stun.AttrUseCandidate},
-		stun.NewShortTermIntegrity(ct.IceParameters.Password), stun.Fingerprint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.WriteToUDP(req.Raw, server); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1500)
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _, err := conn.ReadFromUDP(buf)
-	if err != nil {
-		t.Fatalf("no Binding response: %v", err)
-	}
-	if resp := (&stun.Message{Raw: buf[:n]}); resp.Decode() != nil || resp.Type != stun.BindingSuccess {
-		t.Fatalf("Binding answered with %x", buf[:n])
-	}
-	_ = conn.SetReadDeadline(time.Time{})
 
 	// DTLS: the server is the DTLS client of a send transport.
 	dc, err := dtls.Server(conn, server, &dtls.Config{
@@ -291,6 +228,9 @@ func TestNoTransportClosedForTheClientsOwnDTLSClose(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	// Past the server's first watch of the connected DTLS conn (1 s): the
+	// close_notify itself must start the read that sees it.
+	time.Sleep(1500 * time.Millisecond)
 	from := len(alice.Notifications())
 	if err := dc.Close(); err != nil { // close_notify
 		t.Fatal(err)

@@ -15,6 +15,9 @@
 # (mediasoup 2.6.19) in /tmp/refserver with the --num-workers change; for LiveKit /tmp/livekit-server
 # (v1.9.11) and /tmp/livekit-load (bench/livekit-load), run in the network namespace "lkbench" made below.
 # SERVERS="gosoup mediasoup livekit" chooses the servers of pinned/audio; CAPACITY_STEPS the subscriber counts.
+# BENCH_GOSOUP and BENCH_GOSOUP_LOAD replace /tmp/gosoup and /tmp/gosoup-load; the server "gosoup-base" is gosoup
+# from BENCH_GOSOUP_BASE (a build of another commit, for a before/after in one run); BENCH_GOSOUP_ENV (e.g. GOGC=25)
+# is the environment of both gosoup servers.
 # Results: /tmp/bench/<scenario>-<server>.json (the load tool's summary), .txt (its output) and .samples
 # (once a second: time, server CPU ticks, load tool CPU ticks, /proc/stat cpu line), and a summary line per
 # run in /tmp/bench/summary.tsv.
@@ -59,10 +62,11 @@ start_server() {
   local name=$1 pin=$2 ts=""
   [ "$pin" = 1 ] && ts="taskset -c 0"
   case $name in
-  gosoup)
-    $ts /tmp/gosoup --listen 127.0.0.1:3601 --max-peers-per-room 1000 --web "" --rtc-listen-ip 127.0.0.1 \
+  gosoup | gosoup-base)
+    local bin=${BENCH_GOSOUP:-/tmp/gosoup}; [ $name = gosoup-base ] && bin=$BENCH_GOSOUP_BASE
+    env ${BENCH_GOSOUP_ENV:-} $ts $bin --listen 127.0.0.1:3601 --max-peers-per-room 1000 --web "" --rtc-listen-ip 127.0.0.1 \
       --rtc-port 0 --log-level warn > "$OUT/server.log" 2>&1 &
-    url=ws://127.0.0.1:3601 pat="gosoup --listen 127.0.0.1:3601" ;;
+    url=ws://127.0.0.1:3601 pat="[-]-listen 127.0.0.1:3601 --max-peers-per-room" ;;
   mediasoup | mediasoup2)
     local nw=1; [ $name = mediasoup2 ] && nw=2
     (cd /tmp/refserver && exec $ts node server.js --port 3602 --num-workers $nw --rtc-min-port 50000 \
@@ -88,7 +92,7 @@ stop_server() {
 # livekit) on core 1 when PIN=1, at nice NICE, and a summary line.
 run() {
   local name=$1 srv=$2 pin=$3 nice=$4; shift 4
-  local tag=$name-$srv ts="" tool=/tmp/gosoup-load ns=""
+  local tag=$name-$srv ts="" tool=${BENCH_GOSOUP_LOAD:-/tmp/gosoup-load} ns=""
   [ "$pin" = 1 ] && ts="taskset -c 1"
   [ $srv = livekit ] && tool=/tmp/livekit-load ns="ip netns exec $NS"
   start_server $srv $pin

@@ -283,10 +283,12 @@ func (c *Consumer) updateActiveLocked() {
 		if c.send.group != nil {
 			c.send.group.routeLocked(c)
 		}
+		c.producer.refreshForwarding()
 		c.producer.requestStreamKeyFrame(c.wantedStream())
 		return
 	}
 	c.active.Store(false)
+	c.producer.refreshForwarding()
 }
 
 // disableLocked detaches the consumer from its transport (the transport

@@ -66,7 +66,7 @@ type tpeer struct {
 	box *inbox
 }
 
-func newTestServer(t *testing.T) *Server {
+func newTestServer(t testing.TB) *Server {
 	t.Helper()
 	s, err := NewServer(Config{RTC: transport.Config{ListenIP: "127.0.0.1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

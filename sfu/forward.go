@@ -60,7 +60,7 @@ func (p *Producer) observeTransportWide(pkt []byte, ssrc uint32, now time.Time) 
 // key-frame requests; its layer counted unless it came as RTX) and hands it
 // to every active consumer.
 func (p *Producer) fanOut(pkt []byte, st *producerStream, isRTX bool, now time.Time, b *transport.Batch) {
-	cs := *p.consumers.Load()
+	cs := p.activeConsumers() // paused and disabled consumers are not visited
 	slot := p.slot.Load()
 	if ps := p.pipes.Load(); len(cs) == 0 && slot == nil && (ps == nil || len(*ps) == 0) {
 		return

@@ -53,6 +53,13 @@ type Producer struct {
 	preferred atomic.Pointer[string] // for consumers whose own preference is "default"
 	nackCount atomic.Uint64
 
+	// forwarding is the subset of consumers that media flows to (active:
+	// enabled, nobody paused them), the only ones fanOut visits, so a
+	// paused or disabled consumer costs nothing per packet. Copy-on-write,
+	// rebuilt under fwdMu when a consumer is added, removed or changes state.
+	forwarding atomic.Pointer[[]*Consumer]
+	fwdMu      sync.Mutex
+
 	// Media plane only.
 	scratch [1600]byte
 
@@ -285,6 +292,7 @@ func (p *Producer) addConsumer(c *Consumer) {
 	next := make([]*Consumer, 0, len(old)+1)
 	next = append(append(next, old...), c)
 	p.consumers.Store(&next)
+	p.refreshForwarding()
 }
 
 func (p *Producer) removeConsumer(c *Consumer) {
@@ -296,6 +304,32 @@ func (p *Producer) removeConsumer(c *Consumer) {
 		}
 	}
 	p.consumers.Store(&next)
+	p.refreshForwarding()
+}
+
+// refreshForwarding rebuilds the list of consumers media flows to from
+// the consumers and their active flags; called after any of them changes.
+func (p *Producer) refreshForwarding() {
+	p.fwdMu.Lock()
+	defer p.fwdMu.Unlock()
+	var next []*Consumer
+	if all := p.consumers.Load(); all != nil {
+		for _, c := range *all {
+			if c.active.Load() {
+				next = append(next, c)
+			}
+		}
+	}
+	p.forwarding.Store(&next)
+}
+
+// activeConsumers returns the consumers media flows to (see forwarding).
+// Media plane; it allocates nothing.
+func (p *Producer) activeConsumers() []*Consumer {
+	if l := p.forwarding.Load(); l != nil {
+		return *l
+	}
+	return nil
 }
 
 func (p *Producer) setRemotelyPausedLocked(paused bool) {

@@ -72,15 +72,20 @@ func ntpTime(t time.Time) uint64 {
 	return secs<<32 | frac
 }
 
-// sendReports sends an SR (+SDES) per consumer that sent media and an RR
-// per producer stream on this transport.
+// sendReports sends an SR (+SDES) per consumer that sent media since its
+// last report and an RR per producer stream on this transport.
 func (t *Transport) sendReports(now time.Time) {
 	var pkts []rtcp.Packet
 	for _, c := range *t.consumersBySSRC.Load() {
 		s := &c.send
-		if s.packets.Load() == 0 {
+		sent := s.packets.Load()
+		if sent == c.srPackets {
+			// Nothing sent since the last report (never, paused, or a silent
+			// source): no sender report (RFC 3550 6.4), so a consumer with
+			// nothing to forward costs nothing here either.
 			continue
 		}
+		c.srPackets = sent
 		c.lastSRNTP.Store(uint32(ntpTime(now) >> 16))
 		rtpTs := s.reportTs.Load()
 		if s.clockRate > 0 {
@@ -90,7 +95,7 @@ func (t *Transport) sendReports(now time.Time) {
 		pkts = append(pkts,
 			&rtcp.SenderReport{
 				SSRC: c.ssrc, NTPTime: ntpTime(now), RTPTime: rtpTs,
-				PacketCount: uint32(s.packets.Load()), OctetCount: uint32(s.bytes.Load()),
+				PacketCount: uint32(sent), OctetCount: uint32(s.bytes.Load()),
 			},
 			&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
 				Source: c.ssrc, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: c.cname}},

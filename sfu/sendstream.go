@@ -45,7 +45,7 @@ type consumerSendStream struct {
 	consumerFeedback
 	rtxMu         sync.Mutex
 	rtxSeq        uint16
-	rtxScratch    [1600]byte
+	rtxBuf        []byte // made on first use (rtxScratch): most consumers, audio ones, never retransmit nor pad
 	retransmitted atomic.Uint64
 	paddingSent   atomic.Uint64 // probe packets
 	probesFailed  atomic.Uint64
@@ -105,7 +105,7 @@ func (s *consumerSendStream) skip(t *Transport, seq uint16, ts uint32, d codec.I
 	}
 	s.rtxMu.Lock()
 	defer s.rtxMu.Unlock()
-	pkt := s.rtxScratch[:16]
+	pkt := s.rtxScratch()[:16]
 	pkt[0], pkt[1] = 0x80|0x20, s.payloadType // V=2, padding
 	rtpwire.PutUint16(pkt[2:], uint16(out))
 	rtpwire.PutUint32(pkt[4:], ts+ss.tsOffset)
@@ -138,11 +138,11 @@ func (s *consumerSendStream) retransmit(seq uint16) {
 	}
 	s.rtxMu.Lock()
 	defer s.rtxMu.Unlock()
-	n, off, ok := m.stream.rtx.Get(sent.In, s.rtxScratch[:])
+	pkt := s.rtxScratch()
+	n, off, ok := m.stream.rtx.Get(sent.In, pkt)
 	if !ok {
 		return
 	}
-	pkt := s.rtxScratch[:]
 	rtpwire.PutUint16(pkt[2:], seq)
 	rtpwire.PutUint32(pkt[4:], rtpwire.Uint32(pkt[4:])+m.tsOffset)
 	rtpwire.PutUint32(pkt[8:], s.ssrc)
@@ -172,6 +172,15 @@ func (s *consumerSendStream) retransmit(seq uint16) {
 	}
 }
 
+// rtxScratch returns the buffer retransmissions and padding are built in,
+// made on first use. rtxMu held.
+func (s *consumerSendStream) rtxScratch() []byte {
+	if s.rtxBuf == nil {
+		s.rtxBuf = make([]byte, 1600)
+	}
+	return s.rtxBuf
+}
+
 // canProbe reports whether the stream can carry padding: it needs an RTX
 // stream and abs-send-time.
 func (s *consumerSendStream) canProbe() bool { return s.rtxSSRC != 0 && s.absSendTimeID != 0 }
@@ -184,7 +193,7 @@ func (s *consumerSendStream) sendPadding(bytes int, now time.Time) {
 	}
 	s.rtxMu.Lock()
 	defer s.rtxMu.Unlock()
-	pkt := s.rtxScratch[:]
+	pkt := s.rtxScratch()
 	const hdr = 20 // RTP header + one-byte extension block with abs-send-time
 	for sent := 0; sent < bytes; sent += hdr + paddingPayload {
 		s.rtxSeq++

@@ -258,7 +258,7 @@ func (sl *audioSlot) forward(src *Producer, buf []byte, st *producerStream, seq 
 	if sl.source != src {
 		return
 	}
-	for _, c := range *sl.prod.consumers.Load() {
+	for _, c := range sl.prod.activeConsumers() {
 		if c.peer != src.peer && c.active.Load() {
 			c.forward(buf, st, seq, ts, codec.Info{}, now, b)
 		}

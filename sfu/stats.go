@@ -205,6 +205,7 @@ type consumerFeedback struct {
 	firCount       atomic.Uint64
 	nackCount      atomic.Uint64
 	lastSRNTP      atomic.Uint32 // middle 32 bits of our last SR
+	srPackets      uint64        // packets counted in our last SR (report loop only)
 }
 
 func (t *Transport) enableStatsLocked(interval int) {

@@ -86,9 +86,9 @@ func NewServerWithOptions(s *sfu.Server, log *slog.Logger, opts Options) *Server
 			// ServeHTTP applies Options.AllowedOrigins before upgrading.
 			CheckOrigin: func(*http.Request) bool { return true },
 			// Buffers cost memory per client for its whole session: reads
-			// go through a 4 KiB buffer (bigger messages are read in
+			// go through a 1 KiB buffer (bigger messages are read in
 			// pieces), writes borrow one from a pool only while writing.
-			ReadBufferSize:  4 << 10,
+			ReadBufferSize:  1 << 10,
 			WriteBufferSize: 16 << 10,
 			WriteBufferPool: &sync.Pool{},
 		},

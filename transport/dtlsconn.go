@@ -21,8 +21,13 @@ type dtlsPacketConn struct {
 	wake     chan struct{}
 }
 
+// dtlsQueue is how many DTLS records wait for the handshake's reader: a
+// flight is at most a handful of records, and a record dropped on a full
+// queue is retransmitted (the queue's slots cost memory per transport).
+const dtlsQueue = 16
+
 func newDTLSPacketConn(t *WebRTCTransport) *dtlsPacketConn {
-	return &dtlsPacketConn{t: t, in: make(chan []byte, 64), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	return &dtlsPacketConn{t: t, in: make(chan []byte, dtlsQueue), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // push queues a copy of a DTLS record; it drops it if the queue is full

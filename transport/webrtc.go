@@ -44,6 +44,18 @@ type WebRTCTransport struct {
 	dtlsState   string
 	// dtlsDeferred: the handshake waits for a per-source slot.
 	dtlsDeferred atomic.Bool
+	// After the handshake (transport/dtlsrelease.go): dtlsUp, it is done;
+	// watching, watchDTLS reads the conn for a while; dtlsEnded, the conn
+	// was released (dtlsLast: see dtlsQuietPassed); authed counts SRTP/SRTCP packets that authenticated;
+	// alert* describe an alert record received after the release.
+	dtlsUp      atomic.Bool
+	watching    atomic.Bool
+	dtlsEnded   atomic.Bool
+	authed      atomic.Uint64
+	alertAt     atomic.Int64
+	alertAuthed atomic.Uint64
+	alertCheck  atomic.Int64
+	dtlsLast    atomic.Int64 // unix ns: handshake done or the client's last DTLS record since, until released
 
 	selected atomic.Pointer[Tuple]
 	recvMu   sync.Mutex // serializes decryption (UDP and TCP readers)
@@ -55,12 +67,10 @@ type WebRTCTransport struct {
 	recvCtx atomic.Pointer[srtp.Context]
 	rtpHdr  rtp.Header
 	rtcpHdr rtcp.Header
-	rtcpBuf []byte
 
 	// Write path.
 	sendMu   sync.Mutex
 	sendCtx  *srtp.Context
-	sendBuf  []byte
 	sendHdr  rtp.Header
 	sendRTCP rtcp.Header
 
@@ -69,6 +79,14 @@ type WebRTCTransport struct {
 	bytesReceived atomic.Uint64
 	bytesSent     atomic.Uint64
 }
+
+// sendBufs are the buffers WriteRTP and WriteRTCP encrypt into, shared by
+// all transports: each is held only while one packet is encrypted and sent
+// (the send is synchronous), so a transport keeps none of its own.
+var sendBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1600)
+	return &b
+}}
 
 func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTransport {
 	ctx, cancel := context.WithCancel(ctx)
@@ -81,8 +99,6 @@ func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTran
 		localRole: RoleAuto,
 		dtlsState: "new",
 		done:      make(chan struct{}),
-		rtcpBuf:   make([]byte, 1500),
-		sendBuf:   make([]byte, 0, 1600),
 	}
 	t.pconn = newDTLSPacketConn(t)
 	// The owner's context ending closes the transport (no goroutine
@@ -271,6 +287,9 @@ func (t *WebRTCTransport) useTuple(tp Tuple) {
 func (t *WebRTCTransport) handleDTLS(pkt []byte, tp Tuple) {
 	t.bytesReceived.Add(uint64(len(pkt)))
 	t.useTuple(tp)
+	if t.dtlsUp.Load() && t.postHandshakeRecord(pkt) {
+		return
+	}
 	t.pconn.push(pkt)
 	if t.dtlsDeferred.Load() {
 		t.maybeStartDTLS()
@@ -363,18 +382,9 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 	t.mu.Lock()
 	t.dtlsState = "connected"
 	t.mu.Unlock()
+	t.dtlsUp.Store(true)
 	t.l.OnConnected(t)
-	// Read application data until the peer closes DTLS (close_notify) or
-	// the transport closes; DataChannels are not supported and ignored.
-	buf := make([]byte, 1500)
-	for {
-		if _, err := conn.Read(buf); err != nil {
-			if !t.isClosed() {
-				t.closeWith(fmt.Errorf("dtls closed by remote: %w", err))
-			}
-			return
-		}
-	}
+	t.afterHandshake(conn, role == RoleClient)
 }
 
 func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
@@ -429,11 +439,12 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 	// The tuple follows the client only once the packet authenticated: a
 	// forged packet from another valid tuple must not redirect the media.
 	if isRTCP(pkt) {
-		out, err := ctx.DecryptRTCP(t.rtcpBuf, pkt, &t.rtcpHdr)
+		out, err := ctx.DecryptRTCP(pkt, pkt, &t.rtcpHdr) // in place, as RTP
 		if err != nil {
 			return
 		}
 		t.useTuple(tp)
+		t.authenticated()
 		t.l.OnRTCP(t, out)
 		return
 	}
@@ -442,6 +453,7 @@ func (t *WebRTCTransport) handleSRTP(pkt []byte, tp Tuple, b *Batch) {
 		return
 	}
 	t.useTuple(tp)
+	t.authenticated()
 	t.l.OnRTP(t, out, b)
 }
 
@@ -453,11 +465,13 @@ func (t *WebRTCTransport) WriteRTP(pkt []byte) error {
 	if t.sendCtx == nil {
 		return ErrNotConnected
 	}
-	out, err := t.sendCtx.EncryptRTP(t.sendBuf[:0], pkt, &t.sendHdr)
+	bp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bp)
+	out, err := t.sendCtx.EncryptRTP((*bp)[:0], pkt, &t.sendHdr)
 	if err != nil {
 		return fmt.Errorf("encrypt RTP: %w", err)
 	}
-	t.sendBuf = out[:0]
+	*bp = out[:0]
 	return t.send(out)
 }
 
@@ -469,11 +483,13 @@ func (t *WebRTCTransport) WriteRTCP(pkt []byte) error {
 	if t.sendCtx == nil {
 		return ErrNotConnected
 	}
-	out, err := t.sendCtx.EncryptRTCP(t.sendBuf[:0], pkt, &t.sendRTCP)
+	bp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bp)
+	out, err := t.sendCtx.EncryptRTCP((*bp)[:0], pkt, &t.sendRTCP)
 	if err != nil {
 		return fmt.Errorf("encrypt RTCP: %w", err)
 	}
-	t.sendBuf = out[:0]
+	*bp = out[:0]
 	return t.send(out)
 }
 
