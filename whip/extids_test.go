@@ -39,7 +39,7 @@ func absSendTimeNear(v []byte, now time.Time) bool {
 		return false
 	}
 	got := uint32(v[0])<<16 | uint32(v[1])<<8 | uint32(v[2])
-	want := uint32(uint64(now.UnixNano())<<18/1e9) & 0xFFFFFF // as the SFU computes it
+	want := absSendTime(now) // as the SFU computes it
 	d := (want - got) & 0xFFFFFF
 	return d < 1<<18 || d > 0xFFFFFF-1<<18
 }
@@ -133,4 +133,12 @@ func TestWHEPHeaderExtensionsInPlayersIDs(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// absSendTime is the 24-bit 6.18 fixed-point abs-send-time of now (seconds
+// and fraction shifted apart: the nanoseconds since 1970 shifted by 18
+// would overflow 64 bits).
+func absSendTime(now time.Time) uint32 {
+	ns := uint64(now.UnixNano())
+	return uint32(ns/1e9<<18|(ns%1e9)<<18/1e9) & 0xFFFFFF
 }

@@ -61,7 +61,7 @@ func startV2Sender(ctx context.Context, t *testing.T, ts *testServer, room, name
 				case now := <-tk.C:
 					for _, pkt := range src.NextFrame(now) {
 						// the room's abs-send-time id (3), as browsers send it
-						ast := uint32(uint64(now.UnixNano())<<18/1e9) & 0xFFFFFF
+						ast := absSendTime(now)
 						_ = pkt.Header.SetExtension(3, []byte{byte(ast >> 16), byte(ast >> 8), byte(ast)})
 						if kind == "audio" {
 							// the room's ssrc-audio-level id, which the client declares
