@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ type subscriber struct {
 }
 
 // subscribe joins name to room on n and consumes the first consumer of
-// from listed in its join response.
+// from listed in its join response, or offered just after it.
 func subscribe(ctx context.Context, n *node, room, name, from string) (*subscriber, error) {
 	p, err := client.Connect(ctx, n.URL, room, name)
 	if err != nil {
@@ -35,8 +36,24 @@ func subscribe(ctx context.Context, n *node, room, name, from string) (*subscrib
 		}
 	}
 	if cd == nil {
-		p.Close()
-		return nil, fmt.Errorf("%s on %s: no consumer of %s in the join response (peers %v)", name, n.id, from, peerNames(p.JoinPeers))
+		// The producer may reach this node's view of the room just after
+		// the join (another node's delta over Redis): it comes as a
+		// newConsumer then.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		nt, _, err := p.WaitNotification(wctx, 0, "newConsumer", func(d json.RawMessage) bool {
+			var c client.ConsumerData
+			return json.Unmarshal(d, &c) == nil && c.PeerName == from
+		})
+		cancel()
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("%s on %s: no consumer of %s in the join response (peers %v) nor within 10 s: %w", name, n.id, from, peerNames(p.JoinPeers), err)
+		}
+		cd = new(client.ConsumerData)
+		if err := json.Unmarshal(nt.Data, cd); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("%s: newConsumer: %w", name, err)
+		}
 	}
 	recv, err := p.CreateTransport(ctx, "recv")
 	if err != nil {
