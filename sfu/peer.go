@@ -72,11 +72,17 @@ func (p *Peer) deliver(n any) bool {
 
 // disconnect cuts the peer off from its client: once it returns, no
 // notification of any kind reaches the client. It runs when the client
-// leaves and when the server closes the peer (after its "closed").
-func (p *Peer) disconnect() {
+// leaves and when the server closes the peer (after its "closed"). A last
+// notification, if not nil, is delivered first under the same lock, so
+// that a stats notification waiting for the lock cannot slip in between
+// it and the cut.
+func (p *Peer) disconnect(last any) {
 	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if last != nil && p.client != nil {
+		p.client(last)
+	}
 	p.client = nil
-	p.clientMu.Unlock()
 }
 
 // Notify sends n to the peer's client through the Notifier given at join,
@@ -183,10 +189,11 @@ func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
 	if p.closed {
 		return
 	}
+	var last any
 	if notifySelf {
-		p.notify(protocol.Closed{AppData: appData})
+		last = protocol.Closed{AppData: appData}
 	}
-	p.disconnect()
+	p.disconnect(last)
 	p.closed = true
 	for _, c := range p.consumers {
 		c.closeLocked(false)

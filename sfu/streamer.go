@@ -111,7 +111,7 @@ func (r *Room) serverPeerLocked() *Peer {
 	if r.serverPeer == nil {
 		r.serverPeer = newPeer(r, "", r.caps, true, nil, nil)
 		r.serverPeer.hidden = true
-		r.serverPeer.disconnect()
+		r.serverPeer.disconnect(nil)
 	}
 	return r.serverPeer
 }
