@@ -239,3 +239,25 @@ export async function rtcSummary() {
   }
   return o;
 }
+
+// simulcastIntoNamespace is the thin-link tests' call: alice's Chromium on
+// the host, bob's inside network namespace ns (its wrapper), both on the
+// harness page in a fresh room; alice publishes VP8 simulcast 1280x720
+// (scales 4/2/1) with 1 s stats. Both browsers are pushed on browsers for
+// the caller to close; it returns { alice, bob, room }.
+export async function simulcastIntoNamespace(ns, server, browsers, tag) {
+  // alice needs getUserMedia, so her page on the namespace's host address counts as secure.
+  const aliceBrowser = await launchBrowser({ args: [`--unsafely-treat-insecure-origin-as-secure=${server.http}`] });
+  browsers.push(aliceBrowser);
+  const bobBrowser = await launchBrowser({ executablePath: ns.wrapper });
+  browsers.push(bobBrowser);
+  const alice = await openHarness(aliceBrowser, server, 'alice');
+  const bob = await openHarness(bobBrowser, server, 'bob');
+  const room = roomId(tag);
+  await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
+  await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
+  await alice.evaluate(() => window.harness.produce('video', { simulcast: true, width: 1280, height: 720 }));
+  await alice.evaluate(() => window.harness.scaleSimulcast([4, 2, 1]));
+  await alice.evaluate(() => window.harness.enableStats(1000));
+  return { alice, bob, room };
+}

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import assert from 'node:assert/strict';
 import { repo, waitFor, sleep } from './lib.mjs';
 
 // buildLoad builds gosoup-load (and, with server, gosoup) into a fresh
@@ -153,4 +154,22 @@ export async function followSpeaker(page, meeting, audio, speaker) {
   const offeredAt = ev.find((e) => e.event === 'newconsumer' && e.id === cons.id).t;
   const trackAt = ev.find((e) => e.event === 'consumer-track' && e.id === cons.id).t;
   return { told, heard, offeredMs: offeredAt - spoke, resolvedMs: trackAt - spoke, firstPacketMs: firstPacket - spoke };
+}
+
+// joinBounded joins the page to room as a spy (it only receives) on a
+// server run with --audio-slots 3 --last-n 4, asserts it is offered the
+// three slots and four videos only, and waits (10 s at most) until it has
+// received them all; it returns { offers, audio, video, allMs }.
+export async function joinBounded(page, room) {
+  const t0 = Date.now();
+  await page.evaluate((r) => window.harness.join(r, 'chrome', { spy: true }), room);
+  const offers = await offered(page);
+  const audio = offers.filter((c) => c.kind === 'audio');
+  const video = offers.filter((c) => c.kind === 'video');
+  assert.equal(audio.length, 3, 'audio consumers offered');
+  assert.ok(audio.every((c) => c.peerName === 'audio-slots'), 'audio offered through the slots only');
+  assert.equal(video.length, 4, 'video consumers offered (last-N)');
+  await waitFor(page, (n) => window.harness.events().filter((e) => e.event === 'consumer-track').length >= n, offers.length, 10000);
+  const allMs = Math.max(...(await received(page)).map((e) => e.t)) - t0;
+  return { offers, audio, video, allMs };
 }

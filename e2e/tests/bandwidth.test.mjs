@@ -10,7 +10,7 @@
 // is removed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, stats, roomId, sleep } from '../lib.mjs';
+import { startServer, waitFor, stats, sleep, simulcastIntoNamespace } from '../lib.mjs';
 import { netnsSupport, createNetns } from '../netns.mjs';
 
 const rank = { none: 0, default: 1, low: 2, medium: 3, high: 4 };
@@ -46,19 +46,7 @@ test('a receiver whose link is capped below the high layer settles on a lower la
   const browsers = [];
   try {
     server = await startServer({ host: ns.hostIP });
-    // alice needs getUserMedia, so her page on 10.213.x.1 counts as secure.
-    const aliceBrowser = await launchBrowser({ args: [`--unsafely-treat-insecure-origin-as-secure=${server.http}`] });
-    browsers.push(aliceBrowser);
-    const bobBrowser = await launchBrowser({ executablePath: ns.wrapper });
-    browsers.push(bobBrowser);
-    const alice = await openHarness(aliceBrowser, server, 'alice');
-    const bob = await openHarness(bobBrowser, server, 'bob');
-    const room = roomId('thin');
-    await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
-    await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
-    await alice.evaluate(() => window.harness.produce('video', { simulcast: true, width: 1280, height: 720 }));
-    await alice.evaluate(() => window.harness.scaleSimulcast([4, 2, 1]));
-    await alice.evaluate(() => window.harness.enableStats(1000));
+    const { alice, bob } = await simulcastIntoNamespace(ns, server, browsers, 'thin');
     await bob.evaluate(() => window.harness.enableStats(1000));
     await waitFor(bob, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
 

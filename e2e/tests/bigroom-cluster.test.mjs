@@ -6,9 +6,9 @@
 // its video follows, as on one node.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, roomId, waitFor } from '../lib.mjs';
+import { launchBrowser, roomId } from '../lib.mjs';
 import { startRedis, startNode, newClusterSecret } from '../cluster.mjs';
-import { buildLoad, startMeeting, openPage, offered, received, followSpeaker } from '../meeting.mjs';
+import { buildLoad, startMeeting, openPage, joinBounded, followSpeaker } from '../meeting.mjs';
 
 const PEERS = 60;
 const VIDEO = 9;
@@ -40,16 +40,8 @@ test('three nodes with --audio-slots 3 --last-n 4: a speaker on another node is 
   try {
     assert.equal(meeting.ready.joined, PEERS);
     const page = await openPage(browser, nodes[0], 'chrome');
-    const t0 = Date.now();
-    await page.evaluate((r) => window.harness.join(r, 'chrome', { spy: true }), room);
-    const offers = await offered(page);
-    const audio = offers.filter((c) => c.kind === 'audio');
-    const video = offers.filter((c) => c.kind === 'video');
-    assert.equal(audio.length, 3, 'audio consumers offered');
-    assert.ok(audio.every((c) => c.peerName === 'audio-slots'), 'audio offered through the slots only');
-    assert.equal(video.length, 4, 'video consumers offered (last-N)');
-    await waitFor(page, (n) => window.harness.events().filter((e) => e.event === 'consumer-track').length >= n, offers.length, 10000);
-    console.log(`join on node 1 → all ${offers.length} consumers received: ${Math.max(...(await received(page)).map((e) => e.t)) - t0} ms`);
+    const { audio, video, offers, allMs } = await joinBounded(page, room);
+    console.log(`join on node 1 → all ${offers.length} consumers received: ${allMs} ms`);
 
     // A camera not shown yet, of a peer on node 2 or 3.
     const shown = new Set(video.map((c) => c.peerName));

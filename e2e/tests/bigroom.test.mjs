@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, roomId, waitFor, sleep } from '../lib.mjs';
-import { buildLoad, startMeeting, openPage, offered, received, followSpeaker } from '../meeting.mjs';
+import { buildLoad, startMeeting, openPage, offered, joinBounded, followSpeaker } from '../meeting.mjs';
 
 const PEERS = Number(process.env.BIGROOM_PEERS || 300);
 const VIDEO = 6;
@@ -34,16 +34,7 @@ test(`with --audio-slots 3 --last-n 4, a Chromium peer in a room of ${PEERS} get
     console.log(`meeting: ${meeting.ready.joined} peers joined in ${meeting.ready.elapsedMs} ms (join p50 ${meeting.ready.joinP50Ms} ms, p95 ${meeting.ready.joinP95Ms} ms)`);
     assert.equal(meeting.ready.joined, PEERS);
     const page = await openPage(browser, server, 'chrome');
-    const t0 = Date.now();
-    await page.evaluate((r) => window.harness.join(r, 'chrome', { spy: true }), room);
-    const offers = await offered(page);
-    const audio = offers.filter((c) => c.kind === 'audio');
-    const video = offers.filter((c) => c.kind === 'video');
-    assert.equal(audio.length, 3, 'audio consumers offered');
-    assert.ok(audio.every((c) => c.peerName === 'audio-slots'), 'audio offered through the slots only');
-    assert.equal(video.length, 4, 'video consumers offered (last-N)');
-    await waitFor(page, (n) => window.harness.events().filter((e) => e.event === 'consumer-track').length >= n, offers.length, 10000);
-    const all = Math.max(...(await received(page)).map((e) => e.t)) - t0;
+    const { offers, audio, video, allMs: all } = await joinBounded(page, room);
     console.log(`join → all ${offers.length} consumers received: ${all} ms`);
     assert.ok(all < 5000, `all consumers received after ${all} ms`);
 

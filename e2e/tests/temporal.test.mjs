@@ -5,7 +5,7 @@
 // frame rate and width every second, from the cap on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openHarness, waitFor, stats, roomId, sleep } from '../lib.mjs';
+import { startServer, waitFor, stats, sleep, simulcastIntoNamespace } from '../lib.mjs';
 import { netnsSupport, createNetns } from '../netns.mjs';
 
 test('under a cap between its temporal layers, a receiver keeps the high stream at a lower frame rate', { skip: netnsSupport() || false }, async () => {
@@ -14,18 +14,7 @@ test('under a cap between its temporal layers, a receiver keeps the high stream 
   const browsers = [];
   try {
     server = await startServer({ host: ns.hostIP });
-    const aliceBrowser = await launchBrowser({ args: [`--unsafely-treat-insecure-origin-as-secure=${server.http}`] });
-    browsers.push(aliceBrowser);
-    const bobBrowser = await launchBrowser({ executablePath: ns.wrapper });
-    browsers.push(bobBrowser);
-    const alice = await openHarness(aliceBrowser, server, 'alice');
-    const bob = await openHarness(bobBrowser, server, 'bob');
-    const room = roomId('temporal');
-    await alice.evaluate((r) => window.harness.join(r, 'alice'), room);
-    await bob.evaluate((r) => window.harness.join(r, 'bob'), room);
-    await alice.evaluate(() => window.harness.produce('video', { simulcast: true, width: 1280, height: 720 }));
-    await alice.evaluate(() => window.harness.scaleSimulcast([4, 2, 1]));
-    await alice.evaluate(() => window.harness.enableStats(1000));
+    const { alice, bob } = await simulcastIntoNamespace(ns, server, browsers, 'temporal');
     await waitFor(bob, async () => {
       const ev = window.harness.effectiveProfiles();
       return ev.length && ev[ev.length - 1].profile === 'high' && (await window.harness.stats()).frameWidth >= 1000;
