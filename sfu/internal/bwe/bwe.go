@@ -37,12 +37,19 @@ const (
 // probeWindow packets sent faster than the estimate and received as
 // fast shows the path carries that rate, and the estimate jumps to it (as
 // senders probe at start; the slow multiplicative increase would take tens
-// of seconds to get there).
+// of seconds to get there). Bursts count for probePeriod from the first
+// packet, and after it until the estimate is established (a probe seen,
+// an overuse, or probeWait): Chromium sends its startup probes when its
+// video starts, often more than 2 s after the first audio packet, and an
+// estimate left at 1.5 × the incoming rate is all its sender may use, so
+// that under loss (which only ever lowers a REMB-driven sender's estimate)
+// it soon turns its upper simulcast layers off.
 const (
 	probeWindow  = 10
 	probeMinSize = 200 // bytes; smaller packets are not probes
 	probeMinSpan = 2 * time.Millisecond
 	probePeriod  = 2 * time.Second // from the first packet
+	probeWait    = 5 * time.Second // at most, while no estimate is established
 )
 
 type probeSample struct {
@@ -91,6 +98,7 @@ type Estimator struct {
 
 	probe  [probeWindow]probeSample
 	probeN int
+	probed bool // a probe raised the estimate
 
 	buckets    [rateBuckets]uint64
 	bucketAt   [rateBuckets]int64
@@ -122,7 +130,7 @@ func (e *Estimator) OnPacket(now time.Time, sendTime uint32, size int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.addBytes(now, size)
-	if !e.started || now.Sub(e.firstAt) < probePeriod {
+	if since := now.Sub(e.firstAt); !e.started || since < probePeriod || (since < probeWait && !e.probed && !e.everOverused) {
 		e.detectProbe(now, sendTime, size)
 	}
 	if !e.started {
@@ -193,6 +201,7 @@ func (e *Estimator) detectProbe(now time.Time, sendTime uint32, size int) {
 		e.estimate = rate
 		e.value.Store(uint64(rate))
 		e.probeN = 0
+		e.probed = true
 	}
 }
 

@@ -83,11 +83,35 @@ func TestREMBEstimatorFollowsAStartupProbe(t *testing.T) {
 	}
 	e = New()
 	var q time.Duration
-	feed(e, zeroTime, 0, 3*time.Second, 200_000, 0, &q)
+	feed(e, zeroTime, 0, 6*time.Second, 200_000, 0, &q)
 	before, _ := e.Bitrate()
-	burst(e, 3*time.Second, 3_000_000, 0)
+	burst(e, 6*time.Second, 3_000_000, 0)
 	if bps, _ := e.Bitrate(); bps > before*2 {
 		t.Fatalf("late burst moved the estimate from %d to %d", before, bps)
+	}
+}
+
+// TestREMBEstimatorFollowsAProbeAfterAudio: the transport's first packets
+// are audio (small, 50 a second); the sender's startup probe comes when its
+// video starts, 3 s later, and still lifts the estimate (Chromium's did not
+// count when only the first 2 s were watched: its estimate stayed at 1.5 ×
+// the incoming rate, and under 10 % loss it turned its upper simulcast
+// layers off). Once a probe counted, a later burst does not.
+func TestREMBEstimatorFollowsAProbeAfterAudio(t *testing.T) {
+	e := New()
+	for at := time.Duration(0); at < 3*time.Second; at += 20 * time.Millisecond {
+		e.OnPacket(zeroTime.Add(at+20*time.Millisecond), absTime(at), 120)
+	}
+	var q = 3 * time.Second
+	feed(e, zeroTime, 3*time.Second, time.Duration(12*1200*8/3e6*float64(time.Second)), 3_000_000, 0, &q)
+	after, _ := e.Bitrate()
+	if after < 2_500_000 {
+		t.Fatalf("a clean 3 Mb/s probe 3 s after the first audio packet: estimate %d", after)
+	}
+	q = 3500 * time.Millisecond
+	feed(e, zeroTime, 3500*time.Millisecond, time.Duration(12*1200*8/9e6*float64(time.Second)), 9_000_000, 0, &q)
+	if bps, _ := e.Bitrate(); bps > after*2 {
+		t.Fatalf("a second burst after a probe counted moved the estimate from %d to %d", after, bps)
 	}
 }
 
