@@ -45,7 +45,7 @@ const (
 // that under loss (which only ever lowers a REMB-driven sender's estimate)
 // it soon turns its upper simulcast layers off.
 const (
-	probeWindow  = 10
+	probeWindow  = 6   // packets: a sender's probe cluster has at least 5
 	probeMinSize = 200 // bytes; smaller packets are not probes
 	probeMinSpan = 2 * time.Millisecond
 	probePeriod  = 2 * time.Second // from the first packet
@@ -175,8 +175,7 @@ func (e *Estimator) inBurst(now time.Time, sendTime uint32) bool {
 // burst of them was both sent and received at.
 func (e *Estimator) detectProbe(now time.Time, sendTime uint32, size int) {
 	if size < probeMinSize {
-		e.probeN = 0
-		return
+		return // audio and small packets between probe packets: skipped
 	}
 	copy(e.probe[:], e.probe[1:])
 	e.probe[probeWindow-1] = probeSample{send: sendTime, at: now, size: size}

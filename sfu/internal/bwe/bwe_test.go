@@ -93,7 +93,8 @@ func TestREMBEstimatorFollowsAStartupProbe(t *testing.T) {
 
 // TestREMBEstimatorFollowsAProbeAfterAudio: the transport's first packets
 // are audio (small, 50 a second); the sender's startup probe comes when its
-// video starts, 3 s later, and still lifts the estimate (Chromium's did not
+// video starts, 3 s later (six packets, an audio packet among them), and
+// still lifts the estimate (Chromium's did not
 // count when only the first 2 s were watched: its estimate stayed at 1.5 ×
 // the incoming rate, and under 10 % loss it turned its upper simulcast
 // layers off). Once a probe counted, a later burst does not.
@@ -102,13 +103,22 @@ func TestREMBEstimatorFollowsAProbeAfterAudio(t *testing.T) {
 	for at := time.Duration(0); at < 3*time.Second; at += 20 * time.Millisecond {
 		e.OnPacket(zeroTime.Add(at+20*time.Millisecond), absTime(at), 120)
 	}
-	var q = 3 * time.Second
-	feed(e, zeroTime, 3*time.Second, time.Duration(12*1200*8/3e6*float64(time.Second)), 3_000_000, 0, &q)
+	// A 15 ms probe at 3 Mb/s (1200-byte packets every 3.2 ms), an audio
+	// packet in the middle of it (smaller packets do not break a cluster).
+	const gap = 3200 * time.Microsecond
+	for i := 0; i < 5; i++ {
+		at := 3*time.Second + time.Duration(i)*gap
+		e.OnPacket(zeroTime.Add(at+20*time.Millisecond), absTime(at), 1200)
+		if i == 2 {
+			e.OnPacket(zeroTime.Add(at+gap/2+20*time.Millisecond), absTime(at+gap/2), 120)
+		}
+	}
+	e.OnPacket(zeroTime.Add(3*time.Second+5*gap+20*time.Millisecond), absTime(3*time.Second+5*gap), 1200)
 	after, _ := e.Bitrate()
 	if after < 2_500_000 {
 		t.Fatalf("a clean 3 Mb/s probe 3 s after the first audio packet: estimate %d", after)
 	}
-	q = 3500 * time.Millisecond
+	q := 3500 * time.Millisecond
 	feed(e, zeroTime, 3500*time.Millisecond, time.Duration(12*1200*8/9e6*float64(time.Second)), 9_000_000, 0, &q)
 	if bps, _ := e.Bitrate(); bps > after*2 {
 		t.Fatalf("a second burst after a probe counted moved the estimate from %d to %d", after, bps)
