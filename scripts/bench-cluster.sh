@@ -24,7 +24,7 @@ cpu() { # pid -> CPU seconds (user+system) so far
 
 node() { # id http-port rtc-port [extra args...]
   local id=$1 http=$2 rtc=$3; shift 3
-  env -i PATH="$PATH" HOME="$HOME" "$dir/gosoup" --listen "127.0.0.1:$http" --web "" \
+  env -i PATH="$PATH" HOME="$HOME" GOSOUP_CLUSTER_SECRET="${GOSOUP_CLUSTER_SECRET:-}" "$dir/gosoup" --listen "127.0.0.1:$http" --web "" \
     --rtc-listen-ip 127.0.0.1 --rtc-port "$rtc" --max-peers-per-room 5000 --log-level warn "$@" \
     >"$dir/$id.log" 2>&1 &
   echo $!
