@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gosoup/gosoup/protocol"
 	"github.com/gosoup/gosoup/rtpparams"
 )
 
@@ -49,11 +48,8 @@ func (c *Consumer) JoinSendGroup(g *SendGroup) error {
 	r := c.peer.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.closed {
-		return protocol.NewInvalidStateError("Consumer closed")
-	}
-	if c.enabled {
-		return protocol.NewInvalidStateError("Consumer already enabled")
+	if err := c.configurableLocked(); err != nil {
+		return err
 	}
 	c.ssrc = g.ssrc
 	if c.rtxSSRC != 0 {

@@ -20,15 +20,25 @@ func (c *Consumer) SetPayloadTypes(media, rtx uint8) error {
 	r := c.peer.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := c.configurableLocked(); err != nil {
+		return err
+	}
+	c.payloadType = media
+	if rtx != 0 && c.rtxSSRC != 0 {
+		c.rtxPayloadType = rtx
+	}
+	return nil
+}
+
+// configurableLocked refuses a change to a consumer's sending identity
+// (payload types, SSRCs, extension ids) once it is closed or enabled.
+// Room lock held.
+func (c *Consumer) configurableLocked() error {
 	if c.closed {
 		return protocol.NewInvalidStateError("Consumer closed")
 	}
 	if c.enabled {
 		return protocol.NewInvalidStateError("Consumer already enabled")
-	}
-	c.payloadType = media
-	if rtx != 0 && c.rtxSSRC != 0 {
-		c.rtxPayloadType = rtx
 	}
 	return nil
 }
@@ -56,11 +66,8 @@ func (c *Consumer) RenumberHeaderExtensions(ids map[int]int) error {
 	r := c.peer.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.closed {
-		return protocol.NewInvalidStateError("Consumer closed")
-	}
-	if c.enabled {
-		return protocol.NewInvalidStateError("Consumer already enabled")
+	if err := c.configurableLocked(); err != nil {
+		return err
 	}
 	c.extIDs = x
 	for _, e := range c.rtpParameters.HeaderExtensions {
