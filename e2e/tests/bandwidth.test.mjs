@@ -56,9 +56,16 @@ test('a receiver whose link is capped below the high layer settles on a lower la
       return ev.length && ev[ev.length - 1].profile === 'high' && (await window.harness.stats()).frameWidth >= 1000;
     }, null, 40000);
     await sleep(4000);
-    const rates = await layerRates(alice);
+    // One 1 s sample can catch the high layer paused (Chromium stops and
+    // restarts its top layer when its own estimate or CPU dips, as on a
+    // loaded CI machine): take the first of up to 20 samples where it runs.
+    let rates = await layerRates(alice);
+    for (let i = 0; i < 20 && !(rates[2] > rates[1] * 1.5); i++) {
+      await sleep(1000);
+      rates = await layerRates(alice);
+    }
     console.log(`layer bitrates before the cap (low, medium, high): ${rates.join(', ')} b/s`);
-    assert.ok(rates[2] > rates[1] * 1.5, `high layer (${rates[2]}) not clearly above medium (${rates[1]})`);
+    assert.ok(rates[2] > rates[1] * 1.5, `high layer (${rates[2]}) not clearly above medium (${rates[1]}) in 20 s`);
     const cap = Math.round((rates[1] + rates[2]) / 2);
     const fpsBefore = await fps(bob);
 

@@ -177,7 +177,12 @@ test('a VP9 room records VP9', async () => {
     const p = probe(stopped.file);
     console.log(`# record (VP9 room): ffprobe: ${p.summary}; A/V first-packet offset ${(Math.abs(p.first.audio - p.first.video) * 1000).toFixed(0)} ms`);
     assert.deepEqual(p.info.streams.map((s) => s.codec_name).sort(), ['opus', 'vp9'], p.summary);
-    assert.ok(p.duration > 3.5, p.summary);
+    // The file starts at the first video key frame. When the recording
+    // starts within 300 ms of the key frame bob's consumer asked for,
+    // Chromium's encoder ignores the recording's PLI (it grants one key
+    // frame request per 300 ms) and the server's retry comes 500 ms later:
+    // 3.4-4.0 s of the 4 s are in the file.
+    assert.ok(p.duration > 3.0, p.summary);
     assert.equal(p.decodeErrors, '', `ffmpeg -v error printed:\n${p.decodeErrors}`);
     await alice.context().close();
     await bob.context().close();
