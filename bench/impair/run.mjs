@@ -17,14 +17,15 @@
 //   outage              all UDP dropped for 5 s, a third into the window
 //
 // Per run: alice and bob join a fresh room, alice sends audio and video
-// (simulcast: 640x360 scaled [4, 2, 1]), bob decodes; after an unimpaired
+// (the fake camera at --size, 1280x720 by default, so that the caps bite;
+// simulcast: scaled [4, 2, 1]), bob decodes; after an unimpaired
 // warm-up the impairment starts and bob's inbound-rtp stats are read over
 // the window. Servers alternate within every cell (same machine load).
 // Results: one JSON line per run on stdout and in $OUT/results.jsonl, then
 // a Markdown table.
 //
 //   node bench/impair/run.mjs --gosoup-bin B --refserver JS [--cells a,b] [--modes single,simulcast]
-//        [--servers gosoup,mediasoup] [--runs N] [--seconds S] [--warmup S]
+//        [--servers gosoup,mediasoup] [--runs N] [--seconds S] [--warmup S] [--size WxH]
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -41,6 +42,9 @@ const serverNames = arg('servers', 'gosoup,mediasoup').split(',');
 const runs = Number(arg('runs', 1));
 const seconds = Number(arg('seconds', 30));
 const warmup = Number(arg('warmup', 8));
+// The camera's size: at 640x360 Chromium's fake camera needs only 200-300
+// kb/s in all, under even the 300 kb/s cap; at 1280x720 it sends 1-2.5 Mb/s.
+const [camWidth, camHeight] = arg('size', '1280x720').split('x').map(Number);
 const trace = process.argv.includes('--trace'); // once a second on stderr: alice's estimate, bob's width and frames
 const out = process.env.OUT || '/tmp/impair';
 mkdirSync(out, { recursive: true });
@@ -105,8 +109,10 @@ async function oneRun(server, cellName, mode, runIndex) {
   try {
     await alice.page.evaluate((r) => window.harness.join(r, 'alice'), room);
     await bob.page.evaluate((r) => window.harness.join(r, 'bob'), room);
-    await alice.page.evaluate(() => window.harness.produce('audio'));
-    await alice.page.evaluate((sim) => window.harness.produce('video', { simulcast: sim }), mode === 'simulcast');
+    // The harness opens the camera and microphone together on the first call: the size goes there.
+    await alice.page.evaluate(([width, height]) => window.harness.produce('audio', { width, height }), [camWidth, camHeight]);
+    await alice.page.evaluate(([sim, width, height]) => window.harness.produce('video', { simulcast: sim, width, height }),
+      [mode === 'simulcast', camWidth, camHeight]);
     if (mode === 'simulcast') await alice.page.evaluate(() => window.harness.scaleSimulcast([4, 2, 1]));
     await waitFor(bob.page, async () => (await window.harness.stats()).framesDecoded > 5, null, 30000);
     if (trace) await alice.page.evaluate(() => window.harness.enableStats(1000));
@@ -181,7 +187,7 @@ async function oneRun(server, cellName, mode, runIndex) {
       recoverMs: cell.outage ? recoverMs : undefined,
       lost: s1.lost - s0.lost, nacks: s1.nack - s0.nack, plis: s1.pli - s0.pli, keyFrames: s1.keyFrames - s0.keyFrames,
       profileChanges: profiles.length, profiles: profiles.slice(0, 12).join(' '),
-      aliceSentKbps: sentKbps, aliceBweKbps: Math.round(aliceBwe / 1000),
+      aliceSentKbps: sentKbps, aliceSentTotalKbps: sentKbps.reduce((a, b) => a + b, 0), aliceBweKbps: Math.round(aliceBwe / 1000),
       // the loss the server reported to alice over the window (its receiver reports)
       aliceReportedLossPct: a1.sentPackets > a0.sentPackets ? +((100 * ((a1.remoteLost || 0) - (a0.remoteLost || 0))) / (a1.sentPackets - a0.sentPackets)).toFixed(1) : null
     };
@@ -264,15 +270,15 @@ async function main() {
     }
   }
   console.log(`\n${runs} run(s) of ${seconds} s per server and cell; ranges are min–max over runs\n`);
-  console.log('| cell | publisher | server | freezes | frozen s | decoded fps | width px | audio concealed % | recovery ms |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| cell | publisher | server | freezes | frozen s | decoded fps | width px | audio concealed % | recovery ms | alice sent kb/s |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const cellName of cellsWanted) {
     for (const mode of modes) {
       for (const name of order) {
         const rows = results.filter((x) => x.cell === cellName && x.mode === mode && x.server === name && !x.error);
-        if (!rows.length) { console.log(`| ${cellName} | ${mode} | ${name} | error | | | | | |`); continue; }
+        if (!rows.length) { console.log(`| ${cellName} | ${mode} | ${name} | error | | | | | | |`); continue; }
         console.log(`| ${cellName} | ${mode} | ${name} | ${fmt(rows, 'freezes', 0)} | ${fmt(rows, 'freezeSec', 1)} | ${fmt(rows, 'fps', 1)} | ` +
-          `${fmt(rows, 'width', 0)} | ${fmt(rows, 'concealedPct', 1)} | ${cellName === 'outage' ? fmt(rows, 'recoverMs', 0) : ''} |`);
+          `${fmt(rows, 'width', 0)} | ${fmt(rows, 'concealedPct', 1)} | ${cellName === 'outage' ? fmt(rows, 'recoverMs', 0) : ''} | ${fmt(rows, 'aliceSentTotalKbps', 0)} |`);
       }
     }
   }

@@ -283,17 +283,23 @@ func runPeer(ctx context.Context, c config, url, room, name string, publisher bo
 			}()
 		}
 	}
-	var consumers []client.ConsumerData
-	for _, other := range p.JoinPeers {
-		consumers = append(consumers, other.Consumers...)
-	}
+	receiveAll(ctx, p, recv, rcv, stop, func(st *stream) { ps.streams = append(ps.streams, st) })
+	return ps, nil
+}
+
+// receiveAll consumes every consumer p is offered on recv, those of its
+// join response and each newConsumer after it, counting the packets and
+// bytes of each in rcv; onStream (called on this goroutine) gets each
+// consumer's stream. It returns when stop closes or the peer's
+// notifications end.
+func receiveAll(ctx context.Context, p *client.Peer, recv *client.Transport, rcv *received, stop <-chan struct{}, onStream func(*stream)) {
 	consume := func(cd client.ConsumerData) {
 		cons, err := recv.Consume(ctx, cd)
 		if err != nil {
 			return
 		}
 		st := &stream{clock: float64(cd.RTPParameters.Codecs[0].ClockRate)}
-		ps.streams = append(ps.streams, st)
+		onStream(st)
 		go func() {
 			buf := make([]byte, 1500)
 			for {
@@ -312,15 +318,17 @@ func runPeer(ctx context.Context, c config, url, room, name string, publisher bo
 			}
 		}()
 	}
-	for _, cd := range consumers {
-		consume(cd)
+	for _, other := range p.JoinPeers {
+		for _, cd := range other.Consumers {
+			consume(cd)
+		}
 	}
 	from := 0
 	for {
 		n, next, err := p.WaitNotification(ctx, from, "newConsumer", nil)
 		if err != nil {
 			<-stop
-			return ps, nil
+			return
 		}
 		from = next
 		var cd client.ConsumerData
@@ -329,7 +337,7 @@ func runPeer(ctx context.Context, c config, url, room, name string, publisher bo
 		}
 		select {
 		case <-stop:
-			return ps, nil
+			return
 		default:
 		}
 	}

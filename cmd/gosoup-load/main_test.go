@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,4 +59,66 @@ func startTestServer(t *testing.T) (*sfu.Server, string) {
 	hs := httptest.NewServer(sig)
 	t.Cleanup(func() { hs.Close(); sig.Close(); srv.Close() })
 	return srv, "ws://" + strings.TrimPrefix(hs.URL, "http://")
+}
+
+// TestMeetingListen: with --meeting-listen every meeting peer receives what
+// it is offered, and a sample reports the consumers and what each peer
+// received.
+func TestMeetingListen(t *testing.T) {
+	_, url := startTestServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	in, feed := io.Pipe()
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runMeeting(ctx, config{url: url, bitrate: 200_000}, &meetingConfig{room: "m", peers: 4, video: 1, concurrency: 4, listen: true}, in, out)
+	}()
+	waitLine := func(event string) meetingEvent {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			for _, line := range strings.Split(out.String(), "\n") {
+				var e meetingEvent
+				if json.Unmarshal([]byte(line), &e) == nil && e.Event == event {
+					return e
+				}
+			}
+		}
+		t.Fatalf("no %q event in %q", event, out.String())
+		return meetingEvent{}
+	}
+	if e := waitLine("ready"); e.Joined != 4 {
+		t.Fatalf("ready: %+v", e)
+	}
+	time.Sleep(2 * time.Second)
+	if _, err := io.WriteString(feed, "sample\n"); err != nil {
+		t.Fatal(err)
+	}
+	e := waitLine("sample")
+	// Each peer consumes the 3 others' microphones; 3 of them pion-000's camera.
+	if e.Consumers != 4*3+3 || e.PerPeerPacketsPerS < 100 || e.PerPeerBitsPerS <= 0 {
+		t.Fatalf("sample: %+v", e)
+	}
+	feed.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -32,6 +32,7 @@ type meetingConfig struct {
 	peers       int
 	video       int
 	concurrency int
+	listen      bool
 }
 
 func meetingFlags() *meetingConfig {
@@ -41,6 +42,7 @@ func meetingFlags() *meetingConfig {
 	flag.IntVar(&m.peers, "meeting-peers", 300, "--meeting: peers (named pion-000, pion-001, ...)")
 	flag.IntVar(&m.video, "meeting-video", 6, "--meeting: how many of the first peers also send video")
 	flag.IntVar(&m.concurrency, "meeting-concurrency", 16, "--meeting: peers joining at once")
+	flag.BoolVar(&m.listen, "meeting-listen", false, "--meeting: every peer also receives every consumer it is offered, as mediasoup-client does (with --audio-slots/--last-n on the server: the slots and the last-N videos); samples then report what each received")
 	return m
 }
 
@@ -64,7 +66,13 @@ type meetingEvent struct {
 	// event that has them (ready: since the start), and its RSS.
 	ServerCPUs   float64 `json:"serverCpuS,omitempty"`
 	ServerRSSMiB float64 `json:"serverRssMiB,omitempty"`
-	Error        string  `json:"error,omitempty"`
+	// With --meeting-listen: the consumers the peers receive, and per
+	// listening peer the packets and bits per second received since the
+	// previous event that has them.
+	Consumers          int64   `json:"consumers,omitempty"`
+	PerPeerPacketsPerS float64 `json:"perPeerPacketsPerS,omitempty"`
+	PerPeerBitsPerS    float64 `json:"perPeerBitsPerS,omitempty"`
+	Error              string  `json:"error,omitempty"`
 }
 
 // runMeeting runs the meeting until ctx ends or the input closes.
@@ -88,10 +96,12 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 	}()
 	peers := make(map[string]*meetingPeer, m.peers)
 	var (
-		mu     sync.Mutex
-		joins  []float64
-		failed int
-		conns  []*client.Peer
+		rcv       received
+		consumers atomic.Int64
+		mu        sync.Mutex
+		joins     []float64
+		failed    int
+		conns     []*client.Peer
 	)
 	defer func() {
 		for _, p := range conns {
@@ -111,7 +121,11 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 			defer joinWG.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			p, err := joinMeetingPeer(ctx, c.nodeURL(i), m.room, mp, i < m.video, c.bitrate, stop, &wg)
+			var listen *meetingListen
+			if m.listen {
+				listen = &meetingListen{rcv: &rcv, consumers: &consumers}
+			}
+			p, err := joinMeetingPeer(ctx, c.nodeURL(i), m.room, mp, i < m.video, c.bitrate, listen, stop, &wg)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -125,14 +139,25 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 	}
 	joinWG.Wait()
 	last, lastAt := base, start
+	var lastPkts, lastBytes uint64
 	server := func(e meetingEvent) meetingEvent {
 		if c.pid > 0 {
 			now := serverSample(c.pid)
 			e.ServerCPUs, e.ServerRSSMiB = now.cpu-last.cpu, now.rss/(1<<20)
 			last = now
 		}
-		e.ElapsedMs = float64(time.Since(lastAt).Milliseconds())
+		el := time.Since(lastAt)
+		e.ElapsedMs = float64(el.Milliseconds())
 		lastAt = time.Now()
+		if m.listen {
+			pk, by := rcv.packets.Load(), rcv.bytes.Load()
+			if n := len(joins); n > 0 && el > 0 {
+				e.PerPeerPacketsPerS = float64(pk-lastPkts) / el.Seconds() / float64(n)
+				e.PerPeerBitsPerS = 8 * float64(by-lastBytes) / el.Seconds() / float64(n)
+			}
+			e.Consumers = consumers.Load()
+			lastPkts, lastBytes = pk, by
+		}
 		return e
 	}
 	emit(server(meetingEvent{Event: "ready", Joined: len(joins), Failed: failed, JoinP50Ms: pct(joins, 50), JoinP95Ms: pct(joins, 95)}))
@@ -168,9 +193,16 @@ func runMeeting(ctx context.Context, c config, m *meetingConfig, in io.Reader, o
 	}
 }
 
+// meetingListen is where listening meeting peers count what they receive.
+type meetingListen struct {
+	rcv       *received
+	consumers *atomic.Int64
+}
+
 // joinMeetingPeer joins one peer and starts its media, which runs until
-// stop closes.
-func joinMeetingPeer(ctx context.Context, url, room string, mp *meetingPeer, video bool, bitrate int, stop <-chan struct{}, wg *sync.WaitGroup) (*client.Peer, error) {
+// stop closes; with listen, the peer also receives every consumer it is
+// offered.
+func joinMeetingPeer(ctx context.Context, url, room string, mp *meetingPeer, video bool, bitrate int, listen *meetingListen, stop <-chan struct{}, wg *sync.WaitGroup) (*client.Peer, error) {
 	jctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	p, err := client.Connect(jctx, url, room, mp.name)
@@ -183,6 +215,17 @@ func joinMeetingPeer(ctx context.Context, url, room string, mp *meetingPeer, vid
 	}
 	if err := p.Join(jctx, map[string]any{"displayName": mp.name}, false); err != nil {
 		return fail("join", err)
+	}
+	if listen != nil {
+		recv, err := p.CreateTransport(jctx, "recv")
+		if err != nil {
+			return fail("recv transport", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			receiveAll(ctx, p, recv, listen.rcv, stop, func(*stream) { listen.consumers.Add(1) })
+		}()
 	}
 	send, err := p.CreateTransport(jctx, "send")
 	if err != nil {

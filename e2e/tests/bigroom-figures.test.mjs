@@ -7,7 +7,9 @@
 // Chromium mediasoup-client page (a spy) joins node 1: consumers offered,
 // time until it received them all (given up after 60 s), the packets and
 // bits per second it then receives (5 s of inbound-rtp), and the signaling
-// bytes of its join.
+// bytes of its join. BIGROOM_LISTEN=1: the meeting peers listen too (each
+// receives what it is offered), and each row adds their consumers and what
+// one of them received per second over the steady 10 s.
 import { test, before, after } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -91,6 +93,9 @@ after(async () => {
 test('big-room figures', { skip: !measure, timeout: 3600000 }, async () => {
   const sizes = (process.env.BIGROOM_SIZES || '300,1000').split(',').map(Number);
   const modes = (process.env.BIGROOM_MODES || 'on,off').split(',');
+  // BIGROOM_LISTEN=1: every meeting peer also receives what it is offered
+  // (gosoup-load --meeting-listen), as the "everyone listening".
+  const listen = process.env.BIGROOM_LISTEN === '1';
   const rows = [];
   for (const size of sizes) {
     for (const args of [['--audio-slots', '3', '--last-n', '4'], []].filter((a) => modes.includes(a.length ? 'on' : 'off'))) {
@@ -100,11 +105,14 @@ test('big-room figures', { skip: !measure, timeout: 3600000 }, async () => {
       try {
         const room = roomId('figures');
         const s0 = nodes.map((n) => procSample(n.pid));
-        meeting = await startMeeting(bins.loadBin, nodes.map((n) => n.ws).join(','), room, { peers: size, args: ['--meeting-concurrency', '32'] });
+        meeting = await startMeeting(bins.loadBin, nodes.map((n) => n.ws).join(','), room,
+          { peers: size, args: ['--meeting-concurrency', '32', ...(listen ? ['--meeting-listen'] : [])] });
         const s1 = nodes.map((n) => procSample(n.pid));
         const t1 = Date.now();
+        if (listen) await meeting.sample(); // starts the window of what the meeting peers receive
         await sleep(10000);
         const s2 = nodes.map((n) => procSample(n.pid));
+        const heard = listen ? await meeting.sample() : null;
         const steadyS = (Date.now() - t1) / 1000;
         const page = await openPage(browser, nodes[0], 'chrome');
         const t0 = Date.now();
@@ -129,7 +137,8 @@ test('big-room figures', { skip: !measure, timeout: 3600000 }, async () => {
           steadyCpuPct: s2.map((s, k) => Math.round(100 * (s.cpu - s1[k].cpu) / steadyS)),
           rssMiB: s2.map((s) => Math.round(s.rss)),
           offered: offers.length, allReceivedMs: all, received: got, joinResponseBytes: joinBytes, signalingBytes: bytes,
-          chromePktPerS: Math.round((i1.packets - i0.packets) / 5), chromeKbps: Math.round(8 * (i1.bytes - i0.bytes) / 5 / 1000)
+          chromePktPerS: Math.round((i1.packets - i0.packets) / 5), chromeKbps: Math.round(8 * (i1.bytes - i0.bytes) / 5 / 1000),
+          ...(heard ? { peerConsumers: heard.consumers, perPeerPktPerS: Math.round(heard.perPeerPacketsPerS), perPeerKbps: Math.round(heard.perPeerBitsPerS / 1000) } : {})
         };
         console.log(JSON.stringify(row));
         rows.push(row);
