@@ -104,6 +104,7 @@ func (t *Transport) sendReports(now time.Time) {
 	}
 	seen := map[*Producer]bool{}
 	var capped []uint32
+	var expected, lost int64 // over this interval, every stream
 	for _, prod := range *t.producersBySSRC.Load() {
 		if seen[prod] {
 			continue
@@ -114,13 +115,18 @@ func (t *Transport) sendReports(now time.Time) {
 			if s := st.ssrc.Load(); s != 0 {
 				capped = append(capped, s)
 			}
-			if r, ok := st.receptionReport(now); ok {
+			if r, iv, ok := st.receptionReport(now); ok {
 				reports = append(reports, r)
+				expected += iv.expected
+				lost += iv.lost
 			}
 		}
 		if len(reports) > 0 {
 			pkts = append(pkts, &rtcp.ReceiverReport{SSRC: 1, Reports: reports})
 		}
+	}
+	if t.snd != nil {
+		t.snd.estimator.OnLoss(expected, lost, now)
 	}
 	if remb := t.remb(capped); remb != nil {
 		pkts = append(pkts, remb)
@@ -176,13 +182,18 @@ func (t *Transport) sendREMB() {
 	}
 }
 
+// reportInterval is what a reception report's interval held: packets
+// expected and, of them, lost (negative with duplicates).
+type reportInterval struct{ expected, lost int64 }
+
 // receptionReport builds the reception report block of a producer
-// stream. Only the report goroutine of the producer's transport calls it.
-func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, bool) {
+// stream, with its interval's counts. Only the report goroutine of the
+// producer's transport calls it.
+func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, reportInterval, bool) {
 	s := &st.recv
 	received := s.packets.Load()
 	if received == 0 {
-		return rtcp.ReceptionReport{}, false
+		return rtcp.ReceptionReport{}, reportInterval{}, false
 	}
 	maxSeq := s.maxSeq.Load()
 	expected, lost := s.expectedLost()
@@ -201,7 +212,7 @@ func (st *producerStream) receptionReport(now time.Time) (rtcp.ReceptionReport, 
 	return rtcp.ReceptionReport{
 		SSRC: st.ssrc.Load(), FractionLost: fraction, TotalLost: uint32(min(lost, 0x7fffff)),
 		LastSequenceNumber: maxSeq, LastSenderReport: lsr, Delay: dlsr,
-	}, true
+	}, reportInterval{expected: int64(expInterval), lost: int64(expInterval) - int64(recvInterval)}, true
 }
 
 // onReceptionReport records what the receiver of a consumer reports: loss

@@ -52,6 +52,19 @@ const (
 	probeWait    = 5 * time.Second // at most, while no estimate is established
 )
 
+// A full drop-tail queue: the delay stays at its top, so its gradient is
+// flat and the detector sees no overuse, while the queue drops what does
+// not fit (a sudden bitrate cap below what the sender sends). Loss above
+// congestedLoss in a report interval with the one-way delay
+// congestedDelay above its recent minimum is then an overuse; random loss
+// on an empty queue (no delay above the minimum) is not.
+const (
+	congestedLoss    = 0.10
+	congestedDelay   = 30.0 // ms
+	minLossPackets   = 20   // expected packets in an interval, at least
+	delayFloorWindow = 5 * time.Second
+)
+
 type probeSample struct {
 	send uint32
 	at   time.Time
@@ -105,6 +118,11 @@ type Estimator struct {
 	estimate   float64
 	lastUpdate time.Time
 	lastCut    time.Time
+
+	// The smoothed one-way delay's minimum over the current and the previous
+	// delayFloorWindow (ms, relative to the first group).
+	floorCur, floorPrev float64
+	floorAt             time.Time
 
 	value    atomic.Uint64 // the estimate, bps
 	decrease atomic.Bool   // set when the estimate dropped: send a REMB now
@@ -210,6 +228,10 @@ func (e *Estimator) updateTrend(delta float64, at time.Time) {
 	e.numDeltas = min(e.numDeltas+1, 1000)
 	e.accDelay += delta
 	e.smoothed = 0.9*e.smoothed + 0.1*e.accDelay
+	if at.Sub(e.floorAt) > delayFloorWindow {
+		e.floorPrev, e.floorCur, e.floorAt = e.floorCur, e.smoothed, at
+	}
+	e.floorCur = min(e.floorCur, e.smoothed)
 	e.hist[e.histI] = [2]float64{float64(at.Sub(e.firstAt)) / 1e6, e.smoothed}
 	e.histI = (e.histI + 1) % trendWindow
 	e.histN = min(e.histN+1, trendWindow)
@@ -311,6 +333,32 @@ func (e *Estimator) updateRate(now time.Time) {
 		}
 	}
 	e.value.Store(uint64(e.estimate))
+}
+
+// OnLoss reports a receiver report interval of the streams the estimate is
+// for at now: expected packets and, of them, lost ones. Heavy loss while
+// the delay sits well above its recent minimum means a full queue: the
+// estimate is cut as on an overuse (see congestedLoss).
+func (e *Estimator) OnLoss(expected, lost int64, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started || e.histN < trendWindow || expected < minLossPackets || lost <= 0 {
+		return
+	}
+	if float64(lost)/float64(expected) <= congestedLoss || e.smoothed-min(e.floorCur, e.floorPrev) < congestedDelay {
+		return
+	}
+	in := e.incoming(now)
+	if now.Sub(e.lastCut) <= 200*time.Millisecond || in <= 0 {
+		return
+	}
+	e.everOverused = true
+	e.lastCut = now
+	if cut := DecreaseFactor * in; cut < e.estimate {
+		e.estimate = max(cut, minBitrate)
+		e.value.Store(uint64(e.estimate))
+		e.decrease.Store(true)
+	}
 }
 
 // Bitrate returns the current estimate in bits per second and whether it

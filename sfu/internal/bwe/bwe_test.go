@@ -1,6 +1,7 @@
 package bwe
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -159,5 +160,87 @@ func TestREMBEstimatorIgnoresReadStalls(t *testing.T) {
 	after := lowest
 	if after < before*8/10 {
 		t.Fatalf("estimate fell from %d to %d over read stalls", before, after)
+	}
+}
+
+// closedLoop runs a sender like Chromium's under REMB: it sends at the
+// lower of the last REMB (heard every 100 ms) and its own loss-based
+// estimate (from a receiver report each second: -loss/2 above 10 % loss,
+// +8 % below 2 %), through a link of link bps whose drop-tail queue holds
+// 100 ms, with random loss on top, for dur from send time from. The
+// receiver's reports go to e.OnLoss. It returns the packets sent and lost.
+func closedLoop(e *Estimator, origin time.Time, from, dur time.Duration, link, randomLoss float64, queueFree *time.Duration, rng *rand.Rand) (sent, lost int) {
+	const size = 1200
+	remb, _ := e.Bitrate()
+	lossBased := float64(remb)
+	nextREMB, nextRR := from, from+time.Second
+	var ivSent, ivLost int
+	for t := from; t < from+dur; {
+		if t >= nextREMB {
+			remb, _ = e.Bitrate()
+			nextREMB = t + 100*time.Millisecond
+		}
+		if t >= nextRR {
+			e.OnLoss(int64(ivSent), int64(ivLost), origin.Add(t))
+			switch loss := float64(ivLost) / float64(max(ivSent, 1)); {
+			case loss < 0.02:
+				lossBased *= 1.08
+			case loss > 0.10:
+				lossBased *= 1 - loss/2
+			}
+			ivSent, ivLost = 0, 0
+			nextRR = t + time.Second
+		}
+		sent++
+		ivSent++
+		start := max(t, *queueFree)
+		switch {
+		case start-t > 100*time.Millisecond, rng.Float64() < randomLoss:
+			lost++
+			ivLost++
+		default:
+			*queueFree = start + time.Duration(size*8/link*float64(time.Second))
+			e.OnPacket(origin.Add(*queueFree+20*time.Millisecond), absTime(t), size)
+		}
+		t += time.Duration(size * 8 / min(float64(remb), lossBased) * float64(time.Second))
+	}
+	return sent, lost
+}
+
+// TestREMBEstimatorCutsAtAFullQueue: a sender at 1.5 Mb/s meets a sudden
+// 300 kb/s cap with a drop-tail queue. The queue fills and stays full, so
+// the delay is high but flat: the trendline sees no overuse after the
+// first, and the estimate stayed above the cap (470 kb/s, 36 % lost with a
+// sender that follows only the REMB). Heavy loss with the delay well above
+// its minimum now counts as an overuse: the estimate falls under the cap
+// within a few seconds and the loss after that stays low.
+func TestREMBEstimatorCutsAtAFullQueue(t *testing.T) {
+	e := New()
+	var q time.Duration
+	at := feed(e, zeroTime, 0, 10*time.Second, 1_500_000, 0, &q)
+	q = at
+	rng := rand.New(rand.NewPCG(1, 2))
+	closedLoop(e, zeroTime, at, 3*time.Second, 300_000, 0, &q, rng)
+	if bps, _ := e.Bitrate(); bps > 300_000 {
+		t.Fatalf("estimate 3 s after a 300 kb/s cap = %d, want at most the cap", bps)
+	}
+	sent, lost := closedLoop(e, zeroTime, at+3*time.Second, 30*time.Second, 300_000, 0, &q, rng)
+	if share := float64(lost) / float64(sent); share > 0.05 {
+		t.Fatalf("under the cap, %d of %d packets lost (%.1f %%), want under 5 %%", lost, sent, 100*share)
+	}
+}
+
+// TestREMBEstimatorHoldsUnderRandomLoss: 10 % random loss on an empty
+// queue is not congestion: the estimate stays where the path allows.
+func TestREMBEstimatorHoldsUnderRandomLoss(t *testing.T) {
+	e := New()
+	var q time.Duration
+	at := feed(e, zeroTime, 0, 10*time.Second, 1_000_000, 0, &q)
+	before, _ := e.Bitrate()
+	q = at
+	rng := rand.New(rand.NewPCG(3, 4))
+	closedLoop(e, zeroTime, at, 20*time.Second, 100_000_000, 0.12, &q, rng)
+	if bps, _ := e.Bitrate(); float64(bps) < 0.9*float64(before) {
+		t.Fatalf("estimate after 20 s of 12 %% random loss = %d, was %d", bps, before)
 	}
 }
