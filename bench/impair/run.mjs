@@ -152,12 +152,14 @@ async function oneRun(server, cellName, mode, runIndex) {
       const s = await bob.page.evaluate(rtcSummary);
       if (trace) {
         const bw = await alice.page.evaluate(() => window.harness.sendBandwidth());
+        const prof = await bob.page.evaluate(() => { const ev = window.harness.effectiveProfiles(); return ev.length ? ev[ev.length - 1].profile : '-'; });
         const remb = await alice.page.evaluate(() => {
           const t = window.harness.lastStats()['transport-send'];
           const x = t && (Array.isArray(t) ? t[0] : t);
           return x && x.localAvailableSendBw ? Math.round(x.localAvailableSendBw.bitrate / 1000) : null;
         });
-        console.error(`  ${server.name} t=${((Date.now() - t0) / 1000).toFixed(1)} alice bwe ${Math.round(bw / 1000)} kb/s (server REMB ${remb}), bob width ${s.width}, frames ${s.frames - s0.frames}, freeze ${(s.freezeSec - s0.freezeSec).toFixed(1)} s`);
+        console.error(`  ${server.name} t=${((Date.now() - t0) / 1000).toFixed(1)} alice bwe ${Math.round(bw / 1000)} kb/s (server REMB ${remb}), bob width ${s.width}, frames ${s.frames - s0.frames}, freeze ${(s.freezeSec - s0.freezeSec).toFixed(1)} s, ` +
+          `lost ${s.lost - s0.lost}, nacks ${s.nack - s0.nack}, plis ${s.pli - s0.pli}, key frames ${s.keyFrames - s0.keyFrames}, profile ${prof}`);
       }
       if (outageState === 'after' && recoverMs === null && s.frames > framesAtEnd + 1) recoverMs = Date.now() - outageEnd;
       if (outageState !== 'after' || Date.now() - prev.t >= 1000 || !prev.t) {
