@@ -364,3 +364,26 @@ func TestLayersUpgradeUnderRandomLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestRetransmissionsDoNotKeepAStreamActive: a sender that stops a
+// simulcast layer still answers NACKs for it over RTX for a while; those
+// retransmissions must not keep the layer active, or its consumers wait
+// for them to end before moving to a layer that is still sent (bob froze
+// 3-4 s when a 300 kb/s cap made Chromium drop its upper layers).
+func TestRetransmissionsDoNotKeepAStreamActive(t *testing.T) {
+	st := newStreams([]rtpparams.EncodingParameters{{SSRC: 1000, RTX: &rtpparams.RTXParameters{SSRC: 1001}}}, true)[0]
+	t0 := time.Unix(1_700_000_000, 0)
+	media := []byte{0x80, 96, 0, 10, 0, 0, 0, 1, 0, 0, 0x03, 0xe8, 1, 2, 3}
+	if pkt, _ := st.onPacket(media, false, 96, t0); pkt == nil || !st.active(t0) {
+		t.Fatal("a media packet did not make the stream active")
+	}
+	// RTX: original sequence number 10 in the first two payload bytes.
+	rtx := []byte{0x80, 97, 0, 1, 0, 0, 0, 2, 0, 0, 0x03, 0xe9, 0, 10, 1, 2, 3}
+	later := t0.Add(streamInactiveAfter)
+	if pkt, _ := st.onPacket(rtx, true, 96, later); pkt == nil {
+		t.Fatal("the retransmission was not decoded")
+	}
+	if st.active(later) {
+		t.Fatalf("a stream whose last media packet is %v old is active because of a retransmission", streamInactiveAfter)
+	}
+}

@@ -108,8 +108,11 @@ func (st *producerStream) onPacket(pkt []byte, isRTX bool, mediaPT uint8, now ti
 		}
 	} else {
 		st.recv.update(rtpwire.Uint16(pkt[2:]), len(pkt))
+		// Only new media keeps the stream active: a sender that stopped a
+		// simulcast layer still answers NACKs for it over RTX for a while,
+		// and consumers must move off it without waiting for that to end.
+		st.lastPacketAt.Store(now.UnixNano())
 	}
-	st.lastPacketAt.Store(now.UnixNano())
 	var nacks []rtcp.NackPair
 	if st.nacks != nil {
 		nacks = st.nacks.OnPacket(rtpwire.Uint16(pkt[2:]), now.UnixNano())
