@@ -54,12 +54,13 @@ const (
 
 // A full drop-tail queue: the delay stays at its top, so its gradient is
 // flat and the detector sees no overuse, while the queue drops what does
-// not fit (a sudden bitrate cap below what the sender sends). Loss above
-// congestedLoss in a report interval with the one-way delay
+// not fit (a sudden bitrate cap below what the sender sends, or a sender
+// creeping over a cap). Loss above congestedLoss in a report interval with
+// the one-way delay
 // congestedDelay above its recent minimum is then an overuse; random loss
 // on an empty queue (no delay above the minimum) is not.
 const (
-	congestedLoss    = 0.10
+	congestedLoss    = 0.05
 	congestedDelay   = 30.0 // ms
 	minLossPackets   = 20   // expected packets in an interval, at least
 	delayFloorWindow = 5 * time.Second
@@ -336,7 +337,7 @@ func (e *Estimator) updateRate(now time.Time) {
 }
 
 // OnLoss reports a receiver report interval of the streams the estimate is
-// for at now: expected packets and, of them, lost ones. Heavy loss while
+// for at now: expected packets and, of them, lost ones. Loss while
 // the delay sits well above its recent minimum means a full queue: the
 // estimate is cut as on an overuse (see congestedLoss).
 func (e *Estimator) OnLoss(expected, lost int64, now time.Time) {
