@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -65,7 +64,7 @@ func TestShutdownFlushesQueueBeforeClosing(t *testing.T) {
 	sess.send([]byte("after shutdown")) // dropped: nothing is queued once closing
 	ended := make(chan struct{})
 	go func() {
-		sess.run(context.Background())
+		sess.run()
 		close(ended)
 	}()
 
@@ -104,7 +103,7 @@ func TestShutdownIsBoundedWithStuckClient(t *testing.T) {
 	sess.shutdown(start.Add(closeFlushTimeout))
 	ended := make(chan struct{})
 	go func() {
-		sess.run(context.Background())
+		sess.run()
 		close(ended)
 	}()
 	select {

@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +19,10 @@ import (
 
 // session is one protoo WebSocket: it routes mediasoup requests and
 // notifications to the room or the peer and writes the answers and the
-// peer's notifications, in order, from one writer goroutine.
+// peer's notifications, in order. Its reader goroutine is its only one
+// that lasts: a writer runs only while messages wait (see outQueue), a
+// timer sends the pings, and a goroutine writes the close frame once the
+// session closes.
 type session struct {
 	srv      *Server
 	conn     *websocket.Conn
@@ -31,6 +33,7 @@ type session struct {
 	out       *outQueue
 	done      chan struct{}
 	closeOnce sync.Once
+	ending    sync.WaitGroup // finish, started by close
 	// shuttingDown: the server is closing; only the peer's own "closed"
 	// notification is still queued (see Server.Close).
 	shuttingDown atomic.Bool
@@ -42,6 +45,7 @@ type session struct {
 	peer     *sfu.Peer
 	flushBy  time.Time   // set by shutdown: write the queue until then
 	hardStop *time.Timer // set by shutdown: closes the connection late
+	pinger   *time.Timer // sends the next ping; nil once closing
 	// closeCode and closeReason, set by fail, replace the protoo close
 	// frame.
 	closeCode   int
@@ -77,12 +81,32 @@ func (s *session) mediaPeer() *sfu.Peer {
 	return p
 }
 
-// close ends the session; the reader and writer goroutines return.
+// close ends the session: the reader returns, the writer stops after
+// the messages it took, and finish writes the close frame.
 func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		_ = s.conn.SetReadDeadline(time.Now())
+		s.out.stop()
+		s.ending.Add(1)
+		go s.finish()
 	})
+}
+
+// finish runs once the session is closed: it stops the pings, waits for
+// the writer, writes what is queued when shutdown asked for it, then the
+// close frame.
+func (s *session) finish() {
+	defer s.ending.Done()
+	s.mu.Lock()
+	if s.pinger != nil {
+		s.pinger.Stop()
+		s.pinger = nil
+	}
+	s.mu.Unlock()
+	s.out.writers.Wait()
+	s.flush()
+	s.goodbye()
 }
 
 // enqueue queues a message without blocking; a client too slow to drain
@@ -93,10 +117,45 @@ func (s *session) enqueue(b []byte) {
 		return
 	default:
 	}
-	if !s.out.push(b, sendQueue) {
+	ok, start := s.out.push(b, sendQueue)
+	if !ok {
 		s.log.Warn("signaling queue full, disconnecting slow client")
 		s.close()
+		return
 	}
+	if start {
+		go s.writeQueued()
+	}
+}
+
+// writeQueued is the writer goroutine: it writes the queued messages, in
+// order, until none waits. A failed write closes the session, and no
+// writer starts after it.
+func (s *session) writeQueued() {
+	defer s.out.writers.Done()
+	for msgs := s.out.next(); msgs != nil; msgs = s.out.next() {
+		for _, b := range msgs {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				s.close()
+				return
+			}
+		}
+	}
+}
+
+// ping sends a WebSocket ping and arms the next one (the pinger timer's
+// function); a failed ping closes the session.
+func (s *session) ping() {
+	if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+		s.close()
+		return
+	}
+	s.mu.Lock()
+	if s.pinger != nil {
+		s.pinger.Reset(pingInterval)
+	}
+	s.mu.Unlock()
 }
 
 // encodedNotification is a protoo notification of the signaling layer's
@@ -141,49 +200,22 @@ func (s *session) notify(n any) {
 	s.enqueue(b)
 }
 
-func (s *session) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.writeLoop(ctx)
-	}()
+// run serves the session until its socket ends or it is closed, and
+// returns once the close frame is written (or could not be) and the
+// socket is closed.
+func (s *session) run() {
+	s.mu.Lock()
+	select {
+	case <-s.done: // closed before it ran
+	default:
+		s.pinger = time.AfterFunc(pingInterval, s.ping)
+	}
+	s.mu.Unlock()
 	s.readLoop()
 	s.close()
-	wg.Wait()
+	s.ending.Wait()
 	s.stopHardStop()
 	s.conn.Close()
-}
-
-func (s *session) writeLoop(ctx context.Context) {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
-	for {
-		select {
-		case <-s.out.ready:
-			for _, b := range s.out.take() {
-				_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-				if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-					s.close()
-					return
-				}
-			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				s.close()
-				return
-			}
-		case <-ctx.Done():
-			s.flush()
-			s.goodbye()
-			s.close()
-			return
-		case <-s.done:
-			s.flush()
-			s.goodbye()
-			return
-		}
-	}
 }
 
 // goodbye sends the WebSocket close frame: the protoo one (4000 "closed
