@@ -103,7 +103,10 @@ type costServer struct {
 func startCostServer(tb testing.TB) *costServer {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAudioCostServer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), audioCostServerEnv+"=1", "GODEBUG=memprofilerate=512")
+	cmd.Env = append(os.Environ(), audioCostServerEnv+"=1")
+	if os.Getenv(audioCostProfileEnv) != "" {
+		cmd.Env = append(cmd.Env, "GODEBUG=memprofilerate=1") // every allocation
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -202,8 +205,9 @@ func audioListener(ctx context.Context, url, room, name string, heard chan<- str
 // consumer). Once every listener has received audio and a few receiver
 // reports went by, it reports the server's live heap, goroutine stacks,
 // goroutines and RSS added per listener. Set GOSOUP_AUDIOCOST_HEAPPROFILE
-// to a file name to get the server's heap profile (inuse_space, sampled
-// every 512 bytes) of that state.
+// to a file name to get the server's heap profile of that state
+// (inuse_space, every allocation recorded), and of the state before the
+// 100 listeners in that name with ".base" appended (for pprof -diff_base).
 func BenchmarkAudioListenerCost(b *testing.B) {
 	n := 100
 	if testing.Short() {
@@ -298,13 +302,18 @@ func audioListenerCost(b *testing.B, n int) (base, after serverMem) {
 		time.Sleep(time.Second) // steady state
 
 	}
+	prof := os.Getenv(audioCostProfileEnv)
+	profile := func(f string) {
+		if prof != "" {
+			fmt.Fprintf(srv.in, "profile %s\n", f)
+			srv.line(b, "profiled")
+		}
+	}
 	join(0, 1)
 	base = srv.measure(b)
+	profile(prof + ".base")
 	join(1, n+1)
 	after = srv.measure(b)
-	if f := os.Getenv(audioCostProfileEnv); f != "" {
-		fmt.Fprintf(srv.in, "profile %s\n", f)
-		srv.line(b, "profiled")
-	}
+	profile(prof)
 	return base, after
 }

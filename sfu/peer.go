@@ -15,7 +15,7 @@ import (
 type Peer struct {
 	room    *Room
 	name    string
-	caps    rtpparams.Capabilities
+	caps    *rtpparams.Capabilities // shared with peers that joined with equal ones: read only
 	spy     bool
 	appData json.RawMessage
 	// notify is what every notification to the client goes through: the
@@ -38,7 +38,7 @@ type Peer struct {
 	consumers  map[uint32]*Consumer
 }
 
-func newPeer(r *Room, name string, caps rtpparams.Capabilities, spy bool, appData json.RawMessage, n Notifier) *Peer {
+func newPeer(r *Room, name string, caps *rtpparams.Capabilities, spy bool, appData json.RawMessage, n Notifier) *Peer {
 	p := &Peer{
 		room:       r,
 		name:       name,
