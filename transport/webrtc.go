@@ -34,6 +34,9 @@ type WebRTCTransport struct {
 	opts   TransportOptions
 	ctx    context.Context
 	cancel context.CancelFunc
+	// unwatchOwner stops the watch on the owner's context (nil when there
+	// is none); set at creation.
+	unwatchOwner func() bool
 
 	mu          sync.Mutex
 	ice         ICEParameters
@@ -59,9 +62,11 @@ type WebRTCTransport struct {
 
 	selected atomic.Pointer[Tuple]
 	recvMu   sync.Mutex // serializes decryption (UDP and TCP readers)
-	pconn    *dtlsPacketConn
-	closed   atomic.Bool
-	done     chan struct{}
+	// pconn carries DTLS records to pion's conn; nil once the DTLS state
+	// is released or the transport closed (its queue costs memory).
+	pconn  atomic.Pointer[dtlsPacketConn]
+	closed atomic.Bool
+	done   chan struct{}
 
 	// Read path, used only by the network's read goroutine.
 	recvCtx atomic.Pointer[srtp.Context]
@@ -88,8 +93,8 @@ var sendBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTransport {
-	ctx, cancel := context.WithCancel(ctx)
+func newWebRTCTransport(owner context.Context, n *Network, l Listener) *WebRTCTransport {
+	ctx, cancel := context.WithCancel(owner)
 	t := &WebRTCTransport{
 		net:       n,
 		l:         l,
@@ -100,10 +105,15 @@ func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTran
 		dtlsState: "new",
 		done:      make(chan struct{}),
 	}
-	t.pconn = newDTLSPacketConn(t)
+	t.pconn.Store(newDTLSPacketConn(t))
 	// The owner's context ending closes the transport (no goroutine
-	// waits for it); consent is watched by the network's sweeper.
-	context.AfterFunc(ctx, func() { t.closeWith(ctx.Err()) })
+	// waits for it); consent is watched by the network's sweeper. Watched
+	// on the owner's context, and only when it can end: the sfu's never
+	// does, and a watch on ctx would cost every transport a context and a
+	// map of ctx's children.
+	if owner.Done() != nil {
+		t.unwatchOwner = context.AfterFunc(owner, func() { t.closeWith(owner.Err()) })
+	}
 	return t
 }
 
@@ -244,8 +254,11 @@ func (t *WebRTCTransport) shutdown() bool {
 	}
 	close(t.done)
 	t.cancel()
+	if t.unwatchOwner != nil {
+		t.unwatchOwner()
+	}
 	t.net.unregister(t)
-	t.pconn.Close()
+	t.dropPacketConn()
 	t.mu.Lock()
 	conn := t.dtls
 	t.dtlsState = "closed"
@@ -290,7 +303,9 @@ func (t *WebRTCTransport) handleDTLS(pkt []byte, tp Tuple) {
 	if t.dtlsUp.Load() && t.postHandshakeRecord(pkt) {
 		return
 	}
-	t.pconn.push(pkt)
+	if pc := t.pconn.Load(); pc != nil {
+		pc.push(pkt)
+	}
 	if t.dtlsDeferred.Load() {
 		t.maybeStartDTLS()
 	}
@@ -346,19 +361,22 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 		err  error
 	)
 	raddr := t.remoteNetAddr()
-	if role == RoleClient {
+	pc := t.pconn.Load()
+	if pc == nil {
+		err = net.ErrClosed // closed since maybeStartDTLS
+	} else if role == RoleClient {
 		opts := make([]dtls.ClientOption, 0, len(shared))
 		for _, o := range shared {
 			opts = append(opts, o)
 		}
-		conn, err = dtls.ClientWithOptions(t.pconn, raddr, opts...)
+		conn, err = dtls.ClientWithOptions(pc, raddr, opts...)
 	} else {
 		opts := make([]dtls.ServerOption, 0, len(shared)+1)
 		for _, o := range shared {
 			opts = append(opts, o)
 		}
 		opts = append(opts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
-		conn, err = dtls.ServerWithOptions(t.pconn, raddr, opts...)
+		conn, err = dtls.ServerWithOptions(pc, raddr, opts...)
 	}
 	if err == nil {
 		t.mu.Lock()
