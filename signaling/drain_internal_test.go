@@ -46,7 +46,6 @@ func bareSession(conn *websocket.Conn) *session {
 	return &session{
 		srv:     &Server{log: log},
 		conn:    conn,
-		log:     log,
 		out:     newOutQueue(),
 		done:    make(chan struct{}),
 		limiter: rate.NewLimiter(requestsPerSecond, requestBurst),

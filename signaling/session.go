@@ -28,7 +28,6 @@ type session struct {
 	conn     *websocket.Conn
 	room     *sfu.Room
 	peerName string
-	log      *slog.Logger
 
 	out       *outQueue
 	done      chan struct{}
@@ -62,11 +61,20 @@ func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string
 		room:     room,
 		peerName: peerName,
 		grant:    grant,
-		log:      s.log.With("room", room.ID(), "peer", peerName),
 		out:      newOutQueue(),
 		done:     make(chan struct{}),
 		limiter:  rate.NewLimiter(requestsPerSecond, requestBurst),
 	}
+}
+
+// logger returns the session's logger, made when something is logged: a
+// logger kept per session would cost every client a handler with its
+// attributes, for the few lines a session logs.
+func (s *session) logger() *slog.Logger {
+	if s.room == nil { // the writer's tests
+		return s.srv.log.With("peer", s.peerName)
+	}
+	return s.srv.log.With("room", s.room.ID(), "peer", s.peerName)
 }
 
 // mediaPeer returns the session's open mediasoup peer, or nil before join
@@ -119,7 +127,7 @@ func (s *session) enqueue(b []byte) {
 	}
 	ok, start := s.out.push(b, sendQueue)
 	if !ok {
-		s.log.Warn("signaling queue full, disconnecting slow client")
+		s.logger().Warn("signaling queue full, disconnecting slow client")
 		s.close()
 		return
 	}
@@ -194,7 +202,7 @@ func (s *session) notify(n any) {
 	}
 	b, err := notification("mediasoup-notification", n)
 	if err != nil {
-		s.log.Error("encode notification", "err", err)
+		s.logger().Error("encode notification", "err", err)
 		return
 	}
 	s.enqueue(b)
@@ -252,7 +260,7 @@ func (s *session) fail(code int, reason string) {
 		s.closeCode, s.closeReason = code, reason
 	}
 	s.mu.Unlock()
-	s.log.Info("closing signaling connection", "code", code, "reason", reason)
+	s.logger().Info("closing signaling connection", "code", code, "reason", reason)
 	s.shutdown(time.Now().Add(closeFlushTimeout))
 }
 
@@ -348,7 +356,7 @@ func (s *session) answerRefused(fe *FrameError) {
 		s.enqueue(errorResponse(*fe.ID, 429, fmt.Sprintf("too many requests (limit %d per second)", requestsPerSecond)))
 		return
 	}
-	s.log.Debug("refused protoo request", "id", *fe.ID, "reason", fe.Reason)
+	s.logger().Debug("refused protoo request", "id", *fe.ID, "reason", fe.Reason)
 	s.enqueue(errorResponse(*fe.ID, fe.Code, fe.Reason))
 }
 
@@ -374,7 +382,7 @@ func (s *session) handleRequest(f *Frame) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("panic in request handler", "method", f.Method, "panic", r)
+				s.logger().Error("panic in request handler", "method", f.Method, "panic", r)
 				code, err = 500, fmt.Errorf("Error: internal error")
 			}
 		}()
@@ -465,28 +473,28 @@ func (s *session) dispatch(f *Frame) (any, int, error) {
 func (s *session) handleNotification(f *Frame) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic in notification handler", "method", f.Method, "panic", r)
+			s.logger().Error("panic in notification handler", "method", f.Method, "panic", r)
 		}
 	}()
 	if f.Method != "mediasoup-notification" {
-		s.log.Debug("ignoring protoo notification", "method", f.Method)
+		s.logger().Debug("ignoring protoo notification", "method", f.Method)
 		return
 	}
 	if !s.limiter.Allow() {
-		s.log.Info("notification dropped: too many messages")
+		s.logger().Info("notification dropped: too many messages")
 		return
 	}
 	peer := s.mediaPeer()
 	if peer == nil {
-		s.log.Debug("notification before join, ignored")
+		s.logger().Debug("notification before join, ignored")
 		return
 	}
 	m, err := protocol.DecodeMessage(f.Data)
 	if err != nil {
-		s.log.Info("bad mediasoup notification", "err", err)
+		s.logger().Info("bad mediasoup notification", "err", err)
 		return
 	}
 	if err := peer.ReceiveNotification(m); err != nil {
-		s.log.Info("mediasoup notification failed", "method", m.Method, "err", err)
+		s.logger().Info("mediasoup notification failed", "method", m.Method, "err", err)
 	}
 }
