@@ -29,11 +29,9 @@ const dtlsHandshakeTimeout = 30 * time.Second
 // WebRTCTransport is one ICE-lite + DTLS + SRTP transport on the Network's
 // shared socket: mediasoup's WebRtcTransport.
 type WebRTCTransport struct {
-	net    *Network
-	l      Listener
-	opts   TransportOptions
-	ctx    context.Context
-	cancel context.CancelFunc
+	net  *Network
+	l    Listener
+	opts TransportOptions
 	// unwatchOwner stops the watch on the owner's context (nil when there
 	// is none); set at creation.
 	unwatchOwner func() bool
@@ -94,12 +92,9 @@ var sendBufs = sync.Pool{New: func() any {
 }}
 
 func newWebRTCTransport(owner context.Context, n *Network, l Listener) *WebRTCTransport {
-	ctx, cancel := context.WithCancel(owner)
 	t := &WebRTCTransport{
 		net:       n,
 		l:         l,
-		ctx:       ctx,
-		cancel:    cancel,
 		ice:       newICEParameters(),
 		localRole: RoleAuto,
 		dtlsState: "new",
@@ -108,9 +103,8 @@ func newWebRTCTransport(owner context.Context, n *Network, l Listener) *WebRTCTr
 	t.pconn.Store(newDTLSPacketConn(t))
 	// The owner's context ending closes the transport (no goroutine
 	// waits for it); consent is watched by the network's sweeper. Watched
-	// on the owner's context, and only when it can end: the sfu's never
-	// does, and a watch on ctx would cost every transport a context and a
-	// map of ctx's children.
+	// only when it can end: the sfu's never does, and a watch costs every
+	// transport a context.
 	if owner.Done() != nil {
 		t.unwatchOwner = context.AfterFunc(owner, func() { t.closeWith(owner.Err()) })
 	}
@@ -253,7 +247,6 @@ func (t *WebRTCTransport) shutdown() bool {
 		return false
 	}
 	close(t.done)
-	t.cancel()
 	if t.unwatchOwner != nil {
 		t.unwatchOwner()
 	}
@@ -382,7 +375,7 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 		t.mu.Lock()
 		t.dtls = conn
 		t.mu.Unlock()
-		ctx, cancel := context.WithTimeout(t.ctx, dtlsHandshakeTimeout)
+		ctx, cancel := context.WithTimeout(untilClosed{t}, dtlsHandshakeTimeout)
 		err = conn.HandshakeContext(ctx)
 		cancel()
 	}
@@ -403,6 +396,24 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 	t.dtlsUp.Store(true)
 	t.l.OnConnected(t)
 	t.afterHandshake(conn, role == RoleClient)
+}
+
+// untilClosed is a context that ends when its transport closes, for the
+// handshake: made from the transport's done channel, it costs the
+// transport nothing while no handshake runs (a context of its own, with
+// the handshake's as a child, stays allocated for the transport's life).
+type untilClosed struct{ t *WebRTCTransport }
+
+func (untilClosed) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c untilClosed) Done() <-chan struct{}     { return c.t.done }
+func (untilClosed) Value(any) any               { return nil }
+func (c untilClosed) Err() error {
+	select {
+	case <-c.t.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
