@@ -154,7 +154,7 @@ func (p *Peer) newConsumerLocked(prod *Producer) *Consumer {
 	if p.remote {
 		return nil // its own node consumes
 	}
-	params, ok := rtpparams.ConsumerParameters(prod.consumable, p.caps)
+	params, ok := rtpparams.ConsumerParameters(prod.consumable, *p.caps)
 	if !ok || len(params.Codecs) == 0 || len(params.Encodings) == 0 {
 		return nil
 	}

@@ -96,8 +96,8 @@ func audioListenerCost(tb testing.TB, n int) (bytes float64, goroutines float64)
 func TestAudioListenerMemory(t *testing.T) {
 	b, g := audioListenerCost(t, 200)
 	t.Logf("per audio listener: %.0f B live heap, %.2f goroutines", b, g)
-	if b > 12<<10 || g > 0.05 {
-		t.Errorf("per audio listener: %.0f B live heap (want <= 12 KiB), %.2f goroutines (want none)", b, g)
+	if b > 8<<10 || g > 0.05 {
+		t.Errorf("per audio listener: %.0f B live heap (want <= 8 KiB), %.2f goroutines (want none)", b, g)
 	}
 }
 

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -180,8 +182,8 @@ func (t *Transport) updateLayers(now time.Time) {
 
 // debug logs on the owner's logger, if any.
 func (t *Transport) debug(msg string, args ...any) {
-	if t.peer != nil && t.peer.log != nil {
-		t.peer.log.Debug(msg, append([]any{"transport", t.id}, args...)...)
+	if t.peer != nil && t.peer.room.log.Enabled(context.Background(), slog.LevelDebug) {
+		t.peer.logger().Debug(msg, append([]any{"transport", t.id}, args...)...)
 	}
 }
 

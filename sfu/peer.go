@@ -15,13 +15,12 @@ import (
 type Peer struct {
 	room    *Room
 	name    string
-	caps    rtpparams.Capabilities
+	caps    *rtpparams.Capabilities // shared with peers that joined with equal ones: read only
 	spy     bool
 	appData json.RawMessage
 	// notify is what every notification to the client goes through: the
 	// peer's deliver for peers made at join. Set once, never changed.
 	notify Notifier
-	log    *slog.Logger
 
 	// clientMu guards client and is held while client runs, so that
 	// disconnect waits for a notification being handed over.
@@ -38,7 +37,7 @@ type Peer struct {
 	consumers  map[uint32]*Consumer
 }
 
-func newPeer(r *Room, name string, caps rtpparams.Capabilities, spy bool, appData json.RawMessage, n Notifier) *Peer {
+func newPeer(r *Room, name string, caps *rtpparams.Capabilities, spy bool, appData json.RawMessage, n Notifier) *Peer {
 	p := &Peer{
 		room:       r,
 		name:       name,
@@ -46,13 +45,17 @@ func newPeer(r *Room, name string, caps rtpparams.Capabilities, spy bool, appDat
 		spy:        spy,
 		appData:    appData,
 		client:     n,
-		log:        r.log.With("peer", name),
 		transports: map[uint32]*Transport{},
 		consumers:  map[uint32]*Consumer{},
 	}
 	p.notify = func(n any) { p.deliver(n) }
 	return p
 }
+
+// logger returns the peer's logger, made when something is logged: a
+// logger kept per peer would cost every peer a handler with its
+// attributes, for the few lines a peer logs.
+func (p *Peer) logger() *slog.Logger { return p.room.log.With("peer", p.name) }
 
 // deliver hands n to the client's Notifier unless the peer has been
 // disconnected. Notifications come from the room's goroutines under the
@@ -208,7 +211,7 @@ func (p *Peer) closeLocked(appData json.RawMessage, notifySelf bool) {
 		return
 	}
 	p.room.removePeerLocked(p, appData)
-	p.log.Info("peer closed")
+	p.logger().Info("peer closed")
 	p.room.events.emit(func(o *Observer) {
 		if o.PeerClosed != nil {
 			o.PeerClosed(p)

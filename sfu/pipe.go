@@ -72,7 +72,7 @@ func (p *Producer) PipeTo(remote netip.AddrPort, keys PipeKeys) (*PipeOut, error
 		return nil, protocol.NewInvalidStateError("Producer closed")
 	}
 	o := &PipeOut{prod: p, done: make(chan struct{})}
-	opts := transport.PlainOptions{Remote: remote, Logger: p.peer.log,
+	opts := transport.PlainOptions{Remote: remote, Logger: p.peer.logger(),
 		SRTP: &transport.PlainSRTP{SendKey: keys.Media, RecvKey: keys.Feedback}}
 	if ip, err := netip.ParseAddr(r.server.cfg.RTC.ListenIP); err == nil && !ip.IsUnspecified() {
 		opts.ListenIP = ip
@@ -224,7 +224,7 @@ func (p *Peer) CreatePipeProducer(o PipeProducerOptions) (*Producer, netip.AddrP
 		return nil, netip.AddrPort{}, protocol.NewInvalidStateError("Peer closed")
 	}
 	t := newTransport(p, r.freeTransportIDLocked(), dirSend, nil)
-	opts := transport.PlainOptions{Comedia: true, Logger: p.log, Batch: r.server.net.NewBatch(),
+	opts := transport.PlainOptions{Comedia: true, Logger: p.logger(), Batch: r.server.net.NewBatch(),
 		SRTP: &transport.PlainSRTP{SendKey: o.Keys.Feedback, RecvKey: o.Keys.Media}}
 	if ip, err := netip.ParseAddr(r.server.cfg.RTC.ListenIP); err == nil {
 		opts.ListenIP = ip

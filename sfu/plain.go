@@ -105,7 +105,7 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 	if err != nil {
 		return nil, err
 	}
-	popts := transport.PlainOptions{Comedia: opts.Comedia, NoRTCPMux: opts.NoRTCPMux, Logger: p.log}
+	popts := transport.PlainOptions{Comedia: opts.Comedia, NoRTCPMux: opts.NoRTCPMux, Logger: p.logger()}
 	if dir == dirSend {
 		popts.Batch = r.server.net.NewBatch()
 	}
@@ -159,7 +159,7 @@ func (p *Peer) createPlainTransportLocked(opts PlainRtpOptions) (*Transport, err
 			o.NewTransport(t)
 		}
 	})
-	p.log.Info("plain transport created", "transport", t.id, "direction", dir,
+	p.logger().Info("plain transport created", "transport", t.id, "direction", dir,
 		"local", fmt.Sprintf("%s:%d", l.ip, pt.LocalPort()), "comedia", popts.Comedia, "remote", popts.Remote)
 	return t, nil
 }

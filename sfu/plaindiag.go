@@ -44,7 +44,7 @@ func (t *Transport) checkPlainRTP(d *plainDiag, pkt []byte) bool {
 		d.unknownSSRC.Add(1)
 		t.peer.counters().plainDropped.Add(1)
 		if d.loggedSSRC.CompareAndSwap(false, true) {
-			t.peer.log.Warn("plain transport: RTP with an SSRC no producer declared (dropped, counted; logged once)",
+			t.peer.logger().Warn("plain transport: RTP with an SSRC no producer declared (dropped, counted; logged once)",
 				"transport", t.id, "ssrc", ssrc)
 		}
 		return false
@@ -56,7 +56,7 @@ func (t *Transport) checkPlainRTP(d *plainDiag, pkt []byte) bool {
 		d.badPayloadType.Add(1)
 		t.peer.counters().plainDropped.Add(1)
 		if d.loggedPT.CompareAndSwap(false, true) {
-			t.peer.log.Warn("plain transport: RTP with a payload type the producer did not declare (dropped, counted; logged once)",
+			t.peer.logger().Warn("plain transport: RTP with a payload type the producer did not declare (dropped, counted; logged once)",
 				"transport", t.id, "ssrc", ssrc, "payloadType", pt, "producer", prod.id)
 		}
 		return false
@@ -69,7 +69,7 @@ func (t *Transport) checkPlainRTP(d *plainDiag, pkt []byte) bool {
 func (t *Transport) watchSilence(l *plainLink) {
 	l.diag.silence = time.AfterFunc(plainSilence, func() {
 		if l.BytesReceived() == 0 {
-			t.peer.log.Warn("plain transport: nothing received yet; is the tool sending to the right address and port?",
+			t.peer.logger().Warn("plain transport: nothing received yet; is the tool sending to the right address and port?",
 				"transport", t.id, "after", plainSilence, "port", l.LocalPort())
 		}
 	})

@@ -276,7 +276,7 @@ func (peer *Peer) createProducerLocked(req *protocol.CreateProducerRequest) erro
 			other.notify(protocol.NewConsumer(c.data()))
 		}
 	}
-	peer.log.Debug("producer created", "producer", prod.id, "kind", prod.kind)
+	peer.logger().Debug("producer created", "producer", prod.id, "kind", prod.kind)
 	return nil
 }
 

@@ -130,7 +130,7 @@ func (t *Transport) learnSSRC(pkt []byte, ssrc uint32) *Producer {
 		if !p.waitsForSSRCs() {
 			t.setRIDProducer(p, false)
 		}
-		p.peer.log.Debug("RID stream matched", "producer", p.id, "ssrc", ssrc)
+		p.peer.logger().Debug("RID stream matched", "producer", p.id, "ssrc", ssrc)
 		return p
 	}
 	return nil

@@ -44,6 +44,8 @@ type Room struct {
 	speakerEvery time.Duration    // the detector's interval (tests shorten or stretch it)
 
 	holds int // Server.AcquireRoom holds not released; guarded by the server's mu
+
+	peerCaps capsCache // the capabilities the peers joined with; guarded by mu
 }
 
 func (s *Server) newRoom(id string, codecs []rtpparams.MediaCodec) (*Room, error) {
@@ -177,7 +179,7 @@ func (r *Room) joinPeer(req *protocol.JoinRequest, notify Notifier, remote bool)
 	if max := r.server.cfg.Limits.PeersPerRoom; len(r.peers) >= max {
 		return nil, nil, protocol.NewError("room is full (limit %d peers)", max)
 	}
-	p := newPeer(r, req.PeerName, req.RTPCapabilities, req.Spy, req.AppData, notify)
+	p := newPeer(r, req.PeerName, r.peerCaps.intern(req.RTPCapabilities), req.Spy, req.AppData, notify)
 	p.remote = remote
 	resp := protocol.JoinResponse{Peers: []protocol.PeerData{}}
 	if r.lastN != nil {

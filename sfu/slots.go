@@ -153,7 +153,7 @@ func newAudioSlots(r *Room, k int) (*audioSlots, error) {
 	}
 	appData, _ := json.Marshal(map[string]any{"audioSlots": k})
 	s := &audioSlots{room: r, pt: codec.PreferredPayloadType, loudAt: map[*Producer]time.Time{}}
-	s.peer = newPeer(r, AudioSlotsPeerName, rtpparams.Capabilities{}, false, appData, nil)
+	s.peer = newPeer(r, AudioSlotsPeerName, &rtpparams.Capabilities{}, false, appData, nil)
 	for i := range k {
 		p := params
 		p.Encodings = []rtpparams.EncodingParameters{{SSRC: rtpparams.RandomID()}}

@@ -109,7 +109,7 @@ func (r *Room) CreatePlainRtpTransport(opts PlainRtpOptions) (*Transport, error)
 // peer list, with no client.
 func (r *Room) serverPeerLocked() *Peer {
 	if r.serverPeer == nil {
-		r.serverPeer = newPeer(r, "", r.caps, true, nil, nil)
+		r.serverPeer = newPeer(r, "", &r.caps, true, nil, nil)
 		r.serverPeer.hidden = true
 		r.serverPeer.disconnect(nil)
 	}

@@ -241,7 +241,7 @@ func (t *Transport) receiveRTCP(pkt []byte) {
 // OnConnected asks for a key frame for every active consumer on the
 // transport (transport.Listener).
 func (t *Transport) OnConnected(_ *transport.WebRTCTransport) {
-	t.peer.log.Debug("transport connected", "transport", t.id)
+	t.debug("transport connected")
 	for _, c := range *t.consumersBySSRC.Load() {
 		if c.active.Load() {
 			c.resync.Store(true)
@@ -262,7 +262,7 @@ func (t *Transport) OnConnected(_ *transport.WebRTCTransport) {
 // all (its worker only reports dtlsState "closed").
 func (t *Transport) OnClosed(_ *transport.WebRTCTransport, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
-		t.peer.log.Info("transport closed", "transport", t.id, "reason", err)
+		t.peer.logger().Info("transport closed", "transport", t.id, "reason", err)
 	}
 	r := t.peer.room
 	r.mu.Lock()

@@ -112,7 +112,7 @@ func (p *Peer) createTransportLocked(req *protocol.CreateTransportRequest) (any,
 			Priority: c.Priority, Protocol: c.Protocol, Type: c.Type, TCPType: c.TCPType,
 		})
 	}
-	p.log.Debug("transport created", "transport", t.id, "direction", t.direction)
+	p.logger().Debug("transport created", "transport", t.id, "direction", t.direction)
 	return resp, nil
 }
 

@@ -117,8 +117,9 @@ func (s *session) flushDeadline() time.Time {
 	return s.flushBy
 }
 
-// flush writes the queued messages after shutdown (writer goroutine only).
-// Nothing is queued once done is closed, so the queue only shrinks.
+// flush writes the queued messages after shutdown (finish only, once the
+// writer has ended). Nothing is queued once done is closed, so the queue
+// only shrinks.
 func (s *session) flush() {
 	deadline := s.flushDeadline()
 	if deadline.IsZero() {

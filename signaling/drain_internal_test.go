@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -47,7 +46,6 @@ func bareSession(conn *websocket.Conn) *session {
 	return &session{
 		srv:     &Server{log: log},
 		conn:    conn,
-		log:     log,
 		out:     newOutQueue(),
 		done:    make(chan struct{}),
 		limiter: rate.NewLimiter(requestsPerSecond, requestBurst),
@@ -65,7 +63,7 @@ func TestShutdownFlushesQueueBeforeClosing(t *testing.T) {
 	sess.send([]byte("after shutdown")) // dropped: nothing is queued once closing
 	ended := make(chan struct{})
 	go func() {
-		sess.run(context.Background())
+		sess.run()
 		close(ended)
 	}()
 
@@ -104,7 +102,7 @@ func TestShutdownIsBoundedWithStuckClient(t *testing.T) {
 	sess.shutdown(start.Add(closeFlushTimeout))
 	ended := make(chan struct{})
 	go func() {
-		sess.run(context.Background())
+		sess.run()
 		close(ended)
 	}()
 	select {

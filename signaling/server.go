@@ -191,7 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer s.wg.Done()
 		defer s.perSource.release(slot)
-		sess.run(s.ctx)
+		sess.run()
 		s.release(sess)
 	}()
 }

@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,17 +19,20 @@ import (
 
 // session is one protoo WebSocket: it routes mediasoup requests and
 // notifications to the room or the peer and writes the answers and the
-// peer's notifications, in order, from one writer goroutine.
+// peer's notifications, in order. Its reader goroutine is its only one
+// that lasts: a writer runs only while messages wait (see outQueue), a
+// timer sends the pings, and a goroutine writes the close frame once the
+// session closes.
 type session struct {
 	srv      *Server
 	conn     *websocket.Conn
 	room     *sfu.Room
 	peerName string
-	log      *slog.Logger
 
 	out       *outQueue
 	done      chan struct{}
 	closeOnce sync.Once
+	ending    sync.WaitGroup // finish, started by close
 	// shuttingDown: the server is closing; only the peer's own "closed"
 	// notification is still queued (see Server.Close).
 	shuttingDown atomic.Bool
@@ -42,6 +44,7 @@ type session struct {
 	peer     *sfu.Peer
 	flushBy  time.Time   // set by shutdown: write the queue until then
 	hardStop *time.Timer // set by shutdown: closes the connection late
+	pinger   *time.Timer // sends the next ping; nil once closing
 	// closeCode and closeReason, set by fail, replace the protoo close
 	// frame.
 	closeCode   int
@@ -58,11 +61,20 @@ func newSession(s *Server, conn *websocket.Conn, room *sfu.Room, peerName string
 		room:     room,
 		peerName: peerName,
 		grant:    grant,
-		log:      s.log.With("room", room.ID(), "peer", peerName),
 		out:      newOutQueue(),
 		done:     make(chan struct{}),
 		limiter:  rate.NewLimiter(requestsPerSecond, requestBurst),
 	}
+}
+
+// logger returns the session's logger, made when something is logged: a
+// logger kept per session would cost every client a handler with its
+// attributes, for the few lines a session logs.
+func (s *session) logger() *slog.Logger {
+	if s.room == nil { // the writer's tests
+		return s.srv.log.With("peer", s.peerName)
+	}
+	return s.srv.log.With("room", s.room.ID(), "peer", s.peerName)
 }
 
 // mediaPeer returns the session's open mediasoup peer, or nil before join
@@ -77,12 +89,32 @@ func (s *session) mediaPeer() *sfu.Peer {
 	return p
 }
 
-// close ends the session; the reader and writer goroutines return.
+// close ends the session: the reader returns, the writer stops after
+// the messages it took, and finish writes the close frame.
 func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		_ = s.conn.SetReadDeadline(time.Now())
+		s.out.stop()
+		s.ending.Add(1)
+		go s.finish()
 	})
+}
+
+// finish runs once the session is closed: it stops the pings, waits for
+// the writer, writes what is queued when shutdown asked for it, then the
+// close frame.
+func (s *session) finish() {
+	defer s.ending.Done()
+	s.mu.Lock()
+	if s.pinger != nil {
+		s.pinger.Stop()
+		s.pinger = nil
+	}
+	s.mu.Unlock()
+	s.out.writers.Wait()
+	s.flush()
+	s.goodbye()
 }
 
 // enqueue queues a message without blocking; a client too slow to drain
@@ -93,10 +125,45 @@ func (s *session) enqueue(b []byte) {
 		return
 	default:
 	}
-	if !s.out.push(b, sendQueue) {
-		s.log.Warn("signaling queue full, disconnecting slow client")
+	ok, start := s.out.push(b, sendQueue)
+	if !ok {
+		s.logger().Warn("signaling queue full, disconnecting slow client")
 		s.close()
+		return
 	}
+	if start {
+		go s.writeQueued()
+	}
+}
+
+// writeQueued is the writer goroutine: it writes the queued messages, in
+// order, until none waits. A failed write closes the session, and no
+// writer starts after it.
+func (s *session) writeQueued() {
+	defer s.out.writers.Done()
+	for msgs := s.out.next(); msgs != nil; msgs = s.out.next() {
+		for _, b := range msgs {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				s.close()
+				return
+			}
+		}
+	}
+}
+
+// ping sends a WebSocket ping and arms the next one (the pinger timer's
+// function); a failed ping closes the session.
+func (s *session) ping() {
+	if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+		s.close()
+		return
+	}
+	s.mu.Lock()
+	if s.pinger != nil {
+		s.pinger.Reset(pingInterval)
+	}
+	s.mu.Unlock()
 }
 
 // encodedNotification is a protoo notification of the signaling layer's
@@ -135,55 +202,28 @@ func (s *session) notify(n any) {
 	}
 	b, err := notification("mediasoup-notification", n)
 	if err != nil {
-		s.log.Error("encode notification", "err", err)
+		s.logger().Error("encode notification", "err", err)
 		return
 	}
 	s.enqueue(b)
 }
 
-func (s *session) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.writeLoop(ctx)
-	}()
+// run serves the session until its socket ends or it is closed, and
+// returns once the close frame is written (or could not be) and the
+// socket is closed.
+func (s *session) run() {
+	s.mu.Lock()
+	select {
+	case <-s.done: // closed before it ran
+	default:
+		s.pinger = time.AfterFunc(pingInterval, s.ping)
+	}
+	s.mu.Unlock()
 	s.readLoop()
 	s.close()
-	wg.Wait()
+	s.ending.Wait()
 	s.stopHardStop()
 	s.conn.Close()
-}
-
-func (s *session) writeLoop(ctx context.Context) {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
-	for {
-		select {
-		case <-s.out.ready:
-			for _, b := range s.out.take() {
-				_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-				if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-					s.close()
-					return
-				}
-			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				s.close()
-				return
-			}
-		case <-ctx.Done():
-			s.flush()
-			s.goodbye()
-			s.close()
-			return
-		case <-s.done:
-			s.flush()
-			s.goodbye()
-			return
-		}
-	}
 }
 
 // goodbye sends the WebSocket close frame: the protoo one (4000 "closed
@@ -220,7 +260,7 @@ func (s *session) fail(code int, reason string) {
 		s.closeCode, s.closeReason = code, reason
 	}
 	s.mu.Unlock()
-	s.log.Info("closing signaling connection", "code", code, "reason", reason)
+	s.logger().Info("closing signaling connection", "code", code, "reason", reason)
 	s.shutdown(time.Now().Add(closeFlushTimeout))
 }
 
@@ -316,7 +356,7 @@ func (s *session) answerRefused(fe *FrameError) {
 		s.enqueue(errorResponse(*fe.ID, 429, fmt.Sprintf("too many requests (limit %d per second)", requestsPerSecond)))
 		return
 	}
-	s.log.Debug("refused protoo request", "id", *fe.ID, "reason", fe.Reason)
+	s.logger().Debug("refused protoo request", "id", *fe.ID, "reason", fe.Reason)
 	s.enqueue(errorResponse(*fe.ID, fe.Code, fe.Reason))
 }
 
@@ -342,7 +382,7 @@ func (s *session) handleRequest(f *Frame) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("panic in request handler", "method", f.Method, "panic", r)
+				s.logger().Error("panic in request handler", "method", f.Method, "panic", r)
 				code, err = 500, fmt.Errorf("Error: internal error")
 			}
 		}()
@@ -433,28 +473,28 @@ func (s *session) dispatch(f *Frame) (any, int, error) {
 func (s *session) handleNotification(f *Frame) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic in notification handler", "method", f.Method, "panic", r)
+			s.logger().Error("panic in notification handler", "method", f.Method, "panic", r)
 		}
 	}()
 	if f.Method != "mediasoup-notification" {
-		s.log.Debug("ignoring protoo notification", "method", f.Method)
+		s.logger().Debug("ignoring protoo notification", "method", f.Method)
 		return
 	}
 	if !s.limiter.Allow() {
-		s.log.Info("notification dropped: too many messages")
+		s.logger().Info("notification dropped: too many messages")
 		return
 	}
 	peer := s.mediaPeer()
 	if peer == nil {
-		s.log.Debug("notification before join, ignored")
+		s.logger().Debug("notification before join, ignored")
 		return
 	}
 	m, err := protocol.DecodeMessage(f.Data)
 	if err != nil {
-		s.log.Info("bad mediasoup notification", "err", err)
+		s.logger().Info("bad mediasoup notification", "err", err)
 		return
 	}
 	if err := peer.ReceiveNotification(m); err != nil {
-		s.log.Info("mediasoup notification failed", "method", m.Method, "err", err)
+		s.logger().Info("mediasoup notification failed", "method", m.Method, "err", err)
 	}
 }

@@ -87,9 +87,17 @@ func (t *WebRTCTransport) releaseDTLS() {
 	conn := t.dtls
 	t.dtls = nil
 	t.mu.Unlock()
-	t.pconn.Close()
+	t.dropPacketConn()
 	if conn != nil {
 		go conn.Close() // returns once pion's goroutines have ended
+	}
+}
+
+// dropPacketConn closes the DTLS packet conn and lets it go: no record
+// goes to pion's conn any more.
+func (t *WebRTCTransport) dropPacketConn() {
+	if pc := t.pconn.Swap(nil); pc != nil {
+		pc.Close()
 	}
 }
 
@@ -110,8 +118,8 @@ func (t *WebRTCTransport) postHandshakeRecord(pkt []byte) bool {
 		t.mu.Lock()
 		conn := t.dtls
 		t.mu.Unlock()
-		if conn != nil {
-			t.pconn.push(pkt)
+		if pc := t.pconn.Load(); conn != nil && pc != nil {
+			pc.push(pkt)
 			t.watchDTLS(conn)
 			return true
 		}

@@ -426,7 +426,7 @@ func FuzzDemux(f *testing.F) {
 			}
 		}
 		tr.selected.Store(&Tuple{Remote: demuxSelected})
-		queued := len(tr.pconn.in)
+		queued := len(tr.pconn.Load().in)
 		n.demux(pkt, Tuple{Remote: remote}, nil, nil)
 
 		rtpN, rtcpN, last := l.take()
@@ -441,15 +441,15 @@ func FuzzDemux(f *testing.F) {
 			t.Fatalf("delivered %x, sealed %x", last, plain)
 		}
 		isDTLS := len(pkt) > 0 && pkt[0] >= 20 && pkt[0] < 64
-		if remote == demuxStranger && len(tr.pconn.in) != queued {
+		if remote == demuxStranger && len(tr.pconn.Load().in) != queued {
 			t.Fatalf("a stranger's packet reached the DTLS queue")
 		}
 		if sel, _ := tr.selectedTuple(); sel.Remote != demuxSelected && !delivered && !(isDTLS && remote == demuxValid) {
 			t.Fatalf("packet %x from %v moved the selected tuple to %v", pkt, remote, sel.Remote)
 		}
 		// Keep the DTLS queue from filling up for good.
-		for len(tr.pconn.in) > 0 {
-			<-tr.pconn.in
+		for len(tr.pconn.Load().in) > 0 {
+			<-tr.pconn.Load().in
 		}
 	})
 }

@@ -228,3 +228,33 @@ func TestDualStack(t *testing.T) {
 		t.Fatal("IPv6 announced on an IPv4 socket")
 	}
 }
+
+// TestOwnerContextClosesTransport: the end of the context a transport was
+// created with closes it (its listener hears of it); a transport closed
+// before is not closed again.
+func TestOwnerContextClosesTransport(t *testing.T) {
+	n := newTestNetwork(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &recordingListener{ch: make(chan struct{})}
+	tr, err := n.NewWebRTCTransport(ctx, l, TransportOptions{UDP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := &recordingListener{ch: make(chan struct{})}
+	closed, err := n.NewWebRTCTransport(ctx, early, TransportOptions{UDP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close() // Close tells no listener
+	cancel()
+	select {
+	case <-l.ch:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the owner's context ended and the transport stays open")
+	}
+	early.mu.Lock()
+	defer early.mu.Unlock()
+	if !tr.isClosed() || len(early.closed) != 0 {
+		t.Fatalf("closed %v; the transport closed before heard of it %d times", tr.isClosed(), len(early.closed))
+	}
+}

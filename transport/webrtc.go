@@ -29,11 +29,12 @@ const dtlsHandshakeTimeout = 30 * time.Second
 // WebRTCTransport is one ICE-lite + DTLS + SRTP transport on the Network's
 // shared socket: mediasoup's WebRtcTransport.
 type WebRTCTransport struct {
-	net    *Network
-	l      Listener
-	opts   TransportOptions
-	ctx    context.Context
-	cancel context.CancelFunc
+	net  *Network
+	l    Listener
+	opts TransportOptions
+	// unwatchOwner stops the watch on the owner's context (nil when there
+	// is none); set at creation.
+	unwatchOwner func() bool
 
 	mu          sync.Mutex
 	ice         ICEParameters
@@ -59,9 +60,11 @@ type WebRTCTransport struct {
 
 	selected atomic.Pointer[Tuple]
 	recvMu   sync.Mutex // serializes decryption (UDP and TCP readers)
-	pconn    *dtlsPacketConn
-	closed   atomic.Bool
-	done     chan struct{}
+	// pconn carries DTLS records to pion's conn; nil once the DTLS state
+	// is released or the transport closed (its queue costs memory).
+	pconn  atomic.Pointer[dtlsPacketConn]
+	closed atomic.Bool
+	done   chan struct{}
 
 	// Read path, used only by the network's read goroutine.
 	recvCtx atomic.Pointer[srtp.Context]
@@ -88,22 +91,23 @@ var sendBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-func newWebRTCTransport(ctx context.Context, n *Network, l Listener) *WebRTCTransport {
-	ctx, cancel := context.WithCancel(ctx)
+func newWebRTCTransport(owner context.Context, n *Network, l Listener) *WebRTCTransport {
 	t := &WebRTCTransport{
 		net:       n,
 		l:         l,
-		ctx:       ctx,
-		cancel:    cancel,
 		ice:       newICEParameters(),
 		localRole: RoleAuto,
 		dtlsState: "new",
 		done:      make(chan struct{}),
 	}
-	t.pconn = newDTLSPacketConn(t)
+	t.pconn.Store(newDTLSPacketConn(t))
 	// The owner's context ending closes the transport (no goroutine
-	// waits for it); consent is watched by the network's sweeper.
-	context.AfterFunc(ctx, func() { t.closeWith(ctx.Err()) })
+	// waits for it); consent is watched by the network's sweeper. Watched
+	// only when it can end: the sfu's never does, and a watch costs every
+	// transport a context.
+	if owner.Done() != nil {
+		t.unwatchOwner = context.AfterFunc(owner, func() { t.closeWith(owner.Err()) })
+	}
 	return t
 }
 
@@ -243,9 +247,11 @@ func (t *WebRTCTransport) shutdown() bool {
 		return false
 	}
 	close(t.done)
-	t.cancel()
+	if t.unwatchOwner != nil {
+		t.unwatchOwner()
+	}
 	t.net.unregister(t)
-	t.pconn.Close()
+	t.dropPacketConn()
 	t.mu.Lock()
 	conn := t.dtls
 	t.dtlsState = "closed"
@@ -290,7 +296,9 @@ func (t *WebRTCTransport) handleDTLS(pkt []byte, tp Tuple) {
 	if t.dtlsUp.Load() && t.postHandshakeRecord(pkt) {
 		return
 	}
-	t.pconn.push(pkt)
+	if pc := t.pconn.Load(); pc != nil {
+		pc.push(pkt)
+	}
 	if t.dtlsDeferred.Load() {
 		t.maybeStartDTLS()
 	}
@@ -346,25 +354,28 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 		err  error
 	)
 	raddr := t.remoteNetAddr()
-	if role == RoleClient {
+	pc := t.pconn.Load()
+	if pc == nil {
+		err = net.ErrClosed // closed since maybeStartDTLS
+	} else if role == RoleClient {
 		opts := make([]dtls.ClientOption, 0, len(shared))
 		for _, o := range shared {
 			opts = append(opts, o)
 		}
-		conn, err = dtls.ClientWithOptions(t.pconn, raddr, opts...)
+		conn, err = dtls.ClientWithOptions(pc, raddr, opts...)
 	} else {
 		opts := make([]dtls.ServerOption, 0, len(shared)+1)
 		for _, o := range shared {
 			opts = append(opts, o)
 		}
 		opts = append(opts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
-		conn, err = dtls.ServerWithOptions(t.pconn, raddr, opts...)
+		conn, err = dtls.ServerWithOptions(pc, raddr, opts...)
 	}
 	if err == nil {
 		t.mu.Lock()
 		t.dtls = conn
 		t.mu.Unlock()
-		ctx, cancel := context.WithTimeout(t.ctx, dtlsHandshakeTimeout)
+		ctx, cancel := context.WithTimeout(untilClosed{t}, dtlsHandshakeTimeout)
 		err = conn.HandshakeContext(ctx)
 		cancel()
 	}
@@ -385,6 +396,24 @@ func (t *WebRTCTransport) runDTLS(role string, remote DTLSParameters, slot netip
 	t.dtlsUp.Store(true)
 	t.l.OnConnected(t)
 	t.afterHandshake(conn, role == RoleClient)
+}
+
+// untilClosed is a context that ends when its transport closes, for the
+// handshake: made from the transport's done channel, it costs the
+// transport nothing while no handshake runs (a context of its own, with
+// the handshake's as a child, stays allocated for the transport's life).
+type untilClosed struct{ t *WebRTCTransport }
+
+func (untilClosed) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c untilClosed) Done() <-chan struct{}     { return c.t.done }
+func (untilClosed) Value(any) any               { return nil }
+func (c untilClosed) Err() error {
+	select {
+	case <-c.t.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 func (t *WebRTCTransport) startSRTP(conn *dtls.Conn, isClient bool) error {
