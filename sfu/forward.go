@@ -73,6 +73,9 @@ func (p *Producer) fanOut(pkt []byte, st *producerStream, isRTX bool, now time.T
 	seq := rtpwire.Uint16(buf[2:])
 	if st.rtx != nil {
 		st.rtx.Store(seq, buf, payOff)
+		if d := seq - st.newestStored; d < 0x8000 || !st.storedAny {
+			st.newestStored, st.storedAny = seq, true
+		}
 	}
 	var d codec.Info
 	if st.desc != nil {
@@ -145,6 +148,7 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		c.resync.Store(false)
 		c.send.resync(st, seq, ts, d, now)
 		c.restartLayers()
+		defer c.replayNewer(st, seq, now, b) // after this packet
 		if d.HasSID {
 			c.setEffective(svcProfile(c.sid))
 		}
@@ -174,6 +178,42 @@ func (c *Consumer) forward(buf []byte, st *producerStream, seq uint16, ts uint32
 		}
 	}
 	c.write(t, buf, seq, ts, d, now, b)
+}
+
+// replayMax bounds how many stored packets a resync replays (about a large
+// key frame's).
+const replayMax = 256
+
+// replayNewer forwards the packets of stream st newer than seq that arrived
+// before it and were left out while the consumer waited for the key frame
+// that starts at seq. Over a path that reorders (jitter), a key frame's
+// first packet can come after some of its others; those were never sent to
+// the receiver, so no retransmission could fill the gap and it waited
+// (about 3 s, Chromium's wait for a frame) for the next key frame: a stall
+// at every start and layer switch. They are taken from the stream's
+// retransmission buffer, in order. Media plane only.
+func (c *Consumer) replayNewer(st *producerStream, seq uint16, now time.Time, b *transport.Batch) {
+	if st.rtx == nil || !st.storedAny {
+		return
+	}
+	newest := st.newestStored
+	if d := newest - seq; d == 0 || d >= replayMax {
+		return
+	}
+	p := c.producer
+	for s := seq + 1; ; s++ {
+		if n, off, ok := st.rtx.Get(s, p.replay[:]); ok && off < n {
+			buf := p.replay[:n]
+			var d codec.Info
+			if st.desc != nil {
+				d = st.desc.Parse(buf[off:], off)
+			}
+			c.forward(buf, st, s, rtpwire.Uint32(buf[4:]), d, now, b)
+		}
+		if s == newest {
+			return
+		}
+	}
 }
 
 // setEffective records the profile the consumer now receives and tells its

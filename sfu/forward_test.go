@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -49,5 +50,41 @@ func TestNoSwitchOnARetransmittedKeyFrame(t *testing.T) {
 	q, ok := read(2 * time.Second)
 	if !ok || q.SequenceNumber != 500 {
 		t.Fatalf("key frame sent as such: got %v %d, want seq 500", ok, q.SequenceNumber)
+	}
+}
+
+// TestKeyFrameReorderedIsReplayed: over a path that reorders, a key
+// frame's first packet arrives after one of its others. The consumer waits
+// for that first packet to start, and then must also send the one that
+// came before it: it was never sent, so no NACK could bring it, and the
+// receiver would wait for the next key frame (3 s stalls at every layer
+// switch under 100 ms RTT with jitter).
+func TestKeyFrameReorderedIsReplayed(t *testing.T) {
+	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
+	t.Cleanup(done)
+	c := (*p.consumers.Load())[0]
+	read := consumerSinkWithin(t, p, c)
+	p.streams[0].nacks = nil
+	send := func(seq uint16, start, key bool) {
+		vp8Temporal(pkt, seq, 40, 1, 0, false, key)
+		if !start {
+			pkt[20] = 0x80 // X, no S: a later packet of the frame
+		}
+		p.fanOut(pkt, p.streams[0], false, time.Now(), batch)
+		batch.Flush()
+	}
+	send(501, false, false) // the key frame's second packet, first to arrive
+	send(500, true, true)   // its first packet
+	send(502, true, false)  // the next frame
+	var got []uint16
+	for range 3 {
+		q, ok := read(time.Second)
+		if !ok {
+			break
+		}
+		got = append(got, q.SequenceNumber)
+	}
+	if fmt.Sprint(got) != "[500 501 502]" {
+		t.Fatalf("sent %v, want [500 501 502]: the key frame's packet that came first is missing", got)
 	}
 }

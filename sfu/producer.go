@@ -60,8 +60,10 @@ type Producer struct {
 	forwarding atomic.Pointer[[]*Consumer]
 	fwdMu      sync.Mutex
 
-	// Media plane only.
+	// Media plane only: the packet being fanned out, and a stored one
+	// being replayed to a consumer that just resynchronised (replayNewer).
 	scratch [1600]byte
+	replay  [1600]byte
 
 	// The audio slot forwarding this producer (sfu/slots.go), or nil.
 	slot atomic.Pointer[audioSlot]

@@ -37,6 +37,8 @@ type producerStream struct {
 	pliCount     atomic.Uint64
 	statsID      string
 	rtxScratch   [1600]byte   // media plane: the last decoded retransmission
+	newestStored uint16       // media plane: the newest sequence number in rtx
+	storedAny    bool         // media plane: rtx holds a packet
 	rate         bitrateMeter // stats reports
 	bitrate      bitrateMeter // layer choice (windows of at least 1 s)
 	layers       layerRates   // layer choice: bitrate per spatial and temporal layer
