@@ -49,11 +49,25 @@ ticks() { # utime+stime of a process and its descendants, in clock ticks
 }
 
 sampler() { # server-pid load-pid txt file: one line a second while the load tool runs (the last field: how
-  # many progress lines the tool has printed, one per second of its measured window)
+  # many progress lines the tool has printed, one per second of its measured window); file.ustime gets the
+  # server's user and system ticks apart (its main process: the threads of gosoup and of mediasoup's
+  # worker are counted by their own process)
   while kill -0 $2 2>/dev/null; do
     echo "$(date +%s.%N) $(ticks $1) $(ticks $2) $(head -1 /proc/stat) $(grep -c 'pkt/s' $3)" >> $4
+    echo "$(date +%s.%N) $(ustime $1)" >> $4.ustime
     sleep 1
   done
+}
+
+ustime() { # user and system clock ticks of a process and its descendants
+  local p=$1 u=0 s=0 c cu
+  [ -r /proc/$p/stat ] || { echo "0 0"; return; }
+  read -r u s < <(sed 's/.*) //' /proc/$p/stat | awk '{print $12, $13}')
+  for c in $(cat /proc/$p/task/*/children 2>/dev/null); do
+    read -r cu cs < <(ustime $c)
+    u=$((u + cu)) s=$((s + cs))
+  done
+  echo "$u $s"
 }
 
 # start_server NAME PIN: NAME is gosoup, mediasoup, mediasoup2 (--num-workers 2) or livekit; PIN=1 runs it
@@ -97,7 +111,7 @@ run() {
   [ $srv = livekit ] && tool=/tmp/livekit-load ns="ip netns exec $NS"
   start_server $srv $pin
   if [ -z "$spid" ]; then echo "$tag: server did not start" >&2; cat "$OUT/server.log" >&2; return; fi
-  rm -f "$OUT/$tag.samples" "$OUT/$tag.json"
+  rm -f "$OUT/$tag.samples" "$OUT/$tag.samples.ustime" "$OUT/$tag.json"
   local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
   $ns $ts nice -n $nice $tool --url $url --server-pid $spid --json "$OUT/$tag.json" "$@" > "$OUT/$tag.txt" 2>&1 &
   local lp=$! i
@@ -136,11 +150,20 @@ srv = (b[1] - a[1]) / 100 / dt * 100
 load = (b[2] - a[2]) / 100 / dt * 100
 idle = (b[4] - a[4]) / 100 / dt * 100
 other = (b[3] - a[3]) / 100 / dt * 100 - idle - srv - load  # other processes, the kernel's own threads
+# the server's time in the kernel (system calls: sends, receives), as a share of its CPU over the window
+sysshare = ""
+try:
+    us = [[float(x) for x in l.split()] for l in open(sys.argv[2] + ".ustime")]
+    ua = min(us, key=lambda r: abs(r[0] - a[0])); ub = min(us, key=lambda r: abs(r[0] - b[0]))
+    if ub[1] + ub[2] > ua[1] + ua[2]:
+        sysshare = "sys%%=%.0f" % (100 * (ub[2] - ua[2]) / (ub[1] + ub[2] - ua[1] - ua[2]))
+except OSError:
+    pass
 s = j.get("Server") or {}
 print("\t".join(str(x) for x in [tag, j["Consumers"], j["Peers"], j["Errors"], round(j["ReceivedPerSecond"]),
       "%.3f" % j["LossPercent"], "%.2f" % s.get("CPUSeconds", 0), round(s.get("ForwardedPacketsPerCPUSec", 0)),
       round(s.get("RSSPerConsumerKiB", 0)), "%.1f" % s.get("RSSMiB", 0), "srv%%=%.0f" % srv, "load%%=%.0f" % load,
-      "idle%%=%.0f" % idle, "other%%=%.0f" % other, "p50join=%.0f" % j["JoinLatencyMs"]["p50"], "loadavg=" + sys.argv[5]]))
+      "idle%%=%.0f" % idle, "other%%=%.0f" % other, "p50join=%.0f" % j["JoinLatencyMs"]["p50"], "loadavg=" + sys.argv[5], sysshare]))
 EOF
 }
 

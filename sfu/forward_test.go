@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/gosoup/gosoup/codec"
+	"github.com/gosoup/gosoup/transport"
 )
 
 func TestSendStateResyncContinuesSequence(t *testing.T) {
@@ -33,11 +36,7 @@ var zeroTime = time.Unix(1700000000, 0)
 // frame (Chromium probes the path with such copies): it would restart its
 // numbering in the past. It starts on the next key frame sent as such.
 func TestNoSwitchOnARetransmittedKeyFrame(t *testing.T) {
-	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
-	t.Cleanup(done)
-	c := (*p.consumers.Load())[0]
-	read := consumerSinkWithin(t, p, c)
-	p.streams[0].nacks = nil
+	p, pkt, batch, read := vp8Consumer(t)
 	vp8Temporal(pkt, 100, 10, 1, 0, false, true) // an old key frame, retransmitted
 	p.fanOut(pkt, p.streams[0], true, time.Now(), batch)
 	batch.Flush()
@@ -60,11 +59,7 @@ func TestNoSwitchOnARetransmittedKeyFrame(t *testing.T) {
 // receiver would wait for the next key frame (3 s stalls at every layer
 // switch under 100 ms RTT with jitter).
 func TestKeyFrameReorderedIsReplayed(t *testing.T) {
-	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
-	t.Cleanup(done)
-	c := (*p.consumers.Load())[0]
-	read := consumerSinkWithin(t, p, c)
-	p.streams[0].nacks = nil
+	p, pkt, batch, read := vp8Consumer(t)
 	send := func(seq uint16, start, key bool) {
 		vp8Temporal(pkt, seq, 40, 1, 0, false, key)
 		if !start {
@@ -87,4 +82,16 @@ func TestKeyFrameReorderedIsReplayed(t *testing.T) {
 	if fmt.Sprint(got) != "[500 501 502]" {
 		t.Fatalf("sent %v, want [500 501 502]: the key frame's packet that came first is missing", got)
 	}
+}
+
+// vp8Consumer is the set-up of the one-consumer VP8 forwarding tests: a
+// producer stream without NACK generation, its one consumer, and read for
+// what that consumer sends.
+func vp8Consumer(t *testing.T) (*Producer, []byte, *transport.Batch, func(time.Duration) (rtp.Packet, bool)) {
+	t.Helper()
+	p, pkt, batch, done := benchFanout(t, 1, "127.0.0.1")
+	t.Cleanup(done)
+	read := consumerSinkWithin(t, p, (*p.consumers.Load())[0])
+	p.streams[0].nacks = nil
+	return p, pkt, batch, read
 }

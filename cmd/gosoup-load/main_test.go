@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,10 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gosoup/gosoup/internal/syncbuf"
 	"github.com/gosoup/gosoup/sfu"
 	"github.com/gosoup/gosoup/signaling"
 	"github.com/gosoup/gosoup/transport"
@@ -69,7 +68,7 @@ func TestMeetingListen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	in, feed := io.Pipe()
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runMeeting(ctx, config{url: url, bitrate: 200_000}, &meetingConfig{room: "m", peers: 4, video: 1, concurrency: 4, listen: true}, in, out)
@@ -103,22 +102,4 @@ func TestMeetingListen(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
