@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -235,5 +236,19 @@ func TestExampleConfig(t *testing.T) {
 		if sa, sb := a[i].(slog.Attr), b[i].(slog.Attr); sa.Key != configFlag && !sa.Equal(sb) {
 			t.Errorf("example sets %v, default %v", sa, sb)
 		}
+	}
+}
+
+// TestGCPercentDefault: the server collects at GOGC=50 unless the GOGC
+// environment variable says otherwise.
+func TestGCPercentDefault(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	applyGCPercent([]string{"HOME=/root"})
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Fatalf("GC percent without GOGC = %d, want %d", got, defaultGCPercent)
+	}
+	applyGCPercent([]string{"GOGC=200"})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent with GOGC set = %d, want it left alone (100)", got)
 	}
 }

@@ -64,6 +64,7 @@ func runServer(args, environ []string, stderr io.Writer, signals <-chan os.Signa
 	if err != nil {
 		return err
 	}
+	applyGCPercent(environ)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
 	slog.SetDefault(log)
 	ld.logEffective(log)
