@@ -212,14 +212,7 @@ func BenchmarkForwardPaused(b *testing.B) {
 				c.active.Store(false)
 			}
 			p.refreshForwarding()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				rtpwire.PutUint16(pkt[2:], uint16(i))
-				rtpwire.PutUint32(pkt[4:], uint32(i)*3000)
-				p.receiveRTP(pkt, 1111, batch)
-				batch.Flush()
-			}
+			forwardLoop(b, p, pkt, batch)
 		})
 	}
 }

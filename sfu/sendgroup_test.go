@@ -115,14 +115,7 @@ func BenchmarkForwardRenumbered(b *testing.B) {
 					c.extIDs = x
 				}
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				rtpwire.PutUint16(pkt[2:], uint16(i))
-				rtpwire.PutUint32(pkt[4:], uint32(i)*3000)
-				p.receiveRTP(pkt, 1111, batch)
-				batch.Flush()
-			}
+			forwardLoop(b, p, pkt, batch)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10), "ns/pkt")
 		})
 	}
