@@ -81,6 +81,23 @@ func join(ctx context.Context, t *testing.T, g *gosoup, room, name string) *clie
 	return p
 }
 
+// joinAndConsume joins name to room with a receive transport and consumes
+// the first consumer of the first peer its join response lists.
+func joinAndConsume(ctx context.Context, t *testing.T, g *gosoup, room, name string) (*client.Peer, client.ConsumerData, *client.Consumer) {
+	t.Helper()
+	p := join(ctx, t, g, room, name)
+	recv, err := p.CreateTransport(ctx, "recv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := p.JoinPeers[0].Consumers[0]
+	cons, err := recv.Consume(ctx, cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, cd, cons
+}
+
 // vp8Source sends synthetic VP8 packets (a key frame every keyEvery
 // packets) every interval until stopped.
 type vp8Source struct {

@@ -163,16 +163,7 @@ func TestPlainRtpIngestStreamerAndMirroring(t *testing.T) {
 	dst := netip.AddrPortFrom(netip.MustParseAddr(resp.PlainRtpParameters.IP), uint16(resp.PlainRtpParameters.Port))
 	src := startPlainVP8(t, dst.String())
 
-	bob := join(ctx, t, g, "plain", "bob")
-	recv, err := bob.CreateTransport(ctx, "recv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := bob.JoinPeers[0].Consumers[0]
-	cons, err := recv.Consume(ctx, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob, cd, cons := joinAndConsume(ctx, t, g, "plain", "bob")
 	readN(t, "bob", cons, cd.RTPParameters.Encodings[0].SSRC, 30)
 
 	room, err := g.SFU.Room("plain")

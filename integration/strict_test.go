@@ -102,16 +102,7 @@ func TestStrictnessOverWebSocket(t *testing.T) {
 	dst := netip.AddrPortFrom(netip.MustParseAddr(resp.PlainRtpParameters.IP), uint16(resp.PlainRtpParameters.Port))
 	startPlainVP8(t, dst.String())
 
-	bob := join(ctx, t, g, "strict", "bob")
-	recv, err := bob.CreateTransport(ctx, "recv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := bob.JoinPeers[0].Consumers[0]
-	cons, err := recv.Consume(ctx, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob, cd, cons := joinAndConsume(ctx, t, g, "strict", "bob")
 	ssrc := cd.RTPParameters.Encodings[0].SSRC
 	readN(t, "bob", cons, ssrc, 20)
 

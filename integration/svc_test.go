@@ -78,16 +78,7 @@ func TestVP9SVCPreferredProfile(t *testing.T) {
 		t.Fatalf("producing %s", prod.Codec.MimeType)
 	}
 	defer startVP9SVC(prod)()
-	bob := join(ctx, t, g, "svc", "bob")
-	recv, err := bob.CreateTransport(ctx, "recv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := bob.JoinPeers[0].Consumers[0]
-	cons, err := recv.Consume(ctx, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob, cd, cons := joinAndConsume(ctx, t, g, "svc", "bob")
 	var last *rtp.Packet
 	// layers reads until a whole picture of exactly the spatial layers
 	// 0..top arrived twice in a row, checking continuity and markers.
